@@ -1,0 +1,42 @@
+//! The edge of the core: the ports (traits) the messenger needs from the outside world,
+//! and the use cases written only against them.
+//!
+//! Why it is shaped so: adapters are chosen at run time from the configuration (memory,
+//! PostgreSQL, Redis, RabbitMQ), so every port is an object-safe `#[async_trait]` trait held
+//! as `Arc<dyn Port>`. Each method's doc states the contract every adapter keeps; the
+//! conformance suites in [`testing`] (feature `testing`) check it, and every adapter crate
+//! runs them against itself. Port errors are backend-neutral ([`PortError`]): a driver's
+//! error type never crosses this edge.
+//!
+//! Layout: `error` (port and use-case errors), `repos` (durable data), `caches` (fast,
+//! lossy), `limits` (rate limiter, failure counters), `tasks` (search-task queue and store),
+//! `system` (hasher, clock, ids), `messenger` (the use cases), `worker` (the task loop).
+//!
+//! No tokio here: the crate compiles with `async-trait`, `thiserror`, `tracing` and
+//! `futures-util` only.
+
+pub mod caches;
+pub mod error;
+pub mod limits;
+pub mod messenger;
+pub mod repos;
+pub mod system;
+pub mod tasks;
+pub mod worker;
+
+#[cfg(feature = "testing")]
+pub mod testing {}
+
+pub use caches::{PageCache, PageKey, SessionCache};
+pub use error::{AppError, PortError, PortResult};
+pub use limits::{AttemptCounter, FailureWindow, RateDecision, RateLimiter};
+pub use messenger::{
+    HitsPage, LoginLimits, Messenger, MessagesPage, Ports, RunOutcome, Settings, ANONYMOUS_ACCOUNT,
+};
+pub use repos::{
+    Accounts, AppendOutcome, ChatAccess, Chats, IdempotencyRecord, Members, MessagePage,
+    MessageSearch, Messages, NewMessage, SearchScope, Sessions,
+};
+pub use system::{Clock, IdGenerator, PasswordHasher};
+pub use tasks::{Delivery, HitsSlice, TaskConsumer, TaskQueue, TaskStore};
+pub use worker::{parse_payload, process_delivery, run_worker, TaskOutcome};

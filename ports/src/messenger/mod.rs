@@ -1,0 +1,147 @@
+//! The use cases: plain async methods on [`Messenger`], which holds the ports. They own
+//! the rules that span ports (who may read a chat, who may post as whom, the page cache,
+//! the search-task lifecycle), so the binaries stay thin.
+
+mod auth;
+mod chats;
+mod messages;
+mod search;
+
+pub use messages::MessagesPage;
+pub use search::{HitsPage, RunOutcome};
+
+use crate::{
+    Accounts, AttemptCounter, Chats, Clock, IdGenerator, Members, MessageSearch, Messages,
+    PageCache, PasswordHasher, RateLimiter, SessionCache, Sessions, TaskQueue, TaskStore,
+};
+use messenger_domain::AccountId;
+use std::{sync::Arc, time::Duration};
+
+/// The account every call acts for in legacy mode (auth off).
+pub const ANONYMOUS_ACCOUNT: AccountId = AccountId::from_u128(0);
+
+/// Failed-login limits: per (account, client address) and per account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginLimits {
+    /// Failures allowed per (account, address) within `per_client_window`.
+    pub per_client: u64,
+    /// The window of `per_client`.
+    pub per_client_window: Duration,
+    /// Failures allowed per account within `per_account_window`.
+    pub per_account: u64,
+    /// The window of `per_account`.
+    pub per_account_window: Duration,
+}
+
+impl Default for LoginLimits {
+    fn default() -> Self {
+        Self {
+            per_client: 10,
+            per_client_window: Duration::from_secs(15 * 60),
+            per_account: 100,
+            per_account_window: Duration::from_secs(60 * 60),
+        }
+    }
+}
+
+/// The rules' settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Legacy mode (auth off): one anonymous account, every chat readable by all, each join
+    /// a new member.
+    pub legacy_mode: bool,
+    /// Session lifetime from login.
+    pub session_ttl: Duration,
+    /// How long a session stays in the session cache at most.
+    pub session_cache_ttl: Duration,
+    /// How long expired session records are kept before purging.
+    pub session_retention: Duration,
+    /// How long idempotency keys are kept.
+    pub idempotency_ttl: Duration,
+    /// Search on; off answers 503 to new searches and 404 to task reads.
+    pub search_enabled: bool,
+    /// Most hits kept per task.
+    pub search_hit_cap: u32,
+    /// How long a task and its results are kept after its last status change.
+    pub task_ttl: Duration,
+    /// How often a failing task is tried before it ends `FAILED`.
+    pub task_max_attempts: u32,
+    /// Failed-login limits.
+    pub login_limits: LoginLimits,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            legacy_mode: false,
+            session_ttl: Duration::from_secs(3600),
+            session_cache_ttl: Duration::from_secs(300),
+            session_retention: Duration::from_secs(7 * 24 * 3600),
+            idempotency_ttl: Duration::from_secs(24 * 3600),
+            search_enabled: true,
+            search_hit_cap: 1000,
+            task_ttl: Duration::from_secs(3600),
+            task_max_attempts: 3,
+            login_limits: LoginLimits::default(),
+        }
+    }
+}
+
+/// Every port the use cases need, as chosen by the composition root.
+#[derive(Clone)]
+pub struct Ports {
+    /// Accounts.
+    pub accounts: Arc<dyn Accounts>,
+    /// Durable sessions.
+    pub sessions: Arc<dyn Sessions>,
+    /// Chats.
+    pub chats: Arc<dyn Chats>,
+    /// Members.
+    pub members: Arc<dyn Members>,
+    /// Messages.
+    pub messages: Arc<dyn Messages>,
+    /// Message search (used by `run_search_task`).
+    pub search: Arc<dyn MessageSearch>,
+    /// Session cache.
+    pub session_cache: Arc<dyn SessionCache>,
+    /// Page cache; `None` when switched off.
+    pub page_cache: Option<Arc<dyn PageCache>>,
+    /// Failed-login counters.
+    pub login_attempts: Arc<dyn AttemptCounter>,
+    /// Registrations per client address.
+    pub register_limiter: Arc<dyn RateLimiter>,
+    /// Search-task queue.
+    pub task_queue: Arc<dyn TaskQueue>,
+    /// Search-task store.
+    pub task_store: Arc<dyn TaskStore>,
+    /// Password hasher.
+    pub hasher: Arc<dyn PasswordHasher>,
+    /// Clock.
+    pub clock: Arc<dyn Clock>,
+    /// Ids.
+    pub ids: Arc<dyn IdGenerator>,
+}
+
+/// The messenger's use cases.
+#[derive(Clone)]
+pub struct Messenger {
+    ports: Ports,
+    settings: Settings,
+}
+
+impl Messenger {
+    /// The use cases over these ports.
+    pub fn new(ports: Ports, settings: Settings) -> Self {
+        Self { ports, settings }
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The ports.
+    pub fn ports(&self) -> &Ports {
+        &self.ports
+    }
+}

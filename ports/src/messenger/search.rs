@@ -1,0 +1,181 @@
+//! Search: start a task, read its status and results, and run it (for the worker).
+
+use super::Messenger;
+use crate::{AppError, SearchScope};
+use messenger_domain::{
+    Caller, Cursor, CursorScope, Error, Limit, SearchHit, SearchQuery, SearchTask, TaskId,
+    TaskStatus,
+};
+
+/// A page of a search task's hits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HitsPage {
+    /// Newest first.
+    pub hits: Vec<SearchHit>,
+    /// The cursor to continue from; at the end, the same position (an empty page next).
+    pub next: String,
+}
+
+/// How a run of a task ended (for the worker's decision to ack).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunOutcome {
+    /// Results stored, status `SUCCESS`.
+    Completed,
+    /// Already `SUCCESS` or `FAILED` (a redelivery): nothing done.
+    AlreadyFinal,
+    /// The task record is gone (expired or deleted): nothing to do.
+    Gone,
+    /// The task can never succeed (its query does not parse): marked `FAILED`.
+    Failed,
+}
+
+impl Messenger {
+    /// Queues a search for the caller. A task id is returned only for a task that will run.
+    ///
+    /// # Errors
+    /// Unavailable when search is off, or the task cannot be stored or queued (then no task
+    /// exists).
+    pub async fn start_search(
+        &self,
+        caller: &Caller,
+        query: SearchQuery,
+    ) -> Result<TaskId, AppError> {
+        if !self.settings.search_enabled {
+            return Err(AppError::Unavailable("search is switched off".into()));
+        }
+        let task = SearchTask {
+            id: TaskId::from_u128(self.ports.ids.new_id()),
+            account_id: caller.account_id,
+            query: query.as_str().to_owned(),
+            all_chats: self.settings.legacy_mode,
+            status: TaskStatus::Waiting,
+            created_at: self.ports.clock.now(),
+        };
+        let store = &self.ports.task_store;
+        store.insert_task(&task, self.settings.task_ttl).await?;
+        if let Err(e) = self.ports.task_queue.publish(task.id).await {
+            if let Err(del) = store.delete_task(task.id).await {
+                tracing::warn!(error = %del, "could not delete an unqueued task");
+            }
+            return Err(e.into());
+        }
+        Ok(task.id)
+    }
+
+    /// The caller's task, or `task-not-found`.
+    async fn own_task(&self, caller: &Caller, task_id: &str) -> Result<SearchTask, AppError> {
+        if !self.settings.search_enabled {
+            return Err(Error::TaskNotFound.into());
+        }
+        let id = TaskId::parse(task_id).ok_or(Error::TaskNotFound)?;
+        self.ports
+            .task_store
+            .task(id)
+            .await?
+            .filter(|t| t.account_id == caller.account_id)
+            .ok_or_else(|| Error::TaskNotFound.into())
+    }
+
+    /// The status of the caller's task.
+    ///
+    /// # Errors
+    /// `task-not-found` (unknown, expired, another account's, or search off), unavailable.
+    pub async fn search_status(
+        &self,
+        caller: &Caller,
+        task_id: &str,
+    ) -> Result<TaskStatus, AppError> {
+        Ok(self.own_task(caller, task_id).await?.status)
+    }
+
+    /// A page of the caller's finished task's hits, newest first.
+    ///
+    /// # Errors
+    /// `task-not-found`, `task-not-complete`, `task-failed`, `bad-cursor`, unavailable.
+    pub async fn search_results(
+        &self,
+        caller: &Caller,
+        task_id: &str,
+        from: Option<&str>,
+        limit: Limit,
+    ) -> Result<HitsPage, AppError> {
+        let task = self.own_task(caller, task_id).await?;
+        match task.status {
+            TaskStatus::Waiting | TaskStatus::InProcess => {
+                return Err(Error::TaskNotComplete.into())
+            }
+            TaskStatus::Failed => return Err(Error::TaskFailed.into()),
+            TaskStatus::Success => {}
+        }
+        let scope = CursorScope::Task(task.id);
+        let offset = Cursor::decode(scope, from)?.position();
+        let slice = self
+            .ports
+            .task_store
+            .hits(task.id, offset, limit.get())
+            .await?
+            .ok_or(Error::TaskNotFound)?;
+        if offset > slice.total {
+            return Err(Error::BadCursor.into());
+        }
+        let next = offset + slice.hits.len() as u64;
+        Ok(HitsPage {
+            hits: slice.hits,
+            next: Cursor::new(scope, next).encode(),
+        })
+    }
+
+    /// Runs a task: marks it `IN_PROCESS`, searches the chats its account may read as of
+    /// now, stores the hits and `SUCCESS`. Safe to run again for the same task (a
+    /// redelivery finds it final and does nothing).
+    ///
+    /// # Errors
+    /// A store or search failure; the caller decides whether to retry or give up (see
+    /// [`Messenger::fail_search_task`]).
+    pub async fn run_search_task(&self, id: TaskId) -> Result<RunOutcome, AppError> {
+        let store = &self.ports.task_store;
+        let ttl = self.settings.task_ttl;
+        let Some(task) = store.task(id).await? else {
+            return Ok(RunOutcome::Gone);
+        };
+        if task.status.is_final() {
+            return Ok(RunOutcome::AlreadyFinal);
+        }
+        let Ok(query) = SearchQuery::parse(&task.query) else {
+            store.set_status(id, TaskStatus::Failed, ttl).await?;
+            return Ok(RunOutcome::Failed);
+        };
+        if task.status != TaskStatus::InProcess
+            && !store.set_status(id, TaskStatus::InProcess, ttl).await?
+        {
+            return Ok(RunOutcome::Gone);
+        }
+        let scope = if task.all_chats {
+            SearchScope::AllChats
+        } else {
+            SearchScope::ChatsOf(task.account_id)
+        };
+        let hits = self
+            .ports
+            .search
+            .search(scope, &query, self.settings.search_hit_cap)
+            .await?;
+        if store.complete(id, &hits, ttl).await? {
+            Ok(RunOutcome::Completed)
+        } else {
+            Ok(RunOutcome::Gone)
+        }
+    }
+
+    /// Marks a task `FAILED` (after its last attempt).
+    ///
+    /// # Errors
+    /// The store's.
+    pub async fn fail_search_task(&self, id: TaskId) -> Result<(), AppError> {
+        self.ports
+            .task_store
+            .set_status(id, TaskStatus::Failed, self.settings.task_ttl)
+            .await?;
+        Ok(())
+    }
+}
