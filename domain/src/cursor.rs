@@ -96,10 +96,14 @@ mod tests {
         let c = Cursor::new(chat(7), 42);
         let s = c.encode();
         assert_eq!(s.len(), 32);
-        assert!(s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+        assert!(s
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
         assert_eq!(Cursor::decode(chat(7), Some(&s)).unwrap().position(), 42);
         assert_eq!(
-            Cursor::decode(chat(7), Some(&s.to_uppercase())).unwrap().position(),
+            Cursor::decode(chat(7), Some(&s.to_uppercase()))
+                .unwrap()
+                .position(),
             42
         );
     }
@@ -116,8 +120,18 @@ mod tests {
         assert_eq!(Cursor::decode(chat(8), Some(&s)), Err(Error::BadCursor));
         let task = CursorScope::Task(TaskId::from_u128(7));
         assert_eq!(Cursor::decode(task, Some(&s)), Err(Error::BadCursor));
-        for bad in ["0", "zz", &"0".repeat(32), &"g".repeat(32), &format!("{s}0")] {
-            assert_eq!(Cursor::decode(chat(7), Some(bad)), Err(Error::BadCursor), "{bad}");
+        for bad in [
+            "0",
+            "zz",
+            &"0".repeat(32),
+            &"g".repeat(32),
+            &format!("{s}0"),
+        ] {
+            assert_eq!(
+                Cursor::decode(chat(7), Some(bad)),
+                Err(Error::BadCursor),
+                "{bad}"
+            );
         }
     }
 }

@@ -101,7 +101,9 @@ mod tests {
             Error::BadParameters,
             Error::BadCursor,
             Error::ChatNotFound,
-            Error::RequestLimitExceeded { retry_after_secs: 3 },
+            Error::RequestLimitExceeded {
+                retry_after_secs: 3,
+            },
             Error::InternalError,
         ];
         for e in all {

@@ -137,7 +137,19 @@ mod tests {
     fn tokenizer_splits_on_non_alphanumerics_and_lowercases_any_script() {
         assert_eq!(
             tokenize("Hello, WORLD! e-mail a@b.com Привет 東京 ÄÖ x2"),
-            ["hello", "world", "e", "mail", "a", "b", "com", "привет", "東京", "äö", "x2"]
+            [
+                "hello",
+                "world",
+                "e",
+                "mail",
+                "a",
+                "b",
+                "com",
+                "привет",
+                "東京",
+                "äö",
+                "x2"
+            ]
         );
         assert!(tokenize("  ... !!").is_empty());
         assert!(tokenize(&"a".repeat(2048)).is_empty());
@@ -149,7 +161,11 @@ mod tests {
         let q = SearchQuery::parse(r#"hello "big  World" again"#).unwrap();
         assert_eq!(
             q.terms(),
-            [w("hello"), Term::Phrase(vec!["big".into(), "world".into()]), w("again")]
+            [
+                w("hello"),
+                Term::Phrase(vec!["big".into(), "world".into()]),
+                w("again")
+            ]
         );
         let q = SearchQuery::parse("“quick fox” jumps").unwrap();
         assert_eq!(
@@ -158,7 +174,10 @@ mod tests {
         );
         // An unclosed quote runs to the end; a one-word phrase is a word.
         let q = SearchQuery::parse(r#"abc "def ghi"#).unwrap();
-        assert_eq!(q.terms(), [w("abc"), Term::Phrase(vec!["def".into(), "ghi".into()])]);
+        assert_eq!(
+            q.terms(),
+            [w("abc"), Term::Phrase(vec!["def".into(), "ghi".into()])]
+        );
         let q = SearchQuery::parse(r#""word""#).unwrap();
         assert_eq!(q.terms(), [w("word")]);
     }
@@ -170,7 +189,10 @@ mod tests {
         assert_eq!(SearchQuery::parse("!!!!"), Err(Error::BadParameters));
         assert_eq!(SearchQuery::parse(r#""" ""#), Err(Error::BadParameters));
         assert!(SearchQuery::parse(&"a".repeat(1000)).is_ok());
-        assert_eq!(SearchQuery::parse(&"a".repeat(1001)), Err(Error::BadParameters));
+        assert_eq!(
+            SearchQuery::parse(&"a".repeat(1001)),
+            Err(Error::BadParameters)
+        );
         assert_eq!(SearchQuery::parse("abcd\0"), Err(Error::BadParameters));
     }
 

@@ -211,7 +211,10 @@ mod tests {
 
     #[test]
     fn password_debug_hides_it() {
-        assert_eq!(format!("{:?}", Password::parse("secret").unwrap()), "Password(***)");
+        assert_eq!(
+            format!("{:?}", Password::parse("secret").unwrap()),
+            "Password(***)"
+        );
     }
 }
 

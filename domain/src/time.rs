@@ -69,13 +69,19 @@ mod tests {
     fn formats_rfc3339_utc_with_micros() {
         let t = Timestamp::from_micros(1_795_766_686_123_456);
         assert_eq!(t.to_rfc3339(), "2026-11-27T08:04:46.123456Z");
-        assert_eq!(Timestamp::from_micros(0).to_rfc3339(), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(
+            Timestamp::from_micros(0).to_rfc3339(),
+            "1970-01-01T00:00:00.000000Z"
+        );
     }
 
     #[test]
     fn arithmetic_saturates() {
         let t = Timestamp::from_micros(10);
         assert_eq!(t.plus(std::time::Duration::from_micros(5)).as_micros(), 15);
-        assert_eq!(t.since(Timestamp::from_micros(20)), std::time::Duration::ZERO);
+        assert_eq!(
+            t.since(Timestamp::from_micros(20)),
+            std::time::Duration::ZERO
+        );
     }
 }

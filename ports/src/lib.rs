@@ -31,7 +31,7 @@ pub use caches::{PageCache, PageKey, SessionCache};
 pub use error::{AppError, PortError, PortResult};
 pub use limits::{AttemptCounter, FailureWindow, RateDecision, RateLimiter};
 pub use messenger::{
-    HitsPage, LoginLimits, Messenger, MessagesPage, Ports, RunOutcome, Settings, ANONYMOUS_ACCOUNT,
+    HitsPage, LoginLimits, MessagesPage, Messenger, Ports, RunOutcome, Settings, ANONYMOUS_ACCOUNT,
 };
 pub use repos::{
     Accounts, AppendOutcome, ChatAccess, Chats, IdempotencyRecord, Members, MessagePage,

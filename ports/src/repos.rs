@@ -3,8 +3,8 @@
 use crate::PortResult;
 use async_trait::async_trait;
 use messenger_domain::{
-    Account, AccountId, Chat, ChatId, Member, MemberId, Message, MessageId, SearchHit,
-    SearchQuery, Session, Timestamp, TokenHash,
+    Account, AccountId, Chat, ChatId, Member, MemberId, Message, MessageId, SearchHit, SearchQuery,
+    Session, Timestamp, TokenHash,
 };
 
 /// Registered accounts.

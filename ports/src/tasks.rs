@@ -67,8 +67,7 @@ pub trait TaskStore: Send + Sync + 'static {
     async fn task(&self, id: TaskId) -> PortResult<Option<SearchTask>>;
 
     /// Sets the status and restarts the time limit at `ttl`; `false` when the task is gone.
-    async fn set_status(&self, id: TaskId, status: TaskStatus, ttl: Duration)
-        -> PortResult<bool>;
+    async fn set_status(&self, id: TaskId, status: TaskStatus, ttl: Duration) -> PortResult<bool>;
 
     /// Stores the hits and sets `SUCCESS` at once (a reader never sees `SUCCESS` without
     /// the hits), kept for `ttl`; `false` when the task is gone. Storing again replaces.

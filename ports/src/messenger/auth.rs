@@ -88,7 +88,13 @@ impl Messenger {
         let account = self.ports.accounts.account_by_name(name.as_str()).await?;
         let failure = match &account {
             None => Some(Error::UserNotFound),
-            Some(a) if !self.ports.hasher.verify(&password, &a.password_hash).await? => {
+            Some(a)
+                if !self
+                    .ports
+                    .hasher
+                    .verify(&password, &a.password_hash)
+                    .await? =>
+            {
                 Some(Error::BadPassword)
             }
             Some(_) => None,
@@ -153,10 +159,7 @@ impl Messenger {
                     .ok_or(Error::InvalidSessionId)?;
                 let now = self.ports.clock.now();
                 if !s.revoked && s.expires_at > now {
-                    let ttl = self
-                        .settings
-                        .session_cache_ttl
-                        .min(s.expires_at.since(now));
+                    let ttl = self.settings.session_cache_ttl.min(s.expires_at.since(now));
                     if let Err(e) = self.ports.session_cache.put(&s, ttl).await {
                         tracing::warn!(error = %e, "session cache put failed");
                     }
