@@ -25,7 +25,7 @@ pub mod tasks;
 pub mod worker;
 
 #[cfg(feature = "testing")]
-pub mod testing {}
+pub mod testing;
 
 pub use caches::{PageCache, PageKey, SessionCache};
 pub use error::{AppError, PortError, PortResult};
