@@ -1,1 +1,27 @@
-//! The rabbitmq adapter (in progress).
+//! RabbitMQ adapter (lapin): the search-task queue shared by the API (publisher) and the
+//! `messenger-worker` processes (consumers).
+//!
+//! Why it is shaped so: a task id is handed out only for a task that will run, and a task
+//! is never lost or run forever. So the queue is a durable quorum queue with a
+//! dead-letter exchange and an explicit `x-delivery-limit` (a message returned too often,
+//! e.g. by a worker that crashes on it, ends in the dead-letter queue); publishing is
+//! persistent, `mandatory` and confirmed, all under one short deadline; consuming uses
+//! manual acks and a prefetch limit, and reads the attempt number from the quorum
+//! queue's `x-delivery-count`. Both sides reconnect lazily, with back-off, after the
+//! broker restarts or the connection drops.
+//!
+//! Layout: `config` ([`AmqpConfig`], [`AmqpError`]), `link` (one connection and channel,
+//! the topology, the back-off), `publisher` ([`AmqpTaskQueue`]), `consumer`
+//! ([`AmqpTaskConsumer`] and its deliveries), `admin` (queue depths and clean-up, for
+//! tests and tools).
+
+mod admin;
+mod config;
+mod consumer;
+mod link;
+mod publisher;
+
+pub use admin::{delete_topology, queue_depths, QueueDepths};
+pub use config::{AmqpConfig, AmqpError};
+pub use consumer::AmqpTaskConsumer;
+pub use publisher::AmqpTaskQueue;

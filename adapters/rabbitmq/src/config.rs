@@ -1,0 +1,197 @@
+//! The adapter's settings and its own error type.
+
+use lapin::uri::AMQPUri;
+use std::{str::FromStr, time::Duration};
+
+/// How to reach the broker and shape the queue.
+///
+/// The queue is a durable quorum queue named [`AmqpConfig::queue`], with a dead-letter
+/// exchange `<queue>.dlx` routing to the dead-letter queue `<queue>.dead`, and an explicit
+/// delivery limit (RabbitMQ 3.x quorum queues have none by default).
+#[derive(Clone, PartialEq, Eq)]
+pub struct AmqpConfig {
+    /// `amqp://user:pass@host:port/vhost` (the vhost `/` is written `%2f`).
+    pub url: String,
+    /// The task queue's name.
+    pub queue: String,
+    /// Unacknowledged messages one consumer may hold at once (`basic.qos`).
+    pub prefetch: u16,
+    /// The whole publish, connecting included, must be confirmed within this.
+    pub publish_timeout: Duration,
+    /// A consumer's connection attempt is abandoned after this.
+    pub connect_timeout: Duration,
+    /// An ack, nack or reject that takes longer is given up (the broker redelivers).
+    pub settle_timeout: Duration,
+    /// The queue's `x-delivery-limit`: a message handed back more often than this goes to
+    /// the dead-letter queue, even if no consumer ever settled it (a crashing worker).
+    pub delivery_limit: u32,
+    /// A retried message is handed back after this pause times its attempt number, so a
+    /// failing dependency is not hammered in a tight loop.
+    pub retry_pause: Duration,
+    /// AMQP heartbeat in seconds, unless the URL sets one (detects a silent broker).
+    pub heartbeat_secs: u16,
+    /// The first pause before reconnecting after a failure; it doubles on each failure.
+    pub reconnect_min: Duration,
+    /// The longest pause between reconnection attempts.
+    pub reconnect_max: Duration,
+}
+
+impl AmqpConfig {
+    /// The default queue name.
+    pub const DEFAULT_QUEUE: &'static str = "messenger.search_tasks";
+
+    /// Settings for `url` with the defaults: queue `messenger.search_tasks`, prefetch 16,
+    /// publish timeout 1 s, delivery limit 5.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            queue: Self::DEFAULT_QUEUE.to_owned(),
+            prefetch: 16,
+            publish_timeout: Duration::from_secs(1),
+            connect_timeout: Duration::from_secs(2),
+            settle_timeout: Duration::from_secs(5),
+            delivery_limit: 5,
+            retry_pause: Duration::from_millis(200),
+            heartbeat_secs: 10,
+            reconnect_min: Duration::from_millis(100),
+            reconnect_max: Duration::from_secs(2),
+        }
+    }
+
+    /// The same settings with another queue name.
+    #[must_use]
+    pub fn with_queue(mut self, queue: impl Into<String>) -> Self {
+        self.queue = queue.into();
+        self
+    }
+
+    /// The dead-letter exchange's name.
+    pub fn dead_letter_exchange(&self) -> String {
+        format!("{}.dlx", self.queue)
+    }
+
+    /// The dead-letter queue's name.
+    pub fn dead_letter_queue(&self) -> String {
+        format!("{}.dead", self.queue)
+    }
+
+    /// The broker address without credentials, for logs.
+    pub fn redacted_url(&self) -> String {
+        match AMQPUri::from_str(&self.url) {
+            Ok(uri) => format!(
+                "{}://{}:{}/{}",
+                if uri.scheme == lapin::uri::AMQPScheme::AMQPS {
+                    "amqps"
+                } else {
+                    "amqp"
+                },
+                uri.authority.host,
+                uri.authority.port,
+                uri.vhost.replace('/', "%2f")
+            ),
+            Err(_) => "<invalid AMQP URL>".to_owned(),
+        }
+    }
+
+    /// Checks the settings and parses the URL, applying the heartbeat default.
+    ///
+    /// # Errors
+    /// [`AmqpError::Config`] naming what is wrong.
+    pub(crate) fn parsed_uri(&self) -> Result<AMQPUri, AmqpError> {
+        if self.queue.is_empty() || self.queue.len() > 200 {
+            return Err(AmqpError::Config(
+                "the queue name must have 1 to 200 bytes".into(),
+            ));
+        }
+        if self.prefetch == 0 {
+            return Err(AmqpError::Config("the prefetch must be at least 1".into()));
+        }
+        if self.delivery_limit == 0 {
+            return Err(AmqpError::Config(
+                "the delivery limit must be at least 1".into(),
+            ));
+        }
+        if self.publish_timeout.is_zero() || self.connect_timeout.is_zero() {
+            return Err(AmqpError::Config("timeouts must be positive".into()));
+        }
+        // The URL itself is never echoed: it may hold a password.
+        let mut uri = AMQPUri::from_str(&self.url)
+            .map_err(|_| AmqpError::Config("the AMQP URL does not parse".into()))?;
+        if uri.query.heartbeat.is_none() {
+            uri.query.heartbeat = Some(self.heartbeat_secs);
+        }
+        Ok(uri)
+    }
+}
+
+impl std::fmt::Debug for AmqpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AmqpConfig")
+            .field("url", &self.redacted_url())
+            .field("queue", &self.queue)
+            .field("prefetch", &self.prefetch)
+            .field("publish_timeout", &self.publish_timeout)
+            .field("delivery_limit", &self.delivery_limit)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What setting up the adapter can fail with (its port methods answer
+/// [`messenger_ports::PortError`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AmqpError {
+    /// The settings are unusable.
+    #[error("invalid AMQP settings: {0}")]
+    Config(String),
+    /// The broker could not be reached or refused an operation.
+    #[error("AMQP broker: {0}")]
+    Broker(String),
+}
+
+impl From<AmqpError> for messenger_ports::PortError {
+    fn from(e: AmqpError) -> Self {
+        match e {
+            AmqpError::Config(m) => messenger_ports::PortError::Internal(m),
+            AmqpError::Broker(m) => messenger_ports::PortError::Unavailable(m),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_credentials_and_defaults_the_heartbeat() {
+        let cfg = AmqpConfig::new("amqp://guest:secret@127.0.0.1:5672/%2f");
+        let shown = format!("{cfg:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(shown.contains("127.0.0.1:5672"), "{shown}");
+        assert_eq!(cfg.parsed_uri().unwrap().query.heartbeat, Some(10));
+        let explicit = AmqpConfig::new("amqp://127.0.0.1:5672/%2f?heartbeat=3");
+        assert_eq!(explicit.parsed_uri().unwrap().query.heartbeat, Some(3));
+    }
+
+    #[test]
+    fn rejects_unusable_settings() {
+        assert!(matches!(
+            AmqpConfig::new("not a url").parsed_uri(),
+            Err(AmqpError::Config(_))
+        ));
+        let mut cfg = AmqpConfig::new("amqp://127.0.0.1:5672/%2f");
+        cfg.prefetch = 0;
+        assert!(cfg.parsed_uri().is_err());
+        let cfg = AmqpConfig::new("amqp://127.0.0.1:5672/%2f").with_queue("");
+        assert!(cfg.parsed_uri().is_err());
+        let mut cfg = AmqpConfig::new("amqp://127.0.0.1:5672/%2f");
+        cfg.delivery_limit = 0;
+        assert!(cfg.parsed_uri().is_err());
+    }
+
+    #[test]
+    fn names_the_dead_letter_topology_after_the_queue() {
+        let cfg = AmqpConfig::new("amqp://127.0.0.1").with_queue("q1");
+        assert_eq!(cfg.dead_letter_exchange(), "q1.dlx");
+        assert_eq!(cfg.dead_letter_queue(), "q1.dead");
+    }
+}
