@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# Validates deploy/docker-compose.yml (there is no Docker engine here, so nothing is started):
+#  1. `docker-compose config` from Debian's docker-compose package (installed here if
+#     missing) with each env file meant for it, so interpolation and env_file paths are
+#     checked too; the rendered file is then checked for the layout the deployment needs;
+#  2. without that package, the YAML structure alone, with python3 (and says so);
+#  3. deploy/nginx/nginx.conf with `nginx -t` (Debian's nginx, installed here if missing),
+#     the replicas' host names pointed at 127.0.0.1 since they only resolve inside compose;
+#  4. the env files: deploy/.env.example lists every variable the binaries declare, and the
+#     others set no variable that nothing reads (a typo there would be ignored silently).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+apt_updated=""
+apt_install() { # package...: installs what is missing; returns 1 if a package can't be had
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  if [ -z "$apt_updated" ]; then
+    apt-get update -qq >/dev/null
+    apt_updated=1
+  fi
+  for pkg in "${missing[@]}"; do
+    if ! apt-cache policy "$pkg" | grep -q 'Candidate: [0-9]'; then
+      echo "Debian package $pkg is not available here"
+      return 1
+    fi
+  done
+  echo "installing ${missing[*]} from Debian's packages"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# A python3 that has the yaml module: the one on PATH, Debian's (docker-compose brings
+# python3-yaml), or a temporary venv with PyYAML from PyPI.
+yaml_python=""
+find_yaml_python() {
+  [ -n "$yaml_python" ] && return 0
+  for py in python3 /usr/bin/python3; do
+    if "$py" -c 'import yaml' 2>/dev/null; then yaml_python=$py; return 0; fi
+  done
+  echo "installing PyYAML into a temporary venv"
+  python3 -m venv "$work/venv"
+  "$work/venv/bin/pip" install --quiet --disable-pip-version-check pyyaml
+  yaml_python="$work/venv/bin/python3"
+}
+
+# The layout the deployment relies on, checked in the rendered (or raw) compose file.
+check_layout() { # file
+  find_yaml_python
+  "$yaml_python" - "$1" <<'PY'
+import sys, yaml
+
+doc = yaml.safe_load(open(sys.argv[1]))
+services = doc.get("services") or {}
+problems = []
+want = {"postgres", "redis", "rabbitmq", "api-1", "api-2", "worker", "nginx"}
+missing = want - services.keys()
+if missing:
+    problems.append(f"services missing: {sorted(missing)}")
+
+def healthchecked(name):
+    svc = services.get(name, {})
+    hc = svc.get("healthcheck")
+    if hc is not None:
+        return not hc.get("disable", False) and bool(hc.get("test"))
+    # The API replicas inherit the image's HEALTHCHECK (deploy/Dockerfile).
+    return svc.get("build") is not None and name.startswith("api-")
+
+for name, svc in services.items():
+    deps = svc.get("depends_on") or {}
+    if isinstance(deps, list):
+        problems.append(f"{name}: depends_on must name conditions, not a list")
+        continue
+    for dep, cond in deps.items():
+        if dep not in services:
+            problems.append(f"{name}: depends on unknown service {dep}")
+        elif (cond or {}).get("condition") != "service_healthy":
+            problems.append(f"{name}: waits for {dep} without condition service_healthy")
+        elif not healthchecked(dep):
+            problems.append(f"{name}: waits for {dep}, which has no health check")
+
+for name in ("api-1", "api-2", "worker"):
+    svc = services.get(name, {})
+    if not svc.get("build"):
+        problems.append(f"{name}: not built from deploy/Dockerfile")
+    for dep in ("postgres", "redis", "rabbitmq"):
+        if dep not in (svc.get("depends_on") or {}):
+            problems.append(f"{name}: does not wait for {dep}")
+worker_cmd = services.get("worker", {}).get("command")
+if worker_cmd not in (["messenger-worker"], "messenger-worker"):
+    problems.append(f"worker: command is {worker_cmd!r}, not messenger-worker")
+for name in ("postgres", "redis", "rabbitmq"):
+    if not services.get(name, {}).get("volumes"):
+        problems.append(f"{name}: keeps no data volume")
+nginx = services.get("nginx", {})
+if not any("nginx.conf" in str(v) for v in nginx.get("volumes") or []):
+    problems.append("nginx: deploy/nginx/nginx.conf is not mounted")
+if not nginx.get("ports"):
+    problems.append("nginx: publishes no port")
+
+if problems:
+    print("compose layout problems:")
+    for p in problems:
+        print("  -", p)
+    sys.exit(1)
+print(f"compose layout: {len(services)} services, start order and health checks consistent")
+PY
+}
+
+if command -v docker-compose >/dev/null 2>&1 || apt_install docker-compose; then
+  docker-compose version --short
+  # The production env file as shipped (secrets are placeholders) and a minimal one that
+  # names only the required secrets, so the defaults of every ${...} are exercised.
+  printf 'POSTGRES_PWD=p\nREDIS_PWD=r\nRMQ_PWD=q\nMESSENGER_ENV_FILE=.env.example\n' >"$work/minimal.env"
+  for env_file in deploy/.env.prod "$work/minimal.env"; do
+    echo "docker-compose config with --env-file $env_file"
+    docker-compose --env-file "$env_file" -f deploy/docker-compose.yml config >"$work/rendered.yml"
+    check_layout "$work/rendered.yml"
+  done
+  # A missing secret must stop `up` with a message instead of starting with an empty password.
+  printf 'REDIS_PWD=r\nRMQ_PWD=q\n' >"$work/no-db-password.env"
+  if docker-compose --env-file "$work/no-db-password.env" -f deploy/docker-compose.yml config -q \
+    >"$work/err.txt" 2>&1; then
+    echo "docker-compose accepted a configuration without POSTGRES_PWD"
+    exit 1
+  fi
+  grep -q POSTGRES_PWD "$work/err.txt"
+  echo "without POSTGRES_PWD it refuses: $(tr -d '\n' <"$work/err.txt" | cut -c1-120)"
+else
+  echo "docker-compose is not available: validating only the YAML structure with python3"
+  check_layout deploy/docker-compose.yml
+fi
+
+if command -v nginx >/dev/null 2>&1 || apt_install nginx; then
+  sed -e 's/server api-[12]:8080/server 127.0.0.1:8080/' deploy/nginx/nginx.conf >"$work/nginx.conf"
+  nginx -t -q -c "$work/nginx.conf" -e "$work/error.log"
+  echo "deploy/nginx/nginx.conf: nginx -t passed ($(nginx -v 2>&1))"
+else
+  echo "nginx is not available: deploy/nginx/nginx.conf NOT checked"
+fi
+
+# Variables the binaries declare: clap's `env = "NAME"` and direct `env::var("NAME")` reads.
+declared=$(grep -rhoE '(env = |env::var(_os)?\()"[A-Z][A-Z0-9_]*"' api-bin/src worker-bin/src |
+  grep -oE '"[A-Z0-9_]+"' | tr -d '"' | sort -u)
+[ -n "$declared" ] || { echo "found no variable declared in api-bin/src or worker-bin/src"; exit 1; }
+# Read only by docker-compose.yml (interpolation), never by the binaries.
+compose_only="RMQ_USER RMQ_PWD MESSENGER_ENV_FILE MESSENGER_IMAGE MESSENGER_HTTP_PORT MESSENGER_SUBNET"
+env_problems=0
+for var in $declared; do
+  if ! grep -qE "^#?$var=" deploy/.env.example; then
+    echo "deploy/.env.example does not document $var"
+    env_problems=1
+  fi
+done
+for file in deploy/.env.example deploy/.env.dev deploy/.env.prod deploy/.env.legacy; do
+  for var in $(grep -oE '^#?[A-Z][A-Z0-9_]*=' "$file" | tr -d '#='); do
+    if ! grep -qx "$var" <<<"$declared" && [[ " $compose_only " != *" $var "* ]]; then
+      echo "$file sets $var, which nothing reads"
+      env_problems=1
+    fi
+  done
+done
+[ "$env_problems" = 0 ] || exit 1
+echo "env files: the $(wc -w <<<"$declared") declared variables are documented; no unknown ones are set"

@@ -1,0 +1,216 @@
+#!/usr/bin/env bash
+# Brings up the stack of deploy/stack.sh (messenger-api instances, messenger-worker and nginx
+# in front, against this machine's PostgreSQL, Redis and RabbitMQ) on free ports with a fresh
+# PostgreSQL database, Redis database and RabbitMQ vhost, runs a black-box smoke test through
+# nginx, and stops exactly what it started, whatever happens. Any failed check fails CI.
+#
+# SMOKE_SERVICES picks the local services the stack uses (default: postgres redis rabbitmq;
+# empty: one in-memory instance without a worker). STACK_PROFILE (default debug: the tests
+# have just built those binaries) is passed on to deploy/stack.sh.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+services=${SMOKE_SERVICES-postgres redis rabbitmq}
+work=$(mktemp -d)
+export STACK_NAME="ci-smoke-$$"
+export STACK_RUN_DIR="$work/stack"
+export STACK_PORT=0
+export STACK_ISOLATE=1
+export STACK_SERVICES="$services"
+export STACK_PROFILE="${STACK_PROFILE:-debug}"
+export RUST_LOG="${RUST_LOG:-info}"
+unset NGINX_THROTTLING
+
+passed=0
+skipped=()
+cleanup() {
+  local status=$?
+  set +e
+  if [ "$status" -ne 0 ] && [ -d "$STACK_RUN_DIR" ]; then
+    for log in "$STACK_RUN_DIR"/*.log; do
+      [ -s "$log" ] || continue
+      echo "--- last lines of $(basename "$log")"
+      tail -n 20 "$log"
+    done
+  fi
+  deploy/stack.sh down
+  rm -rf "$work"
+  exit "$status"
+}
+trap cleanup EXIT
+
+deploy/stack.sh up
+port_of() { awk -v n="$1" '$1 == n {print $2}' "$STACK_RUN_DIR/instances"; }
+nginx="http://127.0.0.1:$(port_of nginx)"
+mapfile -t instance_ports < <(awk '$1 ~ /^api-/ {print $2}' "$STACK_RUN_DIR/instances")
+echo "smoke test through nginx at $nginx (instances on ports ${instance_ports[*]})"
+
+# call METHOD URL [JSON-BODY|@FILE] [HEADER...]: sets $code and $body ($work/headers: the
+# answer's headers).
+call() {
+  local method=$1 url=$2 data=${3:-}
+  shift 2
+  [ "$#" -gt 0 ] && shift
+  local -a args=(-sS -X "$method" -o "$work/body" -D "$work/headers" -w '%{http_code}' --max-time 15)
+  [ -n "$data" ] && args+=(-H 'Content-Type: application/json' --data-binary "$data")
+  local header
+  for header in "$@"; do args+=(-H "$header"); done
+  code=$(curl "${args[@]}" "$url") || code="curl-failed"
+  body=$(cat "$work/body" 2>/dev/null || true)
+}
+# expect CODE WHAT: the last call answered CODE, else the step fails here.
+expect() {
+  if [ "$code" != "$1" ]; then
+    echo "FAIL $2: expected $1, got $code: $body"
+    exit 1
+  fi
+  passed=$((passed + 1))
+  echo "ok   $2"
+}
+# field PATH: a value from the last JSON answer (`messages.0.text`; `messages.#`: how many).
+field() {
+  python3 -c '
+import json, sys
+value = json.loads(sys.argv[1])
+for key in sys.argv[2].split("."):
+    if key == "#":
+        value = len(value)
+    else:
+        value = value[int(key)] if key.isdigit() else value[key]
+print(value if not isinstance(value, (list, dict)) else json.dumps(value))
+' "$body" "$1"
+}
+# expect_field PATH VALUE WHAT
+expect_field() {
+  local got
+  got=$(field "$1")
+  if [ "$got" != "$2" ]; then
+    echo "FAIL $3: $1 is '$got', expected '$2' (answer: $body)"
+    exit 1
+  fi
+  passed=$((passed + 1))
+  echo "ok   $3"
+}
+auth() { echo "Authorization: session_id $1"; }
+
+call GET "$nginx/ping"
+expect 200 "GET /ping through nginx"
+
+# --- accounts, a chat, two members, messages -------------------------------------------------
+call POST "$nginx/v1/auth/register" '{"user_name":"smoke-alice","password":"alice-password"}'
+expect 201 "register alice"
+call POST "$nginx/v1/auth/register" '{"user_name":"smoke-bob","password":"bob-password"}'
+expect 201 "register bob"
+call POST "$nginx/v1/auth/login" '{"user_name":"smoke-alice","password":"alice-password"}'
+expect 201 "login alice"
+alice=$(field session_id)
+call POST "$nginx/v1/auth/login" '{"user_name":"smoke-bob","password":"bob-password"}'
+expect 201 "login bob"
+bob=$(field session_id)
+
+call POST "$nginx/v1/chats" '{"chat_name":"smoke chat"}' "$(auth "$alice")"
+expect 201 "alice creates a chat"
+chat=$(field chat_id)
+call POST "$nginx/v1/chats/$chat/users" '{"user_name":"Alice"}' "$(auth "$alice")"
+expect 201 "alice joins her chat"
+alice_member=$(field user_id)
+call POST "$nginx/v1/chats/$chat/users" '{"user_name":"Bob"}' "$(auth "$bob")"
+expect 201 "bob joins with the chat id"
+bob_member=$(field user_id)
+
+call POST "$nginx/v1/chats/$chat/messages?user_id=$alice_member" \
+  '{"message":"the quick smoke fox jumps"}' "$(auth "$alice")" "Idempotency-Key: smoke-1"
+expect 201 "alice posts"
+first_message=$(field message_id)
+call POST "$nginx/v1/chats/$chat/messages?user_id=$alice_member" \
+  '{"message":"the quick smoke fox jumps"}' "$(auth "$alice")" "Idempotency-Key: smoke-1"
+expect 201 "alice's retry with the same Idempotency-Key"
+expect_field message_id "$first_message" "the retry answers the first message id"
+call POST "$nginx/v1/chats/$chat/messages?user_id=$bob_member" \
+  '{"message":"a lazy dog sleeps"}' "$(auth "$bob")"
+expect 201 "bob posts"
+call POST "$nginx/v1/chats/$chat/messages?user_id=$alice_member" \
+  '{"message":"not my identity"}' "$(auth "$bob")"
+expect 404 "bob cannot post as alice's member"
+
+call GET "$nginx/v1/chats/$chat/messages?limit=10" "" "$(auth "$bob")"
+expect 200 "bob reads the chat"
+expect_field messages.0.text "the quick smoke fox jumps" "oldest message first"
+expect_field messages.1.text "a lazy dog sleeps" "then the next one"
+expect_field messages.1.user_name "Bob" "with its display name"
+cursor=$(field next.iterator)
+call POST "$nginx/v1/chats/$chat/messages?user_id=$bob_member" \
+  '{"message":"one more after the end"}' "$(auth "$bob")"
+expect 201 "bob posts again"
+call GET "$nginx/v1/chats/$chat/messages?limit=10&from=$cursor" "" "$(auth "$alice")"
+expect 200 "alice polls from the end cursor"
+expect_field "messages.#" 1 "exactly the one message posted since"
+expect_field messages.0.text "one more after the end" "which is bob's new one"
+
+# --- search: the task is run by the worker (or in process without RabbitMQ) -------------------
+call POST "$nginx/v1/chats/search" '{"message":"Quick FOX"}' "$(auth "$bob")"
+expect 201 "bob starts a search"
+task=$(field task_id)
+status=""
+for _ in $(seq 150); do
+  call GET "$nginx/v1/chats/search/status/$task" "" "$(auth "$bob")"
+  [ "$code" = 200 ] || break
+  status=$(field status)
+  case $status in SUCCESS | FAILED) break ;; esac
+  sleep 0.2
+done
+expect 200 "the task's status"
+expect_field status SUCCESS "the task ends SUCCESS within 30 s"
+call GET "$nginx/v1/chats/search/$task/messages?limit=10" "" "$(auth "$bob")"
+expect 200 "the task's results"
+expect_field "messages.#" 1 "one hit"
+expect_field messages.0.text "the quick smoke fox jumps" "the message with both words"
+expect_field messages.0.chat_id "$chat" "in the chat it was posted to"
+call GET "$nginx/v1/chats/search/status/$task" "" "$(auth "$alice")"
+expect 404 "another account does not see the task"
+
+# --- nginx in front: bodies, request ids, unknown routes ------------------------------------
+# (Files, not arguments: one argument may not exceed 128 KiB.)
+python3 -c 'print("{\"chat_name\":\"" + "x" * 320 * 1024 + "\"}")' >"$work/320k.json"
+python3 -c 'print("{\"chat_name\":\"" + "x" * 260 * 1024 + "\"}")' >"$work/260k.json"
+call POST "$nginx/v1/chats" "@$work/320k.json" "$(auth "$alice")"
+expect 400 "a body over nginx's limit answers 400 (not 413)"
+expect_field message bad-parameters "in the API's shape"
+call POST "$nginx/v1/chats" "@$work/260k.json" "$(auth "$alice")"
+expect 400 "a body over the API's 256 KiB limit answers 400"
+call GET "$nginx/no/such/route"
+expect 404 "an unknown route answers 404 through nginx"
+expect_field message not-found "with the not-found code"
+
+# --- sessions across instances -------------------------------------------------------------
+if [ "${#instance_ports[@]}" -ge 2 ]; then
+  one="http://127.0.0.1:${instance_ports[0]}"
+  two="http://127.0.0.1:${instance_ports[1]}"
+  call POST "$one/v1/auth/login" '{"user_name":"smoke-alice","password":"alice-password"}'
+  expect 201 "alice logs in on instance 1 directly"
+  token=$(field session_id)
+  call GET "$two/v1/chats/$chat/messages?limit=10" "" "$(auth "$token")"
+  expect 200 "her session works on instance 2"
+  for i in 1 2 3 4; do
+    call GET "$nginx/v1/chats/$chat/messages?limit=10" "" "$(auth "$token")"
+    expect 200 "and through nginx (request $i, round robin over both)"
+  done
+  call POST "$two/v1/auth/logout" "" "$(auth "$token")"
+  expect 200 "she logs out on instance 2"
+  call GET "$one/v1/chats/$chat/messages?limit=10" "" "$(auth "$token")"
+  expect 401 "the token is refused on instance 1 afterwards"
+  for i in 1 2; do
+    call GET "$nginx/v1/chats/$chat/messages?limit=10" "" "$(auth "$token")"
+    expect 401 "and through nginx (request $i)"
+  done
+else
+  skipped+=("sessions across instances: the stack has one instance (services: '$services')")
+fi
+
+call POST "$nginx/v1/auth/logout" "" "$(auth "$alice")"
+expect 200 "alice's first session logs out through nginx"
+
+deploy/stack.sh status
+
+for reason in "${skipped[@]}"; do echo "SKIPPED: $reason"; done
+echo "stack smoke: $passed passed, 0 failed, ${#skipped[@]} skipped"
