@@ -182,6 +182,31 @@ expect 400 "a body over nginx's limit answers 400 (not 413)"
 expect_field message bad-parameters "in the API's shape"
 call POST "$nginx/v1/chats" "@$work/260k.json" "$(auth "$alice")"
 expect 400 "a body over the API's 256 KiB limit answers 400"
+call GET "$nginx/ping" "" "X-Request-Id: smoke-request-1"
+expect 200 "GET /ping with a request id"
+if ! grep -qi '^x-request-id: smoke-request-1' "$work/headers"; then
+  echo "FAIL the request id sent through nginx is not echoed: $(cat "$work/headers")"
+  exit 1
+fi
+passed=$((passed + 1))
+echo "ok   the client's X-Request-Id is passed through nginx and echoed"
+call GET "$nginx/ping"
+if ! grep -qiE '^x-request-id: [0-9a-f]{32}' "$work/headers"; then
+  echo "FAIL no request id made by nginx is echoed: $(cat "$work/headers")"
+  exit 1
+fi
+passed=$((passed + 1))
+echo "ok   without one, nginx's request id is used and echoed"
+call GET "$nginx/metrics"
+expect 404 "/metrics is not served through nginx"
+call GET "http://127.0.0.1:${instance_ports[0]}/metrics"
+expect 200 "/metrics on an instance"
+if ! grep -q '^messenger_http_requests_total{.*route="/v1/chats/{chat_id}/messages".*} [1-9]' <<<"$body"; then
+  echo "FAIL /metrics does not count the message routes: $(head -c 2000 <<<"$body")"
+  exit 1
+fi
+passed=$((passed + 1))
+echo "ok   which counts requests by route template"
 call GET "$nginx/no/such/route"
 expect 404 "an unknown route answers 404 through nginx"
 expect_field message not-found "with the not-found code"
