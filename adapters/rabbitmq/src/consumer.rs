@@ -279,6 +279,29 @@ impl AmqpDelivery {
     }
 }
 
+impl Drop for AmqpDelivery {
+    /// A delivery dropped unsettled (its task was cancelled or panicked) is handed back at
+    /// once rather than held until the channel closes, which would keep its prefetch
+    /// slot.
+    fn drop(&mut self) {
+        if !self.acker.usable() {
+            return;
+        }
+        let acker = self.acker.clone();
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                let options = BasicNackOptions {
+                    multiple: false,
+                    requeue: true,
+                };
+                if let Err(e) = acker.nack(options).await {
+                    tracing::debug!(error = %e, "could not hand back a dropped delivery");
+                }
+            });
+        }
+    }
+}
+
 #[async_trait]
 impl Delivery for AmqpDelivery {
     fn payload(&self) -> &[u8] {

@@ -180,6 +180,22 @@ impl AmqpTaskQueue {
 #[async_trait]
 impl TaskQueue for AmqpTaskQueue {
     async fn publish(&self, task: TaskId) -> PortResult<()> {
+        self.publish_payload(task.to_string().as_bytes()).await
+    }
+}
+
+impl AmqpTaskQueue {
+    /// Publishes any payload as a task message, with the same guarantees as
+    /// [`TaskQueue::publish`]: for tests and tools (a malformed message, a replay from
+    /// the dead-letter queue).
+    ///
+    /// # Errors
+    /// [`PortError::Unavailable`] when the message was not confirmed in time.
+    pub async fn publish_raw(&self, payload: &[u8]) -> PortResult<()> {
+        self.publish_payload(payload).await
+    }
+
+    async fn publish_payload(&self, payload: &[u8]) -> PortResult<()> {
         let deadline = Instant::now() + self.cfg.publish_timeout;
         let timeout_err = || {
             PortError::Unavailable(format!(
@@ -192,18 +208,16 @@ impl TaskQueue for AmqpTaskQueue {
                 Ok(r) => r?,
                 Err(_) => return Err(timeout_err()),
             };
-        let payload = task.to_string();
-        match tokio::time::timeout_at(deadline, self.publish_on(&channel, payload.as_bytes())).await
-        {
+        match tokio::time::timeout_at(deadline, self.publish_on(&channel, payload)).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => {
-                tracing::warn!(task = %task, error = %e, "task publish failed");
+                tracing::warn!(error = %e, "task publish failed");
                 // A returned message means the queue is gone: declare it again next time.
                 self.invalidate(generation).await;
                 Err(PortError::Unavailable(e))
             }
             Err(_) => {
-                tracing::warn!(task = %task, "task publish not confirmed in time; reconnecting");
+                tracing::warn!("task publish not confirmed in time; reconnecting");
                 self.invalidate(generation).await;
                 Err(timeout_err())
             }

@@ -168,8 +168,8 @@ async fn the_delivery_limit_dead_letters_a_message_nobody_settles() {
         }
         deliveries_of_poison += 1;
         assert_eq!(d.attempt(), deliveries_of_poison);
-        drop(d);
         consumer.close().await;
+        drop(d);
     }
     assert_eq!(
         deliveries_of_poison,
@@ -345,31 +345,54 @@ async fn closing_hands_held_and_prefetched_tasks_back() {
     // A waiting `next` ends with `None` when the consumer closes.
     let c = consumer.clone();
     let waiting = tokio::spawn(async move {
-        let mut n = 0;
+        let mut kept = Vec::new();
         loop {
             match c.next().await {
-                Ok(Some(d)) => {
-                    n += 1;
-                    drop(d);
-                }
-                Ok(None) => return n,
+                Ok(Some(d)) => kept.push(d),
+                Ok(None) => return kept,
                 Err(e) => panic!("{e}"),
             }
         }
     });
-    // Let the waiting loop drain the two prefetched deliveries, then close.
+    // Let the waiting loop take the two others, then close.
     eventually(Duration::from_secs(5), || async {
         (queue_depths(&cfg).await.unwrap().ready == 0).then_some(())
     })
     .await
     .unwrap();
     consumer.close().await;
-    let taken = waiting.await.unwrap();
-    assert!(taken <= 2);
+    let kept = waiting.await.unwrap();
+    assert!(kept.len() <= 2);
     assert!(held.ack().await.is_err());
+    drop(kept);
     assert_eq!(
         depths_settle(&cfg, QueueDepths { ready: 3, dead: 0 }).await,
         QueueDepths { ready: 3, dead: 0 },
         "everything unsettled went back"
     );
+}
+
+#[tokio::test]
+async fn a_delivery_dropped_unsettled_comes_back_at_once() {
+    let Some(url) = amqp_url("a_delivery_dropped_unsettled_comes_back_at_once") else {
+        return;
+    };
+    let cfg = unique_config(&url);
+    let _cleanup = Cleanup(cfg.clone());
+    let queue = AmqpTaskQueue::new(cfg.clone()).unwrap();
+    let consumer = AmqpTaskConsumer::new(cfg.clone()).unwrap();
+    queue.publish(task(1)).await.unwrap();
+    let d = expect_next(&consumer).await;
+    assert_eq!(d.attempt(), 1);
+    // Its task was cancelled: the delivery is handed back, not held until the channel
+    // closes.
+    drop(d);
+    let again = expect_next(&consumer).await;
+    assert_eq!(again.payload(), task(1).to_string().as_bytes());
+    assert_eq!(again.attempt(), 2);
+    again.ack().await.unwrap();
+    assert!(next_within(&consumer, Duration::from_millis(300))
+        .await
+        .is_none());
+    consumer.close().await;
 }
