@@ -1,0 +1,159 @@
+//! Starting the service in process for one test.
+
+use super::Backend;
+use messenger_api::{App, Config, Overrides};
+use messenger_domain::Timestamp;
+use messenger_memory::{ManualClock, PlainHasher, SequentialIds};
+use messenger_ports::{Clock, Messenger};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+use tokio::sync::oneshot;
+
+/// How to start the service for a test: the backend and the configuration.
+pub struct TestOptions {
+    /// The stores to run over.
+    pub backend: Backend,
+    /// The configuration (the backend's URLs are filled in at start).
+    pub config: Config,
+}
+
+impl TestOptions {
+    /// Test defaults over `backend`: port 0 on 127.0.0.1, auth on, in-app throttling
+    /// off and registrations practically unlimited (tests of those rules switch them on),
+    /// everything else as the service's defaults.
+    pub fn new(backend: Backend) -> Self {
+        let config = Config {
+            host: "127.0.0.1".parse().expect("an address"),
+            port: 0,
+            throttling: false,
+            register_limit_per_min: 1_000_000,
+            ..Config::default()
+        };
+        Self { backend, config }
+    }
+
+    /// Changes the configuration.
+    pub fn with(mut self, change: impl FnOnce(&mut Config)) -> Self {
+        change(&mut self.config);
+        self
+    }
+
+    /// Legacy mode (`AUTH_DISABLED=true`).
+    pub fn legacy(self) -> Self {
+        self.with(|c| c.auth_disabled = true)
+    }
+
+    /// In-app throttling on, at `per_sec` requests per second with a burst of `burst`.
+    pub fn throttled(self, per_sec: u32, burst: u32) -> Self {
+        self.with(|c| {
+            c.throttling = true;
+            c.rate_limit_per_sec = per_sec;
+            c.rate_limit_burst = burst;
+        })
+    }
+}
+
+/// A running service and a client for it. Dropping it shuts the service down.
+pub struct TestApp {
+    /// Where it listens.
+    pub address: SocketAddr,
+    /// `http://<address>`.
+    pub base_url: String,
+    /// The HTTP client the helpers use.
+    pub client: reqwest::Client,
+    /// The service's clock: advance it instead of sleeping.
+    pub clock: Arc<ManualClock>,
+    /// The backend it runs over.
+    pub backend: Backend,
+    /// The auth header's name (as configured).
+    pub auth_header: String,
+    /// The auth scheme word (as configured).
+    pub auth_scheme: String,
+    messenger: Messenger,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+/// The time the manual clock starts at: the real time, so stores that keep their own
+/// notion of time (a real Redis TTL) agree with it; tests only ever advance it.
+fn start_time() -> Timestamp {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970");
+    let micros = i64::try_from(since_epoch.as_micros()).expect("in range");
+    // Whole seconds: readable timestamps in failure messages.
+    Timestamp::from_micros(micros - micros % 1_000_000)
+}
+
+/// Starts the service in process on port 0 with a manual clock and a fast password
+/// hasher (and sequential ids in memory; random ones over stores that outlive the test).
+pub async fn spawn_app(options: TestOptions) -> TestApp {
+    let TestOptions {
+        backend,
+        mut config,
+    } = options;
+    backend.apply(&mut config);
+    let clock = Arc::new(ManualClock::new(start_time()));
+    let overrides = Overrides {
+        clock: Some(clock.clone() as Arc<dyn Clock>),
+        ids: backend
+            .is_memory()
+            .then(|| Arc::new(SequentialIds::default()) as Arc<dyn messenger_ports::IdGenerator>),
+        hasher: Some(Arc::new(PlainHasher) as Arc<dyn messenger_ports::PasswordHasher>),
+    };
+    let auth_header = config.auth_header.clone();
+    let auth_scheme = config.auth_scheme.clone();
+    let app = App::build(config, overrides)
+        .await
+        .unwrap_or_else(|e| panic!("the service did not start over {}: {e}", backend.name));
+    let address = app.local_addr();
+    let messenger = app.messenger().clone();
+    let (tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = app
+            .run(async {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(15))
+        .no_proxy()
+        .build()
+        .expect("an HTTP client");
+    TestApp {
+        address,
+        base_url: format!("http://{address}"),
+        client,
+        clock,
+        backend,
+        auth_header,
+        auth_scheme,
+        messenger,
+        shutdown: Some(tx),
+    }
+}
+
+impl TestApp {
+    /// The use cases behind the HTTP layer, for setting up states HTTP cannot reach
+    /// deterministically (a search task that never runs).
+    pub fn messenger(&self) -> &Messenger {
+        &self.messenger
+    }
+
+    /// Moves the service's clock forward.
+    pub fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+    }
+
+    /// The service's current time.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! Which stores a test runs over: in memory, or the real services named by the
+//! `MESSENGER_TEST_*` variables.
+
+use messenger_api::Config;
+
+/// The variable naming the PostgreSQL database for test runs.
+pub const DATABASE_VAR: &str = "MESSENGER_TEST_DATABASE_URL";
+/// The variable naming the Redis server for test runs.
+pub const REDIS_VAR: &str = "MESSENGER_TEST_REDIS_URL";
+/// The variable naming the RabbitMQ broker for test runs.
+pub const AMQP_VAR: &str = "MESSENGER_TEST_AMQP_URL";
+
+/// A combination of backing services for one test run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backend {
+    /// A short name for messages (`memory`, `postgres`, …).
+    pub name: &'static str,
+    /// PostgreSQL, when used.
+    pub database_url: Option<String>,
+    /// Redis, when used.
+    pub redis_url: Option<String>,
+    /// RabbitMQ, when used.
+    pub amqp_url: Option<String>,
+}
+
+impl Backend {
+    /// Everything in process.
+    pub fn memory() -> Self {
+        Self {
+            name: "memory",
+            database_url: None,
+            redis_url: None,
+            amqp_url: None,
+        }
+    }
+
+    /// PostgreSQL for the repositories, the rest in process; `None` (after saying so)
+    /// when its variable is not set.
+    pub fn postgres() -> Option<Self> {
+        Self::from_env("postgres", &[DATABASE_VAR])
+    }
+
+    /// PostgreSQL and Redis (caches, limiter, task store); the queue in process.
+    pub fn postgres_redis() -> Option<Self> {
+        Self::from_env("postgres_redis", &[DATABASE_VAR, REDIS_VAR])
+    }
+
+    /// PostgreSQL, Redis and RabbitMQ: the full deployment's stores.
+    pub fn postgres_redis_rabbitmq() -> Option<Self> {
+        Self::from_env(
+            "postgres_redis_rabbitmq",
+            &[DATABASE_VAR, REDIS_VAR, AMQP_VAR],
+        )
+    }
+
+    /// Whether every store is in process (so ids and time can be fully controlled and
+    /// nothing outlives the test).
+    pub fn is_memory(&self) -> bool {
+        self.database_url.is_none() && self.redis_url.is_none() && self.amqp_url.is_none()
+    }
+
+    /// Points `config` at this backend's services.
+    pub fn apply(&self, config: &mut Config) {
+        config.database_url.clone_from(&self.database_url);
+        config.redis_url.clone_from(&self.redis_url);
+        config.amqp_url.clone_from(&self.amqp_url);
+    }
+
+    fn from_env(name: &'static str, vars: &[&str]) -> Option<Self> {
+        let mut backend = Self {
+            name,
+            ..Self::memory()
+        };
+        for var in vars {
+            let value = std::env::var(var).ok().filter(|v| !v.trim().is_empty());
+            let Some(value) = value else {
+                println!("skipped: {var} not set");
+                return None;
+            };
+            match *var {
+                DATABASE_VAR => backend.database_url = Some(value),
+                REDIS_VAR => backend.redis_url = Some(value),
+                _ => backend.amqp_url = Some(value),
+            }
+        }
+        Some(backend)
+    }
+}

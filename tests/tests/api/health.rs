@@ -1,0 +1,140 @@
+//! Health routes, unknown routes and other methods.
+
+use crate::prelude::*;
+
+async fn ping_answers_200_with_an_empty_body(backend: Backend) {
+    let app = spawn_app(TestOptions::new(backend)).await;
+    app.get("/ping").await.assert_empty(200, "GET /ping");
+}
+
+async fn ping_db_answers_200_when_the_database_answers(backend: Backend) {
+    let app = spawn_app(TestOptions::new(backend)).await;
+    app.get("/ping_db").await.assert_empty(200, "GET /ping_db");
+}
+
+async fn health_routes_ignore_any_auth_header(backend: Backend) {
+    let app = spawn_app(TestOptions::new(backend)).await;
+    let user = app.new_user().await;
+    app.logout(&user).await.assert_status(200, "logout");
+    for (case, auth) in [
+        ("a logged-out token", Auth::from(&user)),
+        ("a malformed token", Auth::Token("not-a-token".into())),
+        ("another scheme", Auth::Raw("Bearer abc".into())),
+        ("an empty header", Auth::Raw(String::new())),
+    ] {
+        for path in ["/ping", "/ping_db"] {
+            let reply = app.raw(Method::GET, path, auth.clone(), &[], None).await;
+            reply.assert_empty(200, &format!("GET {path} with {case}"));
+        }
+    }
+}
+
+async fn health_routes_ignore_an_expired_token(backend: Backend) {
+    let app = spawn_app(TestOptions::new(backend)).await;
+    let user = app.new_user().await;
+    app.advance(Duration::from_secs(2 * 3600));
+    for path in ["/ping", "/ping_db"] {
+        let reply = app.raw(Method::GET, path, &user, &[], None).await;
+        reply.assert_empty(200, &format!("GET {path} with an expired token"));
+    }
+}
+
+async fn an_unknown_route_is_404_not_found(backend: Backend) {
+    let app = spawn_app(TestOptions::new(backend)).await;
+    let user = app.new_user().await;
+    for (method, path) in [
+        (Method::GET, "/"),
+        (Method::GET, "/nope"),
+        (Method::GET, "/v1"),
+        (Method::POST, "/v1/nope"),
+        (Method::GET, "/v1/chats/0123456789abcdef0123456789abcdef"),
+        (
+            Method::GET,
+            "/v1/chats/0123456789abcdef0123456789abcdef/messages/extra",
+        ),
+        (Method::POST, "/v1/auth/register/extra"),
+        (Method::GET, "/v2/chats"),
+    ] {
+        let case = format!("{method} {path}");
+        for auth in [Auth::None, Auth::from(&user)] {
+            let reply = app.raw(method.clone(), path, auth, &[], None).await;
+            reply.assert_error(404, "not-found", &case);
+        }
+    }
+}
+
+async fn a_known_route_with_another_method_is_405_with_allow(backend: Backend) {
+    let app = spawn_app(TestOptions::new(backend)).await;
+    let chat = "/v1/chats/0123456789abcdef0123456789abcdef";
+    for (method, path, allowed) in [
+        (Method::POST, "/ping".to_owned(), vec!["GET"]),
+        (Method::DELETE, "/ping_db".to_owned(), vec!["GET"]),
+        (Method::GET, "/v1/auth/register".to_owned(), vec!["POST"]),
+        (Method::PUT, "/v1/auth/login".to_owned(), vec!["POST"]),
+        (Method::GET, "/v1/auth/logout".to_owned(), vec!["POST"]),
+        (Method::GET, "/v1/chats".to_owned(), vec!["POST"]),
+        (Method::DELETE, format!("{chat}/users"), vec!["POST"]),
+        (Method::PUT, format!("{chat}/messages"), vec!["GET", "POST"]),
+        (Method::GET, "/v1/chats/search".to_owned(), vec!["POST"]),
+        (
+            Method::POST,
+            "/v1/chats/search/status/0123456789abcdef0123456789abcdef".to_owned(),
+            vec!["GET"],
+        ),
+        (
+            Method::DELETE,
+            "/v1/chats/search/0123456789abcdef0123456789abcdef/messages".to_owned(),
+            vec!["GET"],
+        ),
+    ] {
+        let case = format!("{method} {path}");
+        let reply = app.raw(method, &path, Auth::None, &[], None).await;
+        reply.assert_error(405, "method-not-allowed", &case);
+        let allow = reply
+            .header("allow")
+            .unwrap_or_else(|| panic!("{case}: 405 without Allow"));
+        let listed: Vec<String> = allow
+            .split(',')
+            .map(|m| m.trim().to_ascii_uppercase())
+            .collect();
+        for m in allowed {
+            assert!(
+                listed.iter().any(|l| l == m),
+                "{case}: Allow {allow:?} lacks {m}"
+            );
+        }
+    }
+}
+
+async fn the_spec_and_its_documentation_are_served(backend: Backend) {
+    let app = spawn_app(TestOptions::new(backend)).await;
+    let spec = app.get("/openapi.json").await;
+    spec.assert_status(200, "GET /openapi.json");
+    let paths = spec.json();
+    for path in [
+        "/ping",
+        "/ping_db",
+        "/v1/auth/register",
+        "/v1/auth/login",
+        "/v1/auth/logout",
+        "/v1/chats",
+        "/v1/chats/{chat_id}/users",
+        "/v1/chats/{chat_id}/messages",
+        "/v1/chats/search",
+        "/v1/chats/search/status/{task_id}",
+        "/v1/chats/search/{task_id}/messages",
+    ] {
+        assert!(paths["paths"].get(path).is_some(), "the spec lacks {path}");
+    }
+    app.get("/docs").await.assert_status(200, "GET /docs");
+}
+
+backend_tests!(
+    ping_answers_200_with_an_empty_body,
+    ping_db_answers_200_when_the_database_answers,
+    health_routes_ignore_any_auth_header,
+    health_routes_ignore_an_expired_token,
+    an_unknown_route_is_404_not_found,
+    a_known_route_with_another_method_is_405_with_allow,
+    the_spec_and_its_documentation_are_served,
+);

@@ -1,0 +1,32 @@
+//! The black-box API suite: every route, status and error code of `API.md` and
+//! `DECISIONS.md`, checked over HTTP against the service started in process.
+//!
+//! One module per area. Each test is written once and instantiated per backend by
+//! `backend_tests!` (in memory always; over real services when their `MESSENGER_TEST_*`
+//! variables are set), so a test's full name reads
+//! `<area>::<what it checks>::<backend>`.
+
+// Test code: a failed expectation must end the test with a message naming it.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod auth;
+mod bad_input;
+mod chats;
+mod error_order;
+mod health;
+mod idempotency;
+mod legacy;
+mod login_limits;
+mod messages;
+mod paging;
+mod search;
+mod throttling;
+
+/// What every test module uses.
+mod prelude {
+    pub use messenger_tests::backend_tests;
+    pub use messenger_tests::helpers::*;
+    pub use reqwest::Method;
+    pub use serde_json::{json, Value};
+    pub use std::time::Duration;
+}
