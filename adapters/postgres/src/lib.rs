@@ -1,1 +1,34 @@
-//! The postgres adapter (in progress).
+//! The PostgreSQL adapter: every repository port of the messenger (accounts, sessions,
+//! chats, members, messages with idempotency keys, message search) over tokio-postgres and
+//! a deadpool connection pool, with the schema's migrations and their runner.
+//!
+//! Shape: one [`PgStore`] implements all the repository ports; [`PgStore::connect`] waits
+//! for the database and migrates before the service binds its port; [`PgStore::ping`] is
+//! the readiness check. Every call checks out a pooled connection and runs its statements
+//! under one deadline (the dependency timeout), so a database that is down, unreachable or
+//! silent answers `Unavailable` quickly; a connection that timed out is dropped, never
+//! reused. Driver errors become backend-neutral `PortError`s inside the adapter.
+//!
+//! Layout: `config` ([`PgConfig`]), `db` (pool, deadlines, error mapping, availability
+//! log), `migrate` (embedded SQL migrations in `migrations/` and [`Migrator`]), `store`
+//! ([`PgStore`]), `accounts` (accounts and sessions), `chats` (chats and members),
+//! `messages` (append and paging), `search` (tsvector/tsquery literals and the search),
+//! `convert` (column values).
+//!
+//! Tables live in one schema (`messenger` by default), set as each connection's
+//! `search_path`, so tests can use a fresh schema per run and the service can share a
+//! database with other tables. Connections are plain TCP (no TLS).
+
+mod accounts;
+mod chats;
+mod config;
+mod convert;
+mod db;
+mod messages;
+pub mod migrate;
+mod search;
+mod store;
+
+pub use config::{ConfigError, PgConfig};
+pub use migrate::{DownSteps, MigrateError, Migration, MigrationState, Migrator, MIGRATIONS};
+pub use store::{PgError, PgStore};

@@ -1,0 +1,217 @@
+//! `Messages`: appending with per-chat sequence numbers and idempotency keys, keyset paging.
+//!
+//! The sequence number comes from `UPDATE chats SET last_seq = last_seq + 1 … RETURNING` in
+//! the inserting transaction: the chat row's lock orders a chat's inserts, and each commits
+//! before the next can take the lock, so a reader never sees `seq` n+1 without n. The same
+//! update advances `last_created_at`, so `created_at` never runs backwards in a chat.
+//!
+//! An idempotency key is inserted first, in the same transaction, with `ON CONFLICT DO
+//! NOTHING`: a duplicate arriving while the first is uncommitted waits on the key's index
+//! entry until the first commits (then reads it and replays) or rolls back (then stores).
+
+use crate::convert::{seq, seq_param, uuid, RowExt};
+use crate::search::tsvector_literal;
+use crate::PgStore;
+use async_trait::async_trait;
+use messenger_domain::{ChatId, MemberId, Message, MessageId, Timestamp};
+use messenger_ports::{AppendOutcome, MessagePage, Messages, NewMessage, PortError, PortResult};
+use tokio::time::timeout_at;
+use uuid::Uuid;
+
+/// Takes the chat's next sequence number and stores the message with it, in one
+/// statement; no row when the chat does not exist.
+const INSERT_MESSAGE: &str = "\
+    WITH c AS (\
+        UPDATE chats SET last_seq = last_seq + 1, \
+                         last_created_at = greatest(last_created_at, $6) \
+        WHERE id = $1 \
+        RETURNING last_seq, last_created_at) \
+    INSERT INTO messages \
+        (chat_id, seq, id, user_id, user_name, text, created_at, words, words_truncated) \
+    SELECT $1, c.last_seq, $2, $3, $4, $5, c.last_created_at, $7::text::tsvector, $8 FROM c \
+    RETURNING seq, created_at";
+
+const INSERT_KEY: &str = "\
+    INSERT INTO idempotency_keys (chat_id, scope, key, fingerprint, message_id, created_at) \
+    VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING";
+
+const READ_KEY: &str = "\
+    SELECT fingerprint, message_id FROM idempotency_keys \
+    WHERE chat_id = $1 AND scope = $2 AND key = $3";
+
+/// One statement, so `last_seq` and the messages come from the same snapshot.
+const PAGE_AFTER: &str = "\
+    SELECT c.last_seq, m.seq, m.id, m.user_id, m.user_name, m.text, m.created_at \
+    FROM chats c \
+    LEFT JOIN LATERAL (\
+        SELECT seq, id, user_id, user_name, text, created_at FROM messages \
+        WHERE chat_id = c.id AND seq > $2 ORDER BY seq LIMIT $3) m ON true \
+    WHERE c.id = $1 \
+    ORDER BY m.seq";
+
+/// What the statements of an append found.
+enum Appended {
+    /// Stored with this sequence number and time.
+    Stored { seq: i64, created_at: i64 },
+    /// The key exists: its fingerprint and message.
+    KeySeen {
+        fingerprint: Vec<u8>,
+        message_id: Uuid,
+    },
+    /// The key vanished between the conflict and the read (purged): try again.
+    KeyVanished,
+    /// No such chat.
+    NoChat,
+}
+
+#[async_trait]
+impl Messages for PgStore {
+    async fn append(&self, m: NewMessage) -> PortResult<AppendOutcome> {
+        let (words, truncated) = tsvector_literal(&m.text);
+        let chat = uuid(m.chat_id.as_u128());
+        let id = uuid(m.id.as_u128());
+        let user = uuid(m.user_id.as_u128());
+        let now = m.now.as_micros();
+        let deadline = self.db.deadline();
+        let mut client = self.db.checkout(deadline).await?;
+        let outcome = timeout_at(deadline, async {
+            let insert = client.prepare_cached(INSERT_MESSAGE).await?;
+            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 8] = [
+                &chat,
+                &id,
+                &user,
+                &m.user_name,
+                &m.text,
+                &now,
+                &words,
+                &truncated,
+            ];
+            let Some(rec) = &m.idempotency else {
+                // A single statement is its own transaction.
+                return Ok(match client.query_opt(&insert, &params).await? {
+                    Some(row) => Appended::Stored {
+                        seq: row.try_get(0)?,
+                        created_at: row.try_get(1)?,
+                    },
+                    None => Appended::NoChat,
+                });
+            };
+            let insert_key = client.prepare_cached(INSERT_KEY).await?;
+            let read_key = client.prepare_cached(READ_KEY).await?;
+            let fingerprint = &rec.fingerprint[..];
+            let tx = client.transaction().await?;
+            let inserted = tx
+                .execute(
+                    &insert_key,
+                    &[&chat, &rec.scope, &rec.key, &fingerprint, &id, &now],
+                )
+                .await?;
+            if inserted == 0 {
+                // A committed first attempt (the insert waited for it if it was running).
+                let row = tx
+                    .query_opt(&read_key, &[&chat, &rec.scope, &rec.key])
+                    .await?;
+                tx.rollback().await?;
+                return Ok(match row {
+                    Some(row) => Appended::KeySeen {
+                        fingerprint: row.try_get(0)?,
+                        message_id: row.try_get(1)?,
+                    },
+                    None => Appended::KeyVanished,
+                });
+            }
+            match tx.query_opt(&insert, &params).await? {
+                Some(row) => {
+                    let stored = Appended::Stored {
+                        seq: row.try_get(0)?,
+                        created_at: row.try_get(1)?,
+                    };
+                    tx.commit().await?;
+                    Ok(stored)
+                }
+                None => {
+                    tx.rollback().await?;
+                    Ok(Appended::NoChat)
+                }
+            }
+        })
+        .await;
+        match self.db.settle(client, outcome)? {
+            Appended::Stored { seq: s, created_at } => Ok(AppendOutcome::Stored(Message {
+                id: m.id,
+                chat_id: m.chat_id,
+                seq: seq(s)?,
+                user_id: m.user_id,
+                user_name: m.user_name,
+                text: m.text,
+                created_at: Timestamp::from_micros(created_at),
+            })),
+            Appended::KeySeen {
+                fingerprint,
+                message_id,
+            } => {
+                let same = m
+                    .idempotency
+                    .as_ref()
+                    .is_some_and(|r| r.fingerprint[..] == fingerprint[..]);
+                Ok(if same {
+                    AppendOutcome::Replayed(MessageId::from_u128(message_id.as_u128()))
+                } else {
+                    AppendOutcome::KeyReused
+                })
+            }
+            // Keys are purged only after a day, so this is a first attempt racing a purge
+            // of a long-dead key: the key is free now, so store afresh.
+            Appended::KeyVanished => self.append(m).await,
+            Appended::NoChat => Err(PortError::NotFound),
+        }
+    }
+
+    async fn page_after(&self, chat: ChatId, after: u64, limit: u32) -> PortResult<MessagePage> {
+        let deadline = self.db.deadline();
+        let client = self.db.checkout(deadline).await?;
+        let outcome = timeout_at(deadline, async {
+            let st = client.prepare_cached(PAGE_AFTER).await?;
+            client
+                .query(
+                    &st,
+                    &[&uuid(chat.as_u128()), &seq_param(after), &i64::from(limit)],
+                )
+                .await
+        })
+        .await;
+        let rows = self.db.settle(client, outcome)?;
+        let mut last_seq = 0;
+        let mut messages = Vec::with_capacity(rows.len());
+        for row in &rows {
+            last_seq = seq(row.col(0)?)?;
+            // A chat with no message after `after` gives one row without a message.
+            let Some(s) = row.col::<Option<i64>>(1)? else {
+                continue;
+            };
+            messages.push(Message {
+                id: MessageId::from_u128(row.col::<Uuid>(2)?.as_u128()),
+                chat_id: chat,
+                seq: seq(s)?,
+                user_id: MemberId::from_u128(row.col::<Uuid>(3)?.as_u128()),
+                user_name: row.col(4)?,
+                text: row.col(5)?,
+                created_at: Timestamp::from_micros(row.col(6)?),
+            });
+        }
+        Ok(MessagePage { messages, last_seq })
+    }
+
+    async fn purge_idempotency_keys(&self, before: Timestamp) -> PortResult<u64> {
+        let deadline = self.db.deadline();
+        let client = self.db.checkout(deadline).await?;
+        let outcome = timeout_at(deadline, async {
+            let st = client
+                .prepare_cached("DELETE FROM idempotency_keys WHERE created_at < $1")
+                .await?;
+            client.execute(&st, &[&before.as_micros()]).await
+        })
+        .await;
+        Ok(self.db.settle(client, outcome)?)
+    }
+}

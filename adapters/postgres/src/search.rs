@@ -1,0 +1,236 @@
+//! `MessageSearch` over a `tsvector` column filled from the domain tokenizer.
+//!
+//! PostgreSQL's own parser never sees the text: the adapter writes the tokenizer's words
+//! with their positions as a `tsvector` literal (`'word':1,4 'other':2`), and the query's
+//! terms as a `tsquery` literal (`'a' & ( 'b' <-> 'c' )`), both passed as bound
+//! parameters. Matching is then the domain's rule exactly, whatever the server's locale.
+//!
+//! One limit of `tsvector` needs care: it keeps at most 256 positions per word (and none
+//! past 16,383), so a phrase can hide in a message where some word repeats more often.
+//! Such rows are flagged (`words_truncated`); for a query with phrases they are selected by
+//! their words alone and checked here with the domain matcher.
+
+use crate::convert::uuid;
+use crate::PgStore;
+use async_trait::async_trait;
+use messenger_domain::{tokenize, ChatId, MessageId, SearchHit, SearchQuery, Term, Timestamp};
+use messenger_ports::{MessageSearch, PortResult, SearchScope};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use tokio::time::timeout_at;
+use uuid::Uuid;
+
+/// Most positions a `tsvector` keeps per word.
+const MAX_POSITIONS_PER_WORD: usize = 256;
+/// Highest position a `tsvector` records (later ones are clamped to it).
+const MAX_POSITION: usize = 16_383;
+
+/// Appends `word` as a quoted lexeme (quotes and backslashes escaped).
+fn push_lexeme(out: &mut String, word: &str) {
+    out.push('\'');
+    for c in word.chars() {
+        if c == '\'' || c == '\\' {
+            out.push(c);
+        }
+        out.push(c);
+    }
+    out.push('\'');
+}
+
+/// The `tsvector` literal of `text`'s words with their positions (from 1), and whether it
+/// records less than the words say (a word with more than 256 positions, or more than
+/// 16,383 words), so a phrase match must be checked on the text.
+pub(crate) fn tsvector_literal(text: &str) -> (String, bool) {
+    let words = tokenize(text);
+    let truncated = words.len() > MAX_POSITION;
+    let mut positions: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, w) in words.iter().enumerate() {
+        positions.entry(w.as_str()).or_default().push(i + 1);
+    }
+    let truncated = truncated || positions.values().any(|p| p.len() > MAX_POSITIONS_PER_WORD);
+    let mut out = String::with_capacity(text.len() + 4 * words.len());
+    for (word, ps) in &positions {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        push_lexeme(&mut out, word);
+        // Positions past what PostgreSQL keeps are left out rather than sent to be dropped.
+        for (k, p) in ps
+            .iter()
+            .take_while(|p| **p <= MAX_POSITION)
+            .take(MAX_POSITIONS_PER_WORD)
+            .enumerate()
+        {
+            out.push(if k == 0 { ':' } else { ',' });
+            let _ = write!(out, "{p}");
+        }
+    }
+    (out, truncated)
+}
+
+/// The `tsquery` literal of all of `query`'s terms: words ANDed, a phrase as its words
+/// joined by `<->`. With `phrases_as_words`, phrases become ANDed words too (the
+/// candidate test for rows whose positions are incomplete).
+pub(crate) fn tsquery_literal(query: &SearchQuery, phrases_as_words: bool) -> String {
+    let mut out = String::new();
+    for term in query.terms() {
+        if !out.is_empty() {
+            out.push_str(" & ");
+        }
+        match term {
+            Term::Word(w) => push_lexeme(&mut out, w),
+            Term::Phrase(ws) => {
+                let joiner = if phrases_as_words { " & " } else { " <-> " };
+                out.push('(');
+                for (i, w) in ws.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(joiner);
+                    }
+                    push_lexeme(&mut out, w);
+                }
+                out.push(')');
+            }
+        }
+    }
+    out
+}
+
+/// The search statement for a scope and whether the query has phrases. Built from fixed
+/// fragments only; every value is a parameter: `$1` the tsquery, `$2` the row limit, `$3`
+/// the phrases-as-words tsquery (with phrases), `$3` or `$4` the account (scoped).
+fn search_sql(scoped: bool, with_phrases: bool) -> String {
+    let matches = if with_phrases {
+        "(words @@ $1::text::tsquery OR (words_truncated AND words @@ $3::text::tsquery))"
+    } else {
+        "words @@ $1::text::tsquery"
+    };
+    let scope = match (scoped, with_phrases) {
+        (false, _) => String::new(),
+        (true, wp) => {
+            let a = if wp { "$4" } else { "$3" };
+            format!(
+                " AND chat_id IN (SELECT id FROM chats WHERE creator = {a} \
+                 UNION SELECT chat_id FROM members WHERE account_id = {a})"
+            )
+        }
+    };
+    format!(
+        "SELECT id, chat_id, text, user_name, created_at, words_truncated FROM messages \
+         WHERE {matches}{scope} ORDER BY created_at DESC, id DESC LIMIT $2"
+    )
+}
+
+#[async_trait]
+impl MessageSearch for PgStore {
+    async fn search(
+        &self,
+        scope: SearchScope,
+        query: &SearchQuery,
+        cap: u32,
+    ) -> PortResult<Vec<SearchHit>> {
+        if cap == 0 {
+            return Ok(Vec::new());
+        }
+        let with_phrases = query.terms().iter().any(|t| matches!(t, Term::Phrase(_)));
+        let full = tsquery_literal(query, false);
+        let words_only = tsquery_literal(query, true);
+        let account = match scope {
+            SearchScope::AllChats => None,
+            SearchScope::ChatsOf(a) => Some(uuid(a.as_u128())),
+        };
+        let sql = search_sql(account.is_some(), with_phrases);
+        let deadline = self.db.search_deadline();
+        let client = self.db.checkout(deadline).await?;
+        let outcome = timeout_at(deadline, async {
+            let st = client.prepare_cached(&sql).await?;
+            // Rows whose positions are incomplete may fail the exact check; then ask for
+            // more rows until `cap` hits are found or the matches run out.
+            let mut limit = i64::from(cap);
+            loop {
+                let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+                    vec![&full, &limit];
+                if with_phrases {
+                    params.push(&words_only);
+                }
+                if let Some(a) = &account {
+                    params.push(a);
+                }
+                let rows = client.query(&st, &params).await?;
+                let mut hits = Vec::with_capacity(rows.len().min(cap as usize));
+                for row in &rows {
+                    let text: String = row.try_get(2)?;
+                    if row.try_get::<_, bool>(5)? && !query.matches(&text) {
+                        continue;
+                    }
+                    hits.push(SearchHit {
+                        message_id: MessageId::from_u128(row.try_get::<_, Uuid>(0)?.as_u128()),
+                        chat_id: ChatId::from_u128(row.try_get::<_, Uuid>(1)?.as_u128()),
+                        text,
+                        user_name: row.try_get(3)?,
+                        created_at: Timestamp::from_micros(row.try_get(4)?),
+                    });
+                    if hits.len() == cap as usize {
+                        break;
+                    }
+                }
+                let exhausted = i64::try_from(rows.len()).unwrap_or(i64::MAX) < limit;
+                if hits.len() == cap as usize || exhausted {
+                    return Ok(hits);
+                }
+                limit = limit.saturating_mul(4);
+            }
+        })
+        .await;
+        Ok(self.db.settle(client, outcome)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tsvector_literal_quotes_and_numbers_positions() {
+        let (v, truncated) = tsvector_literal("Hello, hello WORLD! it's");
+        assert_eq!(v, "'hello':1,2 'it':4 's':5 'world':3");
+        assert!(!truncated);
+        assert_eq!(tsvector_literal("... !!").0, "");
+    }
+
+    #[test]
+    fn lexemes_escape_quotes_and_backslashes() {
+        let mut out = String::new();
+        push_lexeme(&mut out, r"a'b\c");
+        assert_eq!(out, r"'a''b\\c'");
+    }
+
+    #[test]
+    fn many_repeats_are_flagged_and_cut_to_what_postgres_keeps() {
+        let text = "a ".repeat(300);
+        let (v, truncated) = tsvector_literal(&text);
+        assert!(truncated);
+        assert_eq!(v.matches(',').count(), MAX_POSITIONS_PER_WORD - 1);
+    }
+
+    #[test]
+    fn tsquery_literal_ands_words_and_chains_phrases() {
+        let q = SearchQuery::parse(r#"hello "big World" again"#).unwrap();
+        assert_eq!(
+            tsquery_literal(&q, false),
+            "'hello' & ('big' <-> 'world') & 'again'"
+        );
+        assert_eq!(
+            tsquery_literal(&q, true),
+            "'hello' & ('big' & 'world') & 'again'"
+        );
+    }
+
+    #[test]
+    fn search_sql_numbers_parameters_consistently() {
+        assert!(search_sql(false, false).contains("LIMIT $2"));
+        assert!(!search_sql(false, false).contains("$3"));
+        assert!(search_sql(true, false).contains("creator = $3"));
+        assert!(search_sql(true, true).contains("creator = $4"));
+        assert!(search_sql(false, true).contains("$3::text::tsquery"));
+    }
+}

@@ -1,0 +1,160 @@
+//! Races: concurrent posts to one chat, duplicate idempotent posts, concurrent joins.
+
+use crate::helpers::*;
+use messenger_domain::AccountId;
+use messenger_ports::{AppendOutcome, Chats, IdempotencyRecord, Members, Messages};
+use std::collections::HashSet;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_posts_get_distinct_gapless_sequence_numbers_and_readers_never_see_gaps() {
+    let Some(schema) = TestSchema::new("concurrent_posts_get_distinct_gapless_sequence_numbers")
+    else {
+        return;
+    };
+    let store = schema.store().await;
+    let owner = AccountId::from_u128(id());
+    let chat = chat_by(owner);
+    store.insert_chat(&chat).await.unwrap();
+    let m = store
+        .join(&member_of(chat.id, owner, "me"), true)
+        .await
+        .unwrap();
+
+    const WRITERS: usize = 3;
+    const EACH: usize = 40;
+    let mut tasks = Vec::new();
+    for w in 0..WRITERS {
+        let (store, m) = (store.clone(), m.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut seqs = Vec::new();
+            for i in 0..EACH {
+                // Clocks disagree between writers: times must still never run backwards.
+                let now = 1_000_000 + (i as i64) * 10 - (w as i64) * 500;
+                let msg = post(&store, new_message(chat.id, &m, &format!("w{w} m{i}"), now)).await;
+                seqs.push(msg.seq);
+            }
+            seqs
+        }));
+    }
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (store, done) = (store.clone(), done.clone());
+        tokio::spawn(async move {
+            let mut reads = 0;
+            loop {
+                let finished = done.load(std::sync::atomic::Ordering::SeqCst);
+                let page = store.page_after(chat.id, 0, 1000).await.unwrap();
+                let seqs: Vec<u64> = page.messages.iter().map(|m| m.seq).collect();
+                let expected: Vec<u64> = (1..=page.last_seq).collect();
+                assert_eq!(seqs, expected, "a read saw a gap or a seq beyond last_seq");
+                reads += 1;
+                if finished {
+                    return reads;
+                }
+            }
+        })
+    };
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(reader.await.unwrap() > 0);
+    all.sort_unstable();
+    assert_eq!(all, (1..=(WRITERS * EACH) as u64).collect::<Vec<_>>());
+    let page = store.page_after(chat.id, 0, 1000).await.unwrap();
+    for pair in page.messages.windows(2) {
+        assert!(
+            pair[0].created_at <= pair[1].created_at,
+            "time ran backwards"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_duplicates_of_an_idempotent_post_store_one_message_and_replay_it() {
+    let Some(schema) = TestSchema::new("racing_duplicates_of_an_idempotent_post_store_one_message")
+    else {
+        return;
+    };
+    let store = schema.store().await;
+    let owner = AccountId::from_u128(id());
+    let chat = chat_by(owner);
+    store.insert_chat(&chat).await.unwrap();
+    let m = store
+        .join(&member_of(chat.id, owner, "me"), true)
+        .await
+        .unwrap();
+
+    for round in 0..5 {
+        let key = format!("key-{round}");
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let (store, m, key) = (store.clone(), m.clone(), key.clone());
+            // Even attempts carry the same body; odd ones another body (a reused key).
+            let text = if i % 2 == 0 { "same" } else { "different" };
+            tasks.push(tokio::spawn(async move {
+                let mut msg = new_message(chat.id, &m, text, 1_000);
+                msg.idempotency = Some(IdempotencyRecord {
+                    scope: "account:a".into(),
+                    key,
+                    fingerprint: messenger_domain::idempotency_fingerprint(m.id, text),
+                });
+                (text, store.append(msg).await.unwrap())
+            }));
+        }
+        let mut outcomes = Vec::new();
+        for t in tasks {
+            outcomes.push(t.await.unwrap());
+        }
+        let stored: Vec<_> = outcomes
+            .iter()
+            .filter_map(|(text, o)| match o {
+                AppendOutcome::Stored(msg) => Some((*text, msg.id)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(stored.len(), 1, "exactly one attempt stores: {outcomes:?}");
+        let (winner_text, winner_id) = stored[0];
+        for (text, o) in &outcomes {
+            match o {
+                AppendOutcome::Stored(_) => {}
+                AppendOutcome::Replayed(id) => {
+                    assert_eq!(*text, winner_text);
+                    assert_eq!(*id, winner_id);
+                }
+                AppendOutcome::KeyReused => assert_ne!(*text, winner_text),
+            }
+        }
+    }
+    let page = store.page_after(chat.id, 0, 100).await.unwrap();
+    assert_eq!(page.messages.len(), 5, "one message per key");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_reusing_joins_give_one_member_and_legacy_joins_give_many() {
+    let Some(schema) = TestSchema::new("racing_reusing_joins_give_one_member") else {
+        return;
+    };
+    let store = schema.store().await;
+    let owner = AccountId::from_u128(id());
+    let chat = chat_by(owner);
+    store.insert_chat(&chat).await.unwrap();
+
+    for (reuse, expected) in [(true, 1), (false, 8)] {
+        let account = AccountId::from_u128(id());
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let store = store.clone();
+            let member = member_of(chat.id, account, "same name");
+            tasks.push(tokio::spawn(async move {
+                store.join(&member, reuse).await.unwrap().id
+            }));
+        }
+        let mut ids = HashSet::new();
+        for t in tasks {
+            ids.insert(t.await.unwrap());
+        }
+        assert_eq!(ids.len(), expected, "reuse = {reuse}");
+    }
+}

@@ -1,0 +1,282 @@
+//! Test support: a fresh schema per test (dropped afterwards), ids, fixtures, and a TCP
+//! proxy between the adapter and PostgreSQL that can be cut or blackholed.
+
+use messenger_domain::{Account, AccountId, Chat, ChatId, Member, MemberId, MessageId, Timestamp};
+use messenger_ports::{AppendOutcome, Messages, NewMessage};
+use messenger_postgres::{PgConfig, PgStore};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio_postgres::NoTls;
+
+/// The test database's URL, or `None` (after saying the test is skipped).
+pub fn database_url(test: &str) -> Option<String> {
+    match std::env::var("MESSENGER_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            println!("skipped: {test} needs MESSENGER_TEST_DATABASE_URL");
+            None
+        }
+    }
+}
+
+/// A unique, lowercase schema name.
+pub fn unique_schema() -> String {
+    format!("messenger_test_{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A schema of its own for one test, dropped (with everything in it) when this goes away,
+/// also when the test fails.
+pub struct TestSchema {
+    pub url: String,
+    pub name: String,
+}
+
+impl TestSchema {
+    /// A fresh schema name on the test database, or `None` when the tests are skipped.
+    pub fn new(test: &str) -> Option<Self> {
+        let url = database_url(test)?;
+        Some(Self {
+            url,
+            name: unique_schema(),
+        })
+    }
+
+    /// The configuration for this schema: small pool, the default 1 s deadlines.
+    pub fn config(&self) -> PgConfig {
+        PgConfig::from_url(&self.url)
+            .unwrap()
+            .with_schema(&self.name)
+            .unwrap()
+            .with_pool_size(4)
+    }
+
+    /// A migrated store over this schema.
+    pub async fn store(&self) -> PgStore {
+        PgStore::connect(&self.config(), Duration::from_secs(5))
+            .await
+            .unwrap()
+    }
+
+    /// A plain connection to the test database with this schema as its search path.
+    pub async fn client(&self) -> tokio_postgres::Client {
+        let (client, conn) = tokio_postgres::connect(&self.url, NoTls).await.unwrap();
+        tokio::spawn(conn);
+        client
+            .batch_execute(&format!("SET search_path = {}", self.name))
+            .await
+            .unwrap();
+        client
+    }
+}
+
+impl Drop for TestSchema {
+    fn drop(&mut self) {
+        let url = self.url.clone();
+        let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name);
+        // Drop runs inside the test's runtime, which cannot block on itself: use a thread
+        // with a runtime of its own.
+        let done = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                let (client, conn) = tokio_postgres::connect(&url, NoTls).await.ok()?;
+                tokio::spawn(conn);
+                client.batch_execute(&sql).await.ok()
+            })
+        })
+        .join();
+        if !matches!(done, Ok(Some(()))) {
+            eprintln!("could not drop test schema {}", self.name);
+        }
+    }
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A fresh 128-bit id: random high half, counter low half (distinct and spread).
+pub fn id() -> u128 {
+    (uuid::Uuid::new_v4().as_u128() & !0xffff_ffff_ffff_ffff)
+        | u128::from(NEXT_ID.fetch_add(1, Ordering::Relaxed))
+}
+
+pub fn ts(us: i64) -> Timestamp {
+    Timestamp::from_micros(us)
+}
+
+/// A chat created by `creator` at time 1,000.
+pub fn chat_by(creator: AccountId) -> Chat {
+    Chat {
+        id: ChatId::from_u128(id()),
+        name: "a chat".into(),
+        creator,
+        created_at: ts(1_000),
+    }
+}
+
+pub fn account(name: &str) -> Account {
+    Account {
+        id: AccountId::from_u128(id()),
+        name: name.into(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        created_at: ts(1_000),
+    }
+}
+
+pub fn member_of(chat: ChatId, account: AccountId, name: &str) -> Member {
+    Member {
+        id: MemberId::from_u128(id()),
+        chat_id: chat,
+        account_id: account,
+        name: name.into(),
+        joined_at: ts(2_000),
+    }
+}
+
+pub fn new_message(chat: ChatId, member: &Member, text: &str, now: i64) -> NewMessage {
+    NewMessage {
+        id: MessageId::from_u128(id()),
+        chat_id: chat,
+        user_id: member.id,
+        user_name: member.name.clone(),
+        text: text.into(),
+        now: ts(now),
+        idempotency: None,
+    }
+}
+
+/// Appends and expects it stored.
+pub async fn post(store: &dyn Messages, m: NewMessage) -> messenger_domain::Message {
+    match store.append(m).await.unwrap() {
+        AppendOutcome::Stored(m) => m,
+        other => panic!("expected a stored message, got {other:?}"),
+    }
+}
+
+/// What the proxy does with traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyMode {
+    /// Forward both ways.
+    Pass,
+    /// Close every connection, and new ones at once.
+    Cut,
+    /// Hold every connection open and forward nothing.
+    Blackhole,
+}
+
+/// A TCP proxy on 127.0.0.1 in front of the test database.
+pub struct Proxy {
+    pub addr: SocketAddr,
+    mode: watch::Sender<ProxyMode>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    /// Starts forwarding to `upstream`.
+    pub async fn start(upstream: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (mode, _) = watch::channel(ProxyMode::Pass);
+        let tx = mode.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                tokio::spawn(serve(socket, upstream, tx.subscribe()));
+            }
+        });
+        Self { addr, mode, task }
+    }
+
+    pub fn set(&self, mode: ProxyMode) {
+        self.mode.send_replace(mode);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+        self.mode.send_replace(ProxyMode::Cut);
+    }
+}
+
+/// One proxied connection: forwards while `Pass`; closes on `Cut`; on `Blackhole` holds
+/// the sockets silently until the mode changes, then closes.
+async fn serve(mut client: TcpStream, upstream: SocketAddr, mut mode: watch::Receiver<ProxyMode>) {
+    let current = *mode.borrow_and_update();
+    match current {
+        ProxyMode::Cut => return,
+        ProxyMode::Blackhole => {
+            let _ = mode.changed().await;
+            return;
+        }
+        ProxyMode::Pass => {}
+    }
+    let Ok(mut server) = TcpStream::connect(upstream).await else {
+        return;
+    };
+    let (mut cr, mut cw) = client.split();
+    let (mut sr, mut sw) = server.split();
+    let mut a = vec![0u8; 16 * 1024];
+    let mut b = vec![0u8; 16 * 1024];
+    loop {
+        tokio::select! {
+            r = cr.read(&mut a) => match r {
+                Ok(0) | Err(_) => return,
+                Ok(n) => if sw.write_all(&a[..n]).await.is_err() { return },
+            },
+            r = sr.read(&mut b) => match r {
+                Ok(0) | Err(_) => return,
+                Ok(n) => if cw.write_all(&b[..n]).await.is_err() { return },
+            },
+            changed = mode.changed() => {
+                let now = *mode.borrow_and_update();
+                if changed.is_err() || now == ProxyMode::Cut {
+                    return;
+                }
+                if now == ProxyMode::Blackhole {
+                    let _ = mode.changed().await;
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The test database's address and a configuration reaching it through `proxy`.
+pub fn proxied_config(url: &str, schema: &str, proxy: SocketAddr) -> PgConfig {
+    let pg: tokio_postgres::Config = url.parse().unwrap();
+    let password = pg
+        .get_password()
+        .map(|p| String::from_utf8_lossy(p).into_owned());
+    PgConfig::from_parts(
+        &proxy.to_string(),
+        pg.get_dbname().unwrap_or("postgres"),
+        pg.get_user().unwrap_or("postgres"),
+        password.as_deref(),
+    )
+    .unwrap()
+    .with_schema(schema)
+    .unwrap()
+    .with_pool_size(4)
+}
+
+/// The socket address of the test database (TCP URLs only).
+pub fn upstream_addr(url: &str) -> SocketAddr {
+    use tokio_postgres::config::Host;
+    let pg: tokio_postgres::Config = url.parse().unwrap();
+    let host = match pg.get_hosts().first() {
+        Some(Host::Tcp(h)) => h.clone(),
+        _ => "127.0.0.1".into(),
+    };
+    let port = pg.get_ports().first().copied().unwrap_or(5432);
+    let host = if host == "localhost" {
+        "127.0.0.1".to_owned()
+    } else {
+        host
+    };
+    format!("{host}:{port}").parse().unwrap()
+}
