@@ -13,13 +13,16 @@
 //! Layout: `config` ([`AmqpConfig`], [`AmqpError`]), `link` (one connection and channel,
 //! the topology, the back-off), `publisher` ([`AmqpTaskQueue`]), `consumer`
 //! ([`AmqpTaskConsumer`] and its deliveries), `admin` (queue depths and clean-up, for
-//! tests and tools).
+//! tests and tools), `testing` (feature `testing`: unique queues, a fault-injecting TCP
+//! proxy).
 
 mod admin;
 mod config;
 mod consumer;
 mod link;
 mod publisher;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use admin::{delete_topology, queue_depths, QueueDepths};
 pub use config::{AmqpConfig, AmqpError};

@@ -3,10 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
 use messenger_domain::TaskId;
 use messenger_ports::{Delivery, PortError, TaskConsumer, TaskQueue};
+use messenger_rabbitmq::testing::*;
 use messenger_rabbitmq::{
     delete_topology, queue_depths, AmqpConfig, AmqpTaskConsumer, AmqpTaskQueue, QueueDepths,
 };
@@ -15,7 +14,6 @@ use std::{
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
-use support::*;
 
 fn task(n: u128) -> TaskId {
     TaskId::from_u128(0x5eed_0000_0000_0000_0000_0000_0000_0000 + n)
@@ -191,7 +189,7 @@ async fn an_unreachable_broker_fails_fast_and_both_sides_recover() {
     let _cleanup = Cleanup(cfg.clone());
 
     // Nobody listens: refused at once.
-    let nowhere = via(&cfg, dead_port().await);
+    let nowhere = via(&cfg, dead_port().await.unwrap());
     let queue = AmqpTaskQueue::new(nowhere.clone()).unwrap();
     let started = Instant::now();
     assert!(matches!(
@@ -206,7 +204,7 @@ async fn an_unreachable_broker_fails_fast_and_both_sides_recover() {
     ));
 
     // Through a proxy that goes silent: the publish gives up within about a second.
-    let proxy = Proxy::start(broker_addr(&cfg)).await;
+    let proxy = Proxy::start(broker_addr(&cfg)).await.unwrap();
     let proxied = via(&cfg, proxy.addr);
     let queue = AmqpTaskQueue::new(proxied.clone()).unwrap();
     queue.publish(task(2)).await.unwrap();
@@ -245,7 +243,7 @@ async fn a_consumer_reconnects_after_its_connection_is_cut() {
     };
     let cfg = unique_config(&url);
     let _cleanup = Cleanup(cfg.clone());
-    let proxy = Proxy::start(broker_addr(&cfg)).await;
+    let proxy = Proxy::start(broker_addr(&cfg)).await.unwrap();
     let consumer = AmqpTaskConsumer::new(via(&cfg, proxy.addr)).unwrap();
     let queue = AmqpTaskQueue::new(cfg.clone()).unwrap();
     consumer.connect().await.unwrap();

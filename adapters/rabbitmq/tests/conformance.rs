@@ -3,11 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
 use messenger_ports::testing::{task_queue_suite, TimeTravel};
+use messenger_rabbitmq::testing::*;
 use messenger_rabbitmq::{AmqpTaskConsumer, AmqpTaskQueue};
-use support::*;
 
 #[tokio::test]
 async fn rabbitmq_passes_the_task_queue_suite() {

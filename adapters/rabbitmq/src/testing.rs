@@ -1,9 +1,9 @@
-//! Shared by the broker tests: the gate on `MESSENGER_TEST_AMQP_URL`, unique queue names,
-//! and a TCP proxy that can blackhole or cut connections.
+//! Test support (feature `testing`): the gate on `MESSENGER_TEST_AMQP_URL`, unique queue
+//! names cleaned up afterwards, and a TCP proxy in front of the broker that can blackhole
+//! or cut connections (a partition, a killed process), for this crate's tests and those of
+//! the crates that use it.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
-
-use messenger_rabbitmq::{delete_topology, AmqpConfig};
+use crate::{delete_topology, AmqpConfig};
 use std::{
     net::SocketAddr,
     sync::atomic::{AtomicU64, Ordering},
@@ -45,7 +45,10 @@ pub fn unique_config(url: &str) -> AmqpConfig {
 }
 
 /// Deletes the test's queues when dropped, also when the test fails half-way.
-pub struct Cleanup(pub AmqpConfig);
+pub struct Cleanup(
+    /// The settings naming the queues.
+    pub AmqpConfig,
+);
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
@@ -64,7 +67,8 @@ impl Drop for Cleanup {
     }
 }
 
-/// The same settings with the URL's host and port replaced by `addr`.
+/// The same settings with the URL's host and port replaced by `addr` (a proxy, a dead
+/// port).
 pub fn via(cfg: &AmqpConfig, addr: SocketAddr) -> AmqpConfig {
     let mut out = cfg.clone();
     let url = &cfg.url;
@@ -100,9 +104,12 @@ pub fn broker_addr(cfg: &AmqpConfig) -> String {
 }
 
 /// A port on 127.0.0.1 that nothing listens on (bound, then released).
-pub async fn dead_port() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    l.local_addr().unwrap()
+///
+/// # Errors
+/// When no port can be bound.
+pub async fn dead_port() -> std::io::Result<SocketAddr> {
+    let l = TcpListener::bind("127.0.0.1:0").await?;
+    l.local_addr()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,6 +122,7 @@ enum Flow {
 /// open and silent, as in a network partition); `forward` resumes; `cut` closes every
 /// connection at once, as when a process is killed.
 pub struct Proxy {
+    /// Where to connect to reach the broker through the proxy.
     pub addr: SocketAddr,
     flow: watch::Sender<Flow>,
     cuts: watch::Sender<u64>,
@@ -122,9 +130,13 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    pub async fn start(upstream: String) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
+    /// Listens on a free port of 127.0.0.1 and forwards to `upstream` (`host:port`).
+    ///
+    /// # Errors
+    /// When no port can be bound.
+    pub async fn start(upstream: String) -> std::io::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
         let flow = watch::Sender::new(Flow::Forward);
         let cuts = watch::Sender::new(0u64);
         let (flow_tx, cuts_tx) = (flow.clone(), cuts.clone());
@@ -139,22 +151,25 @@ impl Proxy {
                 tokio::spawn(pump(or, iw, flow_tx.subscribe(), cuts_tx.subscribe()));
             }
         });
-        Self {
+        Ok(Self {
             addr,
             flow,
             cuts,
             accept,
-        }
+        })
     }
 
+    /// Stops moving bytes; connections stay open and silent.
     pub fn blackhole(&self) {
         self.flow.send_replace(Flow::Blackhole);
     }
 
+    /// Moves bytes again (what was held back flows on).
     pub fn forward(&self) {
         self.flow.send_replace(Flow::Forward);
     }
 
+    /// Closes every connection made so far.
     pub fn cut(&self) {
         self.cuts.send_modify(|n| *n += 1);
     }
