@@ -1,0 +1,67 @@
+//! The ports' conformance suites, run against Redis (time passes for real: short sleeps).
+
+use crate::support::{clean_up, config, real_time, redis_url, store};
+use messenger_ports::testing::{
+    attempts_suite, page_cache_suite, rate_limiter_suite, session_cache_suite, task_store_suite,
+};
+use messenger_redis::{
+    RedisAttempts, RedisPageCache, RedisRateLimiter, RedisSessionCache, RedisTaskStore,
+};
+
+#[tokio::test]
+async fn session_cache_conforms() {
+    let Some(url) = redis_url("session_cache_conforms") else {
+        return;
+    };
+    let store = store(&config(&url)).await;
+    session_cache_suite(&RedisSessionCache::new(&store), &real_time()).await;
+    clean_up(&store).await;
+}
+
+#[tokio::test]
+async fn page_cache_conforms_with_and_without_the_local_layer() {
+    let Some(url) = redis_url("page_cache_conforms_with_and_without_the_local_layer") else {
+        return;
+    };
+    let mut redis_only = config(&url);
+    redis_only.local_page_messages = 0;
+    let store_redis_only = store(&redis_only).await;
+    page_cache_suite(&RedisPageCache::new(&store_redis_only)).await;
+    clean_up(&store_redis_only).await;
+
+    let layered = store(&config(&url)).await;
+    page_cache_suite(&RedisPageCache::new(&layered)).await;
+    clean_up(&layered).await;
+}
+
+#[tokio::test]
+async fn rate_limiter_conforms() {
+    let Some(url) = redis_url("rate_limiter_conforms") else {
+        return;
+    };
+    let store = store(&config(&url)).await;
+    let (per_sec, burst) = (5, 10);
+    let limiter = RedisRateLimiter::new(&store, "requests", per_sec, burst);
+    rate_limiter_suite(&limiter, per_sec, burst, &real_time()).await;
+    clean_up(&store).await;
+}
+
+#[tokio::test]
+async fn attempt_counter_conforms() {
+    let Some(url) = redis_url("attempt_counter_conforms") else {
+        return;
+    };
+    let store = store(&config(&url)).await;
+    attempts_suite(&RedisAttempts::new(&store), &real_time()).await;
+    clean_up(&store).await;
+}
+
+#[tokio::test]
+async fn task_store_conforms() {
+    let Some(url) = redis_url("task_store_conforms") else {
+        return;
+    };
+    let store = store(&config(&url)).await;
+    task_store_suite(&RedisTaskStore::new(&store), &real_time()).await;
+    clean_up(&store).await;
+}
