@@ -4,6 +4,7 @@
 //! `client::conn::http1` API rather than a pooled client), so "32
 //! connections" means exactly 32 TCP connections to the server.
 
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,11 +47,25 @@ impl Answer {
     }
 }
 
+type Io = TokioIo<TcpStream>;
+
+/// The two halves hyper hands out for one connection: the request sender
+/// and the future that performs the I/O.
+struct Open {
+    sender: SendRequest<Full<Bytes>>,
+    connection: Pin<Box<http1::Connection<Io, Full<Bytes>>>>,
+}
+
 /// One connection to the target, reopened lazily after a failure.
+///
+/// The connection's I/O future is polled by the worker's own task, beside
+/// the request, rather than spawned: one task per connection means no
+/// cross-task wake-up per request, which keeps the load generator's share
+/// of the CPU it shares with the server small.
 pub struct Conn {
     target: Arc<Target>,
     timeout: Duration,
-    sender: Option<SendRequest<Full<Bytes>>>,
+    open: Option<Open>,
 }
 
 impl Conn {
@@ -60,7 +75,7 @@ impl Conn {
         Self {
             target,
             timeout,
-            sender: None,
+            open: None,
         }
     }
 
@@ -69,35 +84,27 @@ impl Conn {
     /// # Errors
     /// [`BenchError::Connect`] or [`BenchError::Http`] when the handshake fails.
     pub async fn open(&mut self) -> Result<(), BenchError> {
-        self.sender_ready().await.map(|_| ())
+        if self.open.is_none() {
+            self.open = Some(self.connect().await?);
+        }
+        Ok(())
     }
 
-    async fn sender_ready(&mut self) -> Result<&mut SendRequest<Full<Bytes>>, BenchError> {
-        if self.sender.as_ref().is_some_and(SendRequest::is_closed) {
-            self.sender = None;
-        }
-        let sender = match self.sender.take() {
-            Some(sender) => sender,
-            None => {
-                let addr = self.target.addr;
-                let stream = TcpStream::connect(addr)
-                    .await
-                    .map_err(|source| BenchError::Connect { addr, source })?;
-                // Small requests and answers: waiting for Nagle would add
-                // latency that is the client's, not the server's.
-                stream
-                    .set_nodelay(true)
-                    .map_err(|source| BenchError::Connect { addr, source })?;
-                let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
-                // The connection task ends when the server closes or the
-                // sender is dropped; its error also surfaces on the next send.
-                tokio::spawn(async move {
-                    let _ended = connection.await;
-                });
-                sender
-            }
-        };
-        Ok(self.sender.insert(sender))
+    async fn connect(&self) -> Result<Open, BenchError> {
+        let addr = self.target.addr;
+        let stream = TcpStream::connect(addr)
+            .await
+            .map_err(|source| BenchError::Connect { addr, source })?;
+        // Small requests and answers: waiting for Nagle would add latency
+        // that is the client's, not the server's.
+        stream
+            .set_nodelay(true)
+            .map_err(|source| BenchError::Connect { addr, source })?;
+        let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
+        Ok(Open {
+            sender,
+            connection: Box::pin(connection),
+        })
     }
 
     /// Sends one request and reads the whole answer, within the timeout.
@@ -105,25 +112,41 @@ impl Conn {
     /// next call opens a new one.
     ///
     /// # Errors
-    /// [`BenchError::Connect`], [`BenchError::Http`] or [`BenchError::Timeout`].
+    /// [`BenchError::Connect`], [`BenchError::Http`], [`BenchError::Closed`]
+    /// or [`BenchError::Timeout`].
     pub async fn send(&mut self, request: Request<Full<Bytes>>) -> Result<Answer, BenchError> {
         let timeout = self.timeout;
+        let outcome = match tokio::time::timeout(timeout, self.exchange(request)).await {
+            Ok(outcome) => outcome,
+            Err(_elapsed) => Err(BenchError::Timeout(timeout)),
+        };
+        if outcome.as_ref().is_err_and(BenchError::breaks_connection) {
+            self.open = None;
+        }
+        outcome
+    }
+
+    async fn exchange(&mut self, request: Request<Full<Bytes>>) -> Result<Answer, BenchError> {
+        if self.open.is_none() {
+            self.open = Some(self.connect().await?);
+        }
+        let Some(Open { sender, connection }) = self.open.as_mut() else {
+            return Err(BenchError::Closed);
+        };
         let exchange = async {
-            let sender = self.sender_ready().await?;
             sender.ready().await?;
             let response = sender.send_request(request).await?;
             let status = response.status();
             let body = response.into_body().collect().await?.to_bytes();
             Ok::<_, BenchError>(Answer { status, body })
         };
-        let outcome = match tokio::time::timeout(timeout, exchange).await {
-            Ok(outcome) => outcome,
-            Err(_elapsed) => Err(BenchError::Timeout(timeout)),
-        };
-        if outcome.as_ref().is_err_and(BenchError::breaks_connection) {
-            self.sender = None;
+        // The connection future only returns when the connection ends; until
+        // then it moves the bytes the exchange waits for.
+        tokio::select! {
+            biased;
+            answer = exchange => answer,
+            ended = connection.as_mut() => Err(ended.err().map_or(BenchError::Closed, BenchError::Http)),
         }
-        outcome
     }
 
     /// Builds a request for `path` on this connection's target, with an

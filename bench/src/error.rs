@@ -28,6 +28,9 @@ pub enum BenchError {
     /// The request could not be built (a bad header value or path).
     #[error("building a request: {0}")]
     Request(#[from] hyper::http::Error),
+    /// The server closed the connection before answering.
+    #[error("connection closed by the server")]
+    Closed,
     /// No complete answer within the request timeout.
     #[error("no answer within {0:?}")]
     Timeout(Duration),
@@ -87,7 +90,7 @@ impl BenchError {
     pub fn breaks_connection(&self) -> bool {
         matches!(
             self,
-            Self::Connect { .. } | Self::Http(_) | Self::Timeout(_)
+            Self::Connect { .. } | Self::Http(_) | Self::Closed | Self::Timeout(_)
         )
     }
 }
