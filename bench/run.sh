@@ -53,11 +53,12 @@ wait_port() {
     return 1
 }
 
-# Starts a fresh in-memory messenger-api on port $1 with a clean environment (so no
-# DATABASE_URL/REDIS_URL/AMQP_URL of the caller switches it off memory); sets api_pid.
+# Starts a fresh in-memory messenger-api on port $1 with a clean environment, in the
+# log directory (so neither a DATABASE_URL/REDIS_URL/AMQP_URL of the caller nor a .env
+# file switches it off memory); sets api_pid.
 start_api() {
-    env -i PATH="$PATH" HOME="$HOME" HOST=127.0.0.1 PORT="$1" NGINX_THROTTLING=y \
-        RUST_LOG=warn "$api" >"$logs/api-$1.log" 2>&1 &
+    (cd "$logs" && exec env -i PATH="$PATH" HOME="$HOME" HOST=127.0.0.1 PORT="$1" \
+        NGINX_THROTTLING=y RUST_LOG=warn "$api" >"$logs/api-$1.log" 2>&1) &
     api_pid=$!
     started+=("$api_pid")
     wait_port "$1"
