@@ -1,0 +1,122 @@
+//! The HTTP API as poem-openapi declares it: one `OpenApi` struct per area, each holding
+//! the use cases it calls, combined into one service whose document is the spec.
+//!
+//! Errors every route may answer but no operation owns — an unknown route (404
+//! `not-found`) and a known route with another method (405 `method-not-allowed`) — are
+//! added to the document's `components.responses` (see [`spec_json`]).
+
+pub mod auth;
+pub mod chats;
+pub mod health;
+pub mod search;
+pub mod types;
+
+use crate::http::errors::{MethodNotAllowedError, RouteNotFoundError};
+use messenger_ports::Messenger;
+use poem_openapi::{
+    registry::{MetaSchemaRef, Registry},
+    types::Type,
+    Object, OpenApiService, Tags,
+};
+
+/// The areas of the API (the spec's tags).
+#[derive(Tags)]
+pub enum ApiTags {
+    /// Liveness and database health.
+    Health,
+    /// Accounts and sessions.
+    Auth,
+    /// Chats, members and messages.
+    Chats,
+    /// Full-text search over messages, run asynchronously.
+    Search,
+}
+
+/// Where a page ends.
+#[derive(Object)]
+pub struct Next {
+    /// The cursor to pass as `from` to continue (always valid).
+    pub iterator: String,
+}
+
+/// The combined API.
+pub type Api = (
+    health::HealthApi,
+    auth::AuthApi,
+    chats::ChatsApi,
+    search::SearchApi,
+);
+
+/// The API over `messenger`.
+pub fn service(messenger: &Messenger) -> OpenApiService<Api, ()> {
+    let api = (
+        health::HealthApi::new(messenger.clone()),
+        auth::AuthApi::new(messenger.clone()),
+        chats::ChatsApi::new(messenger.clone()),
+        search::SearchApi::new(messenger.clone()),
+    );
+    OpenApiService::new(api, "Messenger API", env!("CARGO_PKG_VERSION"))
+        .description(DESCRIPTION)
+        .extra_request_header::<Option<String>, _>(
+            poem_openapi::ExtraHeader::new("X-Request-Id")
+                .description("Optional: an id for this request (1–128 visible ASCII characters), echoed in the answer and the log."),
+        )
+        .extra_response_header::<String, _>(
+            poem_openapi::ExtraHeader::new("X-Request-Id")
+                .description("The request's id: the one sent, or a generated one."),
+        )
+}
+
+const DESCRIPTION: &str = "A messenger backend: accounts and sessions, chats, members, \
+messages with exact cursor paging, and asynchronous full-text search.\n\n\
+Every error answers `{\"message\": \"<code>\"}`. Errors are checked in this order: an unknown \
+route (404 `not-found`) or another method (405 `method-not-allowed`, with `Allow`); \
+authentication (401); throttling (429 with `Retry-After`); bad input (400 `bad-parameters`); \
+the chat (404); the member or the cursor; the idempotency key (422). Bodies are JSON, at most \
+256 KiB.";
+
+/// The spec as served at `/openapi.json`: the generated document plus the answers any
+/// route may give (`components.responses.NotFound` and `MethodNotAllowed`, whose schemas
+/// come from the same types the service answers with).
+pub fn spec_json(service: &OpenApiService<Api, ()>) -> String {
+    let generated = service.spec();
+    let Ok(mut doc) = serde_json::from_str::<serde_json::Value>(&generated) else {
+        return generated;
+    };
+    let mut registry = Registry::new();
+    RouteNotFoundError::register(&mut registry);
+    MethodNotAllowedError::register(&mut registry);
+    let schemas = serde_json::to_value(&registry.schemas).unwrap_or_default();
+    let reference = |t: MetaSchemaRef| match t {
+        MetaSchemaRef::Reference(name) => format!("#/components/schemas/{name}"),
+        MetaSchemaRef::Inline(_) => String::new(),
+    };
+    let responses = serde_json::json!({
+        "NotFound": {
+            "description": "No such route (any path not in this document).",
+            "content": { "application/json; charset=utf-8": {
+                "schema": { "$ref": reference(RouteNotFoundError::schema_ref()) } } }
+        },
+        "MethodNotAllowed": {
+            "description": "A known route with another method; `Allow` lists the methods.",
+            "headers": { "Allow": { "required": true, "schema": { "type": "string" } } },
+            "content": { "application/json; charset=utf-8": {
+                "schema": { "$ref": reference(MethodNotAllowedError::schema_ref()) } } }
+        }
+    });
+    if let Some(components) = doc.get_mut("components").and_then(|c| c.as_object_mut()) {
+        if let (Some(all), Some(new)) = (
+            components
+                .entry("schemas")
+                .or_insert_with(|| serde_json::json!({}))
+                .as_object_mut(),
+            schemas.as_object(),
+        ) {
+            for (k, v) in new {
+                all.insert(k.clone(), v.clone());
+            }
+        }
+        components.insert("responses".into(), responses);
+    }
+    serde_json::to_string_pretty(&doc).unwrap_or(generated)
+}

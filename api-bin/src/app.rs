@@ -1,0 +1,105 @@
+//! The application: built from a configuration (adapters connected, background jobs
+//! started, listener bound), then run until a shutdown signal.
+
+use crate::background::Background;
+use crate::config::Config;
+use crate::http::{self, gate::GateSettings, metrics::Metrics};
+use crate::{wiring, Overrides, StartError};
+use messenger_ports::Messenger;
+use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
+use poem::{endpoint::BoxEndpoint, EndpointExt, Response, Server};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A built service, listening but not yet serving.
+pub struct App {
+    messenger: Messenger,
+    acceptor: TcpAcceptor,
+    local_addr: SocketAddr,
+    endpoint: BoxEndpoint<'static, Response>,
+    background: Background,
+    shutdown_timeout: Duration,
+}
+
+impl App {
+    /// Connects the configured adapters, starts the background jobs, and binds the
+    /// listener (port 0 picks a free port: see [`App::local_addr`]). The port opens only
+    /// once the service can answer.
+    ///
+    /// # Errors
+    /// A [`StartError`] naming what could not be set up.
+    pub async fn build(config: Config, overrides: Overrides) -> Result<App, StartError> {
+        let mut wired = wiring::wire(&config, overrides).await?;
+        let auth_header = config.auth_header.parse().map_err(|_| {
+            StartError::Config(crate::ConfigError::Invalid {
+                var: "AUTH_HEADER",
+                value: format!("{:?}", config.auth_header),
+                expected: "a header name",
+            })
+        })?;
+        let background = wiring::start_background(&config, &mut wired)?;
+        let endpoint = http::endpoint(GateSettings {
+            messenger: wired.messenger.clone(),
+            limiter: wired.request_limiter.clone(),
+            auth_header,
+            auth_scheme: config.auth_scheme.clone(),
+            legacy: config.auth_disabled,
+            trusted_proxies: config.trusted_proxies.clone(),
+            request_timeout: config.request_timeout,
+            metrics: Arc::new(Metrics::new()),
+        })
+        .boxed();
+        let addr = SocketAddr::new(config.host, config.port);
+        let acceptor = TcpListener::bind(addr)
+            .into_acceptor()
+            .await
+            .map_err(|source| StartError::Bind { addr, source })?;
+        let local_addr = acceptor
+            .local_addr()
+            .first()
+            .and_then(|a| a.as_socket_addr().copied())
+            .unwrap_or(addr);
+        Ok(App {
+            messenger: wired.messenger,
+            acceptor,
+            local_addr,
+            endpoint,
+            background,
+            shutdown_timeout: config.shutdown_timeout,
+        })
+    }
+
+    /// The address the listener is bound to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The use cases, over the same ports the server uses (tests drive them directly).
+    pub fn messenger(&self) -> &Messenger {
+        &self.messenger
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests
+    /// finish (at most the shutdown timeout, 30 s by default), and stops the background
+    /// jobs.
+    ///
+    /// # Errors
+    /// When the server fails to accept connections.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let result = Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(self.endpoint, shutdown, Some(self.shutdown_timeout))
+            .await;
+        self.background.stop().await;
+        result
+    }
+
+    /// The generated OpenAPI document, as served at `/openapi.json`.
+    pub fn openapi_json() -> String {
+        crate::api::spec_json(&crate::api::service(&wiring::spec_messenger()))
+    }
+}

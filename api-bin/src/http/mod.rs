@@ -1,0 +1,66 @@
+//! The HTTP side: the gate (route table, auth, throttling, body limit, request ids, access
+//! log), error answers, and the assembly of the router around the poem-openapi service.
+
+pub mod client_addr;
+pub mod errors;
+pub mod gate;
+pub mod metrics;
+pub mod payload;
+pub mod routes;
+pub mod security;
+
+use crate::api;
+use bytes::Bytes;
+use errors::catchers;
+use gate::{Gate, GateSettings};
+use metrics::Metrics;
+use poem::{endpoint::make_sync, get, Endpoint, EndpointExt, Response, Route};
+use std::sync::Arc;
+
+/// The whole service: the gate around the router of the API, the spec, the docs and the
+/// metrics.
+pub fn endpoint(settings: GateSettings) -> impl Endpoint<Output = Response> {
+    let service = api::service(&settings.messenger);
+    let spec = Bytes::from(api::spec_json(&service));
+    // The UI embeds the document; give it the served one (with the general answers).
+    let docs = Bytes::from(service.swagger_ui_html().replace(
+        &service.spec(),
+        std::str::from_utf8(&spec).unwrap_or_default(),
+    ));
+    let metrics: Arc<Metrics> = Arc::clone(&settings.metrics);
+    let router = Route::new()
+        .at(
+            "/openapi.json",
+            get(make_sync(move |_| {
+                Response::builder()
+                    .content_type(errors::JSON)
+                    .body(spec.clone())
+            })),
+        )
+        .at(
+            "/docs",
+            get(make_sync(move |_| {
+                Response::builder()
+                    .content_type("text/html; charset=utf-8")
+                    .body(docs.clone())
+            })),
+        )
+        .at(
+            "/metrics",
+            get(make_sync(move |_| {
+                Response::builder()
+                    .content_type("text/plain; version=0.0.4")
+                    .body(metrics.render())
+            })),
+        )
+        .nest("/", service)
+        .catch_error(catchers::payload)
+        .catch_error(catchers::param)
+        .catch_error(catchers::content_type)
+        .catch_error(catchers::multipart)
+        .catch_error(catchers::path)
+        .catch_error(catchers::authorization)
+        .catch_error(catchers::not_found)
+        .catch_error(catchers::read_body);
+    Gate::new(router, settings)
+}

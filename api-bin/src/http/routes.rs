@@ -1,0 +1,336 @@
+//! The route table: every route the service answers, with what the gate must do before the
+//! handler runs (authenticate, throttle, read a body) and how it is logged. This is the one
+//! place that knows it; a test checks it against the generated spec, and another sends a
+//! request to each route through the real router.
+//!
+//! The gate needs the table because poem-openapi parses parameters and bodies before a
+//! handler runs, while the contract orders errors route → auth → throttling → bad input.
+
+use poem::http::Method;
+
+/// What the gate does for one (method, path template).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteSpec {
+    /// The method.
+    pub method: Method,
+    /// The path template, as in the spec (`{name}` for a parameter).
+    pub template: &'static str,
+    /// Requires a session (unless auth is switched off).
+    pub auth: bool,
+    /// Counted against the caller's request budget.
+    pub throttled: bool,
+    /// Takes a JSON body (read by the gate, at most [`MAX_BODY_BYTES`]).
+    pub body: bool,
+    /// Written to the access log (health routes are not).
+    pub logged: bool,
+    /// Part of the OpenAPI document (the spec and documentation routes are not).
+    pub in_spec: bool,
+}
+
+/// The largest request body accepted (256 KiB); larger ones answer 400.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+const fn api(method: Method, template: &'static str, auth: bool, body: bool) -> RouteSpec {
+    RouteSpec {
+        method,
+        template,
+        auth,
+        throttled: true,
+        body,
+        logged: true,
+        in_spec: true,
+    }
+}
+
+const fn open(method: Method, template: &'static str, logged: bool, in_spec: bool) -> RouteSpec {
+    RouteSpec {
+        method,
+        template,
+        auth: false,
+        throttled: false,
+        body: false,
+        logged,
+        in_spec,
+    }
+}
+
+/// Every route. Health, metrics and documentation are neither authenticated nor throttled.
+pub static ROUTES: &[RouteSpec] = &[
+    open(Method::GET, "/ping", false, true),
+    open(Method::GET, "/ping_db", false, true),
+    open(Method::GET, "/metrics", false, false),
+    open(Method::GET, "/openapi.json", true, false),
+    open(Method::GET, "/docs", true, false),
+    api(Method::POST, "/v1/auth/register", false, true),
+    api(Method::POST, "/v1/auth/login", false, true),
+    api(Method::POST, "/v1/auth/logout", true, false),
+    api(Method::POST, "/v1/chats", true, true),
+    api(Method::POST, "/v1/chats/{chat_id}/users", true, true),
+    api(Method::POST, "/v1/chats/{chat_id}/messages", true, true),
+    api(Method::GET, "/v1/chats/{chat_id}/messages", true, false),
+    api(Method::POST, "/v1/chats/search", true, true),
+    api(
+        Method::GET,
+        "/v1/chats/search/status/{task_id}",
+        true,
+        false,
+    ),
+    api(
+        Method::GET,
+        "/v1/chats/search/{task_id}/messages",
+        true,
+        false,
+    ),
+];
+
+/// What a request's method and path come to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteMatch<'a> {
+    /// A route of the table.
+    Found(&'static RouteSpec),
+    /// A known path template with another method; the `Allow` header value.
+    MethodNotAllowed {
+        /// The template the path matched.
+        template: &'static str,
+        /// The methods of that template, comma-separated.
+        allow: &'a str,
+    },
+    /// No template matches the path.
+    NotFound,
+}
+
+/// A template split into segments once.
+#[derive(Debug)]
+struct Template {
+    template: &'static str,
+    segments: Vec<Segment>,
+    allow: String,
+    /// Indexes into [`ROUTES`] of this template's methods.
+    routes: Vec<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Segment {
+    Static(&'static str),
+    Param,
+}
+
+/// The table, compiled for matching.
+#[derive(Debug)]
+pub struct RouteTable {
+    templates: Vec<Template>,
+}
+
+impl RouteTable {
+    /// Compiles [`ROUTES`].
+    pub fn new() -> Self {
+        let mut templates: Vec<Template> = Vec::new();
+        for (i, r) in ROUTES.iter().enumerate() {
+            match templates.iter_mut().find(|t| t.template == r.template) {
+                Some(t) => t.routes.push(i),
+                None => templates.push(Template {
+                    template: r.template,
+                    segments: split(r.template)
+                        .map(|s| {
+                            if s.starts_with('{') && s.ends_with('}') {
+                                Segment::Param
+                            } else {
+                                Segment::Static(s)
+                            }
+                        })
+                        .collect(),
+                    allow: String::new(),
+                    routes: vec![i],
+                }),
+            }
+        }
+        for t in &mut templates {
+            let methods: Vec<&str> = t
+                .routes
+                .iter()
+                .map(|&i| ROUTES[i].method.as_str())
+                .collect();
+            t.allow = methods.join(", ");
+        }
+        // Most specific first: at the first segment where two templates differ, a static
+        // segment wins over a parameter (the router's rule too).
+        templates.sort_by(|a, b| {
+            for (x, y) in a.segments.iter().zip(&b.segments) {
+                match (x, y) {
+                    (Segment::Static(_), Segment::Param) => return std::cmp::Ordering::Less,
+                    (Segment::Param, Segment::Static(_)) => return std::cmp::Ordering::Greater,
+                    _ => {}
+                }
+            }
+            std::cmp::Ordering::Equal
+        });
+        Self { templates }
+    }
+
+    /// Matches a request. `HEAD` is served wherever `GET` is.
+    pub fn find(&self, method: &Method, path: &str) -> RouteMatch<'_> {
+        let Some(t) = self.templates.iter().find(|t| matches(&t.segments, path)) else {
+            return RouteMatch::NotFound;
+        };
+        let wanted = if method == Method::HEAD {
+            &Method::GET
+        } else {
+            method
+        };
+        match t
+            .routes
+            .iter()
+            .map(|&i| &ROUTES[i])
+            .find(|r| r.method == wanted)
+        {
+            Some(r) => RouteMatch::Found(r),
+            None => RouteMatch::MethodNotAllowed {
+                template: t.template,
+                allow: &t.allow,
+            },
+        }
+    }
+}
+
+impl Default for RouteTable {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The compiled table, built on first use.
+pub fn table() -> &'static RouteTable {
+    static TABLE: std::sync::LazyLock<RouteTable> = std::sync::LazyLock::new(RouteTable::new);
+    &TABLE
+}
+
+fn split(path: &str) -> impl Iterator<Item = &str> {
+    path.strip_prefix('/').unwrap_or(path).split('/')
+}
+
+fn matches(segments: &[Segment], path: &str) -> bool {
+    let mut parts = split(path);
+    for seg in segments {
+        match (seg, parts.next()) {
+            (Segment::Static(s), Some(p)) if *s == p => {}
+            (Segment::Param, Some(p)) if !p.is_empty() => {}
+            _ => return false,
+        }
+    }
+    parts.next().is_none()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(t: &RouteTable, m: Method, path: &str) -> &'static str {
+        match t.find(&m, path) {
+            RouteMatch::Found(r) => r.template,
+            other => panic!("{m} {path}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn matches_static_and_parameter_segments() {
+        let t = RouteTable::new();
+        assert_eq!(found(&t, Method::GET, "/ping"), "/ping");
+        assert_eq!(found(&t, Method::POST, "/v1/chats"), "/v1/chats");
+        assert_eq!(
+            found(&t, Method::POST, "/v1/chats/abc/users"),
+            "/v1/chats/{chat_id}/users"
+        );
+        assert_eq!(
+            found(&t, Method::GET, "/v1/chats/abc/messages"),
+            "/v1/chats/{chat_id}/messages"
+        );
+        assert_eq!(
+            found(&t, Method::POST, "/v1/chats/search"),
+            "/v1/chats/search"
+        );
+        assert_eq!(
+            found(&t, Method::GET, "/v1/chats/search/status/t1"),
+            "/v1/chats/search/status/{task_id}"
+        );
+        assert_eq!(
+            found(&t, Method::GET, "/v1/chats/search/t1/messages"),
+            "/v1/chats/search/{task_id}/messages"
+        );
+        // Static segments win: "search" is not a chat id here, but is one where only the
+        // parameter template fits.
+        assert_eq!(
+            found(&t, Method::GET, "/v1/chats/search/status/messages"),
+            "/v1/chats/search/status/{task_id}"
+        );
+        assert_eq!(
+            found(&t, Method::GET, "/v1/chats/search/messages"),
+            "/v1/chats/{chat_id}/messages"
+        );
+        assert_eq!(found(&t, Method::HEAD, "/ping"), "/ping");
+    }
+
+    #[test]
+    fn unknown_paths_are_not_found() {
+        let t = RouteTable::new();
+        for p in [
+            "/",
+            "",
+            "/pong",
+            "/ping/",
+            "/v1",
+            "/v1/chats/",
+            "/v1/chats//users",
+            "/v1/chats/a/b/users",
+            "/v1/chats/search/status",
+            "/v1/chats/search/status/",
+            "/v1/auth",
+            "/docs/x",
+        ] {
+            assert_eq!(t.find(&Method::GET, p), RouteMatch::NotFound, "{p}");
+        }
+    }
+
+    #[test]
+    fn other_methods_are_not_allowed_with_the_allowed_ones_listed() {
+        let t = RouteTable::new();
+        assert_eq!(
+            t.find(&Method::GET, "/v1/chats"),
+            RouteMatch::MethodNotAllowed {
+                template: "/v1/chats",
+                allow: "POST"
+            }
+        );
+        assert_eq!(
+            t.find(&Method::DELETE, "/v1/chats/x/messages"),
+            RouteMatch::MethodNotAllowed {
+                template: "/v1/chats/{chat_id}/messages",
+                allow: "POST, GET"
+            }
+        );
+        assert_eq!(
+            t.find(&Method::POST, "/ping"),
+            RouteMatch::MethodNotAllowed {
+                template: "/ping",
+                allow: "GET"
+            }
+        );
+    }
+
+    #[test]
+    fn only_api_routes_are_authenticated_and_throttled() {
+        for r in ROUTES {
+            let api = r.template.starts_with("/v1/");
+            assert_eq!(r.throttled, api, "{}", r.template);
+            let public = matches!(r.template, "/v1/auth/register" | "/v1/auth/login");
+            assert_eq!(r.auth, api && !public, "{}", r.template);
+            assert_eq!(
+                r.body,
+                r.method == Method::POST && r.template != "/v1/auth/logout"
+            );
+            assert_eq!(
+                r.logged,
+                !r.template.starts_with("/ping") && r.template != "/metrics"
+            );
+        }
+    }
+}

@@ -1,0 +1,298 @@
+//! The composition root: the one place that looks at the configuration's choices and picks
+//! an adapter for every port. Each part has its own function, matching on the
+//! configuration once; the result is a set of `Arc<dyn Port>`s handed to
+//! [`Messenger::new`], plus the background jobs those adapters need.
+//!
+//! Adding a backend means adding a branch to one of these functions (PostgreSQL in
+//! [`repositories`], Redis in [`caches`], [`limiters`] and [`tasks`], RabbitMQ in
+//! [`tasks`]); nothing else in the crate changes.
+
+use crate::background::Background;
+use crate::config::{CacheType, Config};
+use crate::{Overrides, StartError};
+use messenger_memory::{
+    memory_task_queue, Argon2Hasher, GcraLimiter, MemoryAttempts, MemoryPageCache,
+    MemorySessionCache, MemoryStore, MemoryTaskStore, RandomIds, SystemClock,
+};
+use messenger_ports::{
+    Accounts, AttemptCounter, Chats, Clock, IdGenerator, Members, MessageSearch, Messages,
+    Messenger, PageCache, PasswordHasher, Ports, RateLimiter, SessionCache, Sessions, TaskConsumer,
+    TaskQueue, TaskStore,
+};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a login or registration waits for a password-hashing permit before 503.
+const HASH_PERMIT_WAIT: Duration = Duration::from_secs(2);
+
+/// What the composition root built.
+pub(crate) struct Wired {
+    /// The use cases over the chosen ports.
+    pub messenger: Messenger,
+    /// The request throttle (`None` when in-app throttling is off).
+    pub request_limiter: Option<Arc<dyn RateLimiter>>,
+    /// The in-process search worker, when the queue is in this process.
+    pub worker: Option<Arc<dyn TaskConsumer>>,
+    /// Periodic clean-ups of in-process adapters (idle limiter keys, closed windows,
+    /// expired tasks), run by the maintenance job besides purging expired records.
+    pub housekeeping: Vec<Housekeeping>,
+}
+
+/// A periodic clean-up of an in-process adapter.
+pub(crate) type Housekeeping = Box<dyn Fn() + Send + Sync>;
+
+/// Time, ids and password hashing.
+struct System {
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+    hasher: Arc<dyn PasswordHasher>,
+}
+
+/// The durable data.
+struct Repositories {
+    accounts: Arc<dyn Accounts>,
+    sessions: Arc<dyn Sessions>,
+    chats: Arc<dyn Chats>,
+    members: Arc<dyn Members>,
+    messages: Arc<dyn Messages>,
+    search: Arc<dyn MessageSearch>,
+}
+
+/// The fast, lossy caches.
+struct Caches {
+    sessions: Arc<dyn SessionCache>,
+    pages: Option<Arc<dyn PageCache>>,
+}
+
+/// Request throttling, registration limits and failed-login counters.
+struct Limiters {
+    requests: Option<Arc<dyn RateLimiter>>,
+    registrations: Arc<dyn RateLimiter>,
+    login_attempts: Arc<dyn AttemptCounter>,
+}
+
+/// The search-task queue and store, and the consumer of an in-process queue.
+struct Tasks {
+    queue: Arc<dyn TaskQueue>,
+    store: Arc<dyn TaskStore>,
+    consumer: Option<Arc<dyn TaskConsumer>>,
+}
+
+/// Builds every port the configuration names.
+///
+/// # Errors
+/// [`StartError::NotWired`] for a backend this build cannot use yet.
+pub(crate) async fn wire(config: &Config, overrides: Overrides) -> Result<Wired, StartError> {
+    let mut housekeeping = Vec::new();
+    let system = system(config, overrides);
+    let repos = repositories(config, &system).await?;
+    let caches = caches(config, &system).await?;
+    let limits = limiters(config, &system, &mut housekeeping).await?;
+    let tasks = tasks(config, &system, &mut housekeeping).await?;
+    let ports = Ports {
+        accounts: repos.accounts,
+        sessions: repos.sessions,
+        chats: repos.chats,
+        members: repos.members,
+        messages: repos.messages,
+        search: repos.search,
+        session_cache: caches.sessions,
+        page_cache: caches.pages,
+        login_attempts: limits.login_attempts,
+        register_limiter: limits.registrations,
+        task_queue: tasks.queue,
+        task_store: tasks.store,
+        hasher: system.hasher,
+        clock: system.clock,
+        ids: system.ids,
+    };
+    Ok(Wired {
+        messenger: Messenger::new(ports, config.settings()),
+        request_limiter: limits.requests,
+        worker: tasks.consumer,
+        housekeeping,
+    })
+}
+
+/// The system clock, random ids and argon2id, unless the caller (a test) overrides them.
+fn system(config: &Config, overrides: Overrides) -> System {
+    System {
+        clock: overrides.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+        ids: overrides.ids.unwrap_or_else(|| Arc::new(RandomIds)),
+        hasher: overrides.hasher.unwrap_or_else(|| {
+            Arc::new(Argon2Hasher::new(config.hash_concurrency, HASH_PERMIT_WAIT))
+        }),
+    }
+}
+
+/// Accounts, sessions, chats, members, messages and search: PostgreSQL or memory.
+async fn repositories(config: &Config, system: &System) -> Result<Repositories, StartError> {
+    match &config.database_url {
+        None => Ok(memory_repositories(system)),
+        Some(_) => Err(StartError::NotWired {
+            part: "PostgreSQL storage",
+            variable: "DATABASE_URL (or POSTGRES_HOSTS)",
+        }),
+    }
+}
+
+fn memory_repositories(system: &System) -> Repositories {
+    let store = Arc::new(MemoryStore::new(Arc::clone(&system.clock)));
+    Repositories {
+        accounts: store.clone(),
+        sessions: store.clone(),
+        chats: store.clone(),
+        members: store.clone(),
+        messages: store.clone(),
+        search: store,
+    }
+}
+
+/// The session cache and the page cache: Redis or memory.
+async fn caches(config: &Config, system: &System) -> Result<Caches, StartError> {
+    if config.redis_url.is_some() {
+        return Err(StartError::NotWired {
+            part: "Redis caches",
+            variable: "REDIS_URL",
+        });
+    }
+    let pages: Option<Arc<dyn PageCache>> = match (config.page_cache, config.cache_type) {
+        (false, _) => None,
+        (true, CacheType::Memory) => {
+            Some(Arc::new(MemoryPageCache::new(config.page_cache_messages)))
+        }
+        (true, CacheType::Redis) => {
+            return Err(StartError::NotWired {
+                part: "Redis page cache",
+                variable: "CACHE_TYPE=redis",
+            })
+        }
+    };
+    Ok(Caches {
+        sessions: Arc::new(MemorySessionCache::new(
+            config.session_cache_capacity,
+            Arc::clone(&system.clock),
+        )),
+        pages,
+    })
+}
+
+/// Request throttling, registrations per address and failed-login counters: Redis (shared
+/// by every instance) or this process.
+async fn limiters(
+    config: &Config,
+    system: &System,
+    housekeeping: &mut Vec<Housekeeping>,
+) -> Result<Limiters, StartError> {
+    if config.redis_url.is_some() {
+        return Err(StartError::NotWired {
+            part: "Redis limiters",
+            variable: "REDIS_URL",
+        });
+    }
+    let clock = || Arc::clone(&system.clock);
+    let requests = config.throttling.then(|| {
+        Arc::new(GcraLimiter::new(
+            config.rate_limit_per_sec,
+            config.rate_limit_burst,
+            clock(),
+        ))
+    });
+    let registrations = Arc::new(GcraLimiter::per_minute(
+        config.register_limit_per_min,
+        config.register_limit_per_min,
+        clock(),
+    ));
+    let attempts = Arc::new(MemoryAttempts::new(clock()));
+    if let Some(l) = &requests {
+        let l = Arc::clone(l);
+        housekeeping.push(Box::new(move || l.forget_idle()));
+    }
+    {
+        let l = Arc::clone(&registrations);
+        housekeeping.push(Box::new(move || l.forget_idle()));
+        let a = Arc::clone(&attempts);
+        housekeeping.push(Box::new(move || a.forget_expired()));
+    }
+    Ok(Limiters {
+        requests: requests.map(|l| l as Arc<dyn RateLimiter>),
+        registrations,
+        login_attempts: attempts,
+    })
+}
+
+/// The search-task queue and store: RabbitMQ and Redis (tasks run by `messenger-worker`),
+/// or this process (tasks run by the in-process worker).
+async fn tasks(
+    config: &Config,
+    system: &System,
+    housekeeping: &mut Vec<Housekeeping>,
+) -> Result<Tasks, StartError> {
+    if config.amqp_url.is_some() {
+        return Err(StartError::NotWired {
+            part: "RabbitMQ search queue",
+            variable: "AMQP_URL (or RMQ_URL)",
+        });
+    }
+    let (queue, consumer) = memory_task_queue(config.search_queue_capacity);
+    let store = Arc::new(MemoryTaskStore::new(Arc::clone(&system.clock)));
+    {
+        let s = Arc::clone(&store);
+        housekeeping.push(Box::new(move || s.forget_expired()));
+    }
+    Ok(Tasks {
+        queue: Arc::new(queue),
+        store,
+        consumer: Some(Arc::new(consumer)),
+    })
+}
+
+/// Starts the background jobs the wiring needs: the in-process search worker (when the
+/// queue is in this process) and the periodic maintenance.
+///
+/// # Errors
+/// [`StartError::Background`] when the search worker's thread cannot start.
+pub(crate) fn start_background(
+    config: &Config,
+    wired: &mut Wired,
+) -> Result<Background, StartError> {
+    let mut background = Background::new();
+    if let Some(consumer) = wired.worker.take() {
+        background
+            .spawn_search_worker(wired.messenger.clone(), consumer, config.search_workers)
+            .map_err(StartError::Background)?;
+    }
+    background.spawn_maintenance(
+        wired.messenger.clone(),
+        std::mem::take(&mut wired.housekeeping),
+    );
+    Ok(background)
+}
+
+/// A messenger over fresh in-memory adapters, with no background job: what the API
+/// structs need to exist so the spec can be generated without serving.
+pub(crate) fn spec_messenger() -> Messenger {
+    let config = Config::default();
+    let system = system(&config, Overrides::default());
+    let repos = memory_repositories(&system);
+    let (queue, _consumer) = memory_task_queue(1);
+    let clock = || Arc::clone(&system.clock);
+    let ports = Ports {
+        accounts: repos.accounts,
+        sessions: repos.sessions,
+        chats: repos.chats,
+        members: repos.members,
+        messages: repos.messages,
+        search: repos.search,
+        session_cache: Arc::new(MemorySessionCache::new(1, clock())),
+        page_cache: None,
+        login_attempts: Arc::new(MemoryAttempts::new(clock())),
+        register_limiter: Arc::new(GcraLimiter::new(1, 1, clock())),
+        task_queue: Arc::new(queue),
+        task_store: Arc::new(MemoryTaskStore::new(clock())),
+        hasher: system.hasher,
+        clock: system.clock,
+        ids: system.ids,
+    };
+    Messenger::new(ports, config.settings())
+}
