@@ -144,6 +144,11 @@ impl TestApp {
         self.clock.advance(by);
     }
 
+    /// Sets the service's clock, also backwards (to check rules about time running back).
+    pub fn set_time(&self, t: Timestamp) {
+        self.clock.set(t);
+    }
+
     /// The service's current time.
     pub fn now(&self) -> Timestamp {
         self.clock.now()

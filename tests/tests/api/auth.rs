@@ -385,6 +385,48 @@ async fn a_configured_header_name_and_scheme_word_are_used(backend: Backend) {
         .assert_error(401, "auth-failed", "no header");
 }
 
+async fn registering_one_name_concurrently_succeeds_once(backend: Backend) {
+    let app = std::sync::Arc::new(spawn_app(TestOptions::new(backend)).await);
+    let name = unique("racer");
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let (app, name) = (app.clone(), name.clone());
+        tasks.push(tokio::spawn(async move {
+            app.register(&name, &format!("password {i}")).await
+        }));
+    }
+    let mut created = 0;
+    for task in tasks {
+        let reply = task.await.expect("a task panicked");
+        if reply.status == 201 {
+            created += 1;
+        } else {
+            reply.assert_error(400, "user-already-exists", "a concurrent duplicate");
+        }
+    }
+    assert_eq!(created, 1, "one name registered {created} times");
+}
+
+async fn expired_sessions_are_purged_after_seven_days_and_then_invalid(backend: Backend) {
+    let app = spawn_app(TestOptions::new(backend)).await;
+    let user = app.new_user().await;
+    app.advance(SESSION_TTL + Duration::from_secs(6 * 24 * 3600));
+    app.messenger().purge_expired().await.expect("purge");
+    app.create_chat(&user, "x").await.assert_error(
+        401,
+        "session-id-expired",
+        "six days after expiry",
+    );
+    app.advance(Duration::from_secs(24 * 3600 + 1));
+    // The periodic job's one step, run directly instead of waiting for it.
+    app.messenger().purge_expired().await.expect("purge");
+    app.create_chat(&user, "x").await.assert_error(
+        401,
+        "invalid-session-id",
+        "seven days after expiry, purged",
+    );
+}
+
 backend_tests!(
     registering_answers_201_with_an_empty_body,
     registering_a_taken_name_is_400_user_already_exists,
@@ -410,4 +452,6 @@ backend_tests!(
     the_session_lifetime_is_configurable,
     register_and_login_ignore_a_bad_auth_header,
     a_configured_header_name_and_scheme_word_are_used,
+    registering_one_name_concurrently_succeeds_once,
+    expired_sessions_are_purged_after_seven_days_and_then_invalid,
 );

@@ -167,6 +167,61 @@ async fn chat_ids_are_accepted_dashed_and_in_any_case(backend: Backend) {
     );
 }
 
+async fn concurrent_joins_under_one_name_make_one_member(backend: Backend) {
+    let app = std::sync::Arc::new(spawn_app(TestOptions::new(backend)).await);
+    let user = app.new_user().await;
+    let chat = app.create_chat_ok(&user).await;
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (app, user, chat) = (app.clone(), user.clone(), chat.clone());
+        tasks.push(tokio::spawn(async move {
+            app.join_ok(&user, &chat, "same").await
+        }));
+    }
+    let mut ids = Vec::new();
+    for task in tasks {
+        ids.push(task.await.expect("a task panicked"));
+    }
+    ids.dedup();
+    assert_eq!(
+        ids.len(),
+        1,
+        "concurrent joins made several members: {ids:?}"
+    );
+}
+
+async fn successful_answers_are_json(backend: Backend) {
+    let app = spawn_app(TestOptions::new(backend)).await;
+    let user = app.new_user().await;
+    let chat = app.create_chat(&user, "x").await;
+    let chat_id = chat.field("chat_id");
+    let join = app.join(&user, &chat_id, "me").await;
+    let member = join.field("user_id");
+    let post = app.post_message(&user, &chat_id, &member, "hello").await;
+    let page = app.get_messages(&user, &chat_id, "10", None).await;
+    let search = app.start_search(&user, "hello").await;
+    let task = search.field("task_id");
+    app.wait_for_search(&user, &task).await;
+    let status = app.search_status(&user, &task).await;
+    let hits = app.search_results(&user, &task, "10", None).await;
+    for (case, reply) in [
+        ("create chat", chat),
+        ("join", join),
+        ("post", post),
+        ("read", page),
+        ("start search", search),
+        ("search status", status),
+        ("search results", hits),
+    ] {
+        let content_type = reply.header("content-type").unwrap_or_default();
+        assert!(
+            content_type.starts_with("application/json"),
+            "{case}: content type {content_type:?}"
+        );
+        assert!(reply.json().is_object(), "{case}: not a JSON object");
+    }
+}
+
 backend_tests!(
     creating_a_chat_answers_201_with_a_32_hex_id,
     chats_with_the_same_name_are_different_chats,
@@ -178,4 +233,6 @@ backend_tests!(
     joining_an_unknown_chat_is_404_chat_not_found,
     unparseable_chat_ids_are_404_chat_not_found_on_every_chat_route,
     chat_ids_are_accepted_dashed_and_in_any_case,
+    concurrent_joins_under_one_name_make_one_member,
+    successful_answers_are_json,
 );

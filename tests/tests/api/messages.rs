@@ -309,6 +309,33 @@ async fn unknown_query_parameters_and_fields_are_ignored(backend: Backend) {
         .assert_status(201, "chat with extras");
 }
 
+async fn created_at_never_runs_backwards_within_a_chat(backend: Backend) {
+    let app = spawn_app(TestOptions::new(backend)).await;
+    let user = app.new_user().await;
+    let (chat, member) = app.chat_with_member(&user).await;
+    app.advance(Duration::from_secs(10));
+    let first_at = app.now();
+    app.post_ok(&user, &chat, &member, "first").await;
+    // The clock jumps back (an NTP step, another instance's clock).
+    app.set_time(first_at.minus(Duration::from_secs(5)));
+    app.post_ok(&user, &chat, &member, "second").await;
+    let page = app.page_ok(&user, &chat, 10, None).await;
+    let times: Vec<i64> = page
+        .messages
+        .iter()
+        .map(|m| micros_of(&m.created_at))
+        .collect();
+    assert_eq!(times, [first_at.as_micros(), first_at.as_micros()]);
+    // Another chat is not held back by this one.
+    let (other, other_member) = app.chat_with_member(&user).await;
+    app.post_ok(&user, &other, &other_member, "elsewhere").await;
+    let elsewhere = app.page_ok(&user, &other, 10, None).await;
+    assert_eq!(
+        micros_of(&elsewhere.messages[0].created_at),
+        first_at.minus(Duration::from_secs(5)).as_micros()
+    );
+}
+
 backend_tests!(
     a_posted_message_is_read_back_with_all_its_fields,
     texts_and_names_are_stored_verbatim,
@@ -325,4 +352,5 @@ backend_tests!(
     reading_an_unknown_chat_is_404_chat_not_found,
     a_missing_user_id_is_400_bad_parameters,
     unknown_query_parameters_and_fields_are_ignored,
+    created_at_never_runs_backwards_within_a_chat,
 );

@@ -182,7 +182,7 @@ async fn forwarded_for_is_ignored_from_an_untrusted_peer(backend: Backend) {
 async fn health_and_documentation_routes_are_never_throttled(backend: Backend) {
     let app = spawn_app(TestOptions::new(backend).throttled(1, 1)).await;
     for i in 0..30 {
-        for path in ["/ping", "/ping_db", "/openapi.json"] {
+        for path in ["/ping", "/ping_db", "/openapi.json", "/metrics"] {
             app.get(path)
                 .await
                 .assert_status(200, &format!("GET {path} #{i}"));
@@ -248,6 +248,47 @@ async fn throttling_is_checked_before_bad_input(backend: Backend) {
     reply.assert_throttled("a malformed body");
 }
 
+async fn the_rightmost_untrusted_forwarded_address_is_the_client(backend: Backend) {
+    let options = TestOptions::new(backend).throttled(1, 3).with(|c| {
+        c.trusted_proxies = vec![
+            "127.0.0.1/32".parse().expect("a CIDR"),
+            "10.0.0.0/8".parse().expect("a CIDR"),
+        ];
+    });
+    let app = spawn_app(options).await;
+    let login_via = |forwarded: String| {
+        let app = &app;
+        async move {
+            let body = json!({ "user_name": unique("nobody"), "password": "x" });
+            let headers = [("x-forwarded-for", forwarded.as_str())];
+            app.raw(
+                Method::POST,
+                "/v1/auth/login",
+                Auth::None,
+                &headers,
+                Some(&body),
+            )
+            .await
+        }
+    };
+    for i in 1..=3 {
+        // Forged left-most entries change nothing; the trusted 10.x hop is skipped.
+        login_via(format!("192.0.2.{i}, 203.0.113.7, 10.1.2.3"))
+            .await
+            .assert_error(400, "user-not-found", &format!("request {i}"));
+    }
+    login_via("203.0.113.7".into())
+        .await
+        .assert_throttled("the same client without the proxy chain");
+    login_via("203.0.113.8, 10.9.9.9".into())
+        .await
+        .assert_error(
+            400,
+            "user-not-found",
+            "another client behind the same proxy",
+        );
+}
+
 backend_tests!(
     an_account_over_its_burst_gets_429_with_retry_after,
     another_account_is_not_affected,
@@ -261,4 +302,5 @@ backend_tests!(
     without_in_app_throttling_nothing_is_refused,
     authentication_is_checked_before_throttling,
     throttling_is_checked_before_bad_input,
+    the_rightmost_untrusted_forwarded_address_is_the_client,
 );
