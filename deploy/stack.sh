@@ -257,6 +257,8 @@ up() {
   fi
   mkdir -p "$run"
   run=$(cd "$run" && pwd)
+  # What an earlier `up` of this stack created and no `down` removed.
+  remove_isolated_state
   rm -f "$run"/*.log "$run/instances"
 
   local instances workers
