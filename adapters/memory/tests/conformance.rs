@@ -68,6 +68,19 @@ async fn page_cache() {
     testing::page_cache_suite(&cache).await;
 }
 
+/// The checks for instances sharing a backend: one in-process instance is its own
+/// backend, so it stands for both (the Redis adapters run them with two clients).
+#[tokio::test]
+async fn one_instance_is_consistent_with_itself() {
+    let (clock, _) = manual_time();
+    let cache = MemorySessionCache::new(1000, Arc::clone(&clock) as _);
+    testing::session_cache::removal_is_seen_by_every_instance(&cache, &cache).await;
+    let limiter = GcraLimiter::new(5, 10, Arc::clone(&clock) as _);
+    testing::rate_limiter::instances_share_one_budget(&limiter, &limiter, 10).await;
+    let store = MemoryTaskStore::new(clock);
+    testing::task_store::instances_share_tasks(&store, &store).await;
+}
+
 #[tokio::test]
 async fn rate_limiter() {
     for (per_sec, burst) in [(100, 100), (5, 10), (1, 1), (3, 7)] {

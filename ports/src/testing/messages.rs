@@ -6,10 +6,11 @@ use crate::{
     Accounts, AppendOutcome, Chats, Clock, IdempotencyRecord, Members, Messages, NewMessage,
     PortError,
 };
-use futures_util::future::join_all;
+use futures_util::future::{join, join_all};
 use messenger_domain::{
     idempotency_fingerprint, ChatId, Member, MemberId, Message, MessageId, Timestamp,
 };
+use std::collections::HashMap;
 use std::time::Duration;
 
 /// Runs every check of [`Messages`]. `accounts`, `chats` and `members` set up fresh chats
@@ -26,6 +27,9 @@ use std::time::Duration;
 ///   store nothing; another fingerprint is `KeyReused`; the same key in another chat or
 ///   scope is a new message;
 /// - 8 concurrent posters × 25 messages to one chat get exactly sequence numbers 1..=200;
+///   a reader paging while posts race never sees a gap (`seq` n+1 before n), a `last_seq`
+///   that disagrees with the page it came with, a chat going back, or a `seq` that later
+///   holds another message;
 ///   8 concurrent duplicates of one idempotent post store one message;
 /// - `append` to an unknown chat is `NotFound`; `page_after` of one reads as empty with
 ///   `last_seq` 0;
@@ -50,6 +54,7 @@ pub async fn messages_suite(
     texts_are_stored_verbatim(&setup, messages, clock).await;
     idempotent_retries_replay_the_first_message(&setup, messages, clock).await;
     concurrent_appends_get_consecutive_seqs(&setup, messages, clock).await;
+    readers_never_see_gaps_while_posts_race(&setup, messages, clock).await;
     concurrent_duplicate_appends_store_one(&setup, messages, clock).await;
     unknown_chats_are_not_found_and_read_empty(&setup, messages, clock).await;
     purge_removes_idempotency_keys_stored_before(&setup, messages, clock).await;
@@ -476,6 +481,77 @@ pub async fn concurrent_appends_get_consecutive_seqs(
             .all(|w| w[0].created_at <= w[1].created_at),
         "created_at must never decrease along seq, even when posts race"
     );
+}
+
+/// While four posters race (20 messages each), a reader pages the chat again and again:
+/// every page is contiguous from the requested position, its `last_seq` is the seq of
+/// its last message (the page is never full, so it reaches the end the read saw), the
+/// chat never goes back, and every message read is the one finally stored at that seq.
+pub async fn readers_never_see_gaps_while_posts_race(
+    setup: &Setup<'_>,
+    messages: &dyn Messages,
+    clock: &dyn Clock,
+) {
+    const POSTERS: u64 = 4;
+    const EACH: u64 = 20;
+    const READS: u64 = 60;
+    let (chat, member) = setup.chat_with_poster("Racer").await;
+    let now = clock.now();
+    let posters = join_all((0..POSTERS).map(|p| {
+        let member = &member;
+        async move {
+            for i in 0..EACH {
+                let new = post(member, &format!("poster {p} message {i}"), now);
+                stored(messages.append(new).await, "concurrent append");
+            }
+        }
+    }));
+    let reader = async {
+        let mut seen: HashMap<u64, Message> = HashMap::new();
+        let mut highest = 0;
+        for read in 0..READS {
+            // Alternate between the start and half-way through what was seen so far.
+            let after = if read % 2 == 0 { 0 } else { highest / 2 };
+            let page = ok(messages.page_after(chat, after, 1000).await, "page_after");
+            let seqs: Vec<u64> = page.messages.iter().map(|m| m.seq).collect();
+            let want: Vec<u64> = (after + 1..=after + seqs.len() as u64).collect();
+            assert_eq!(
+                seqs,
+                want,
+                "a page read while posts race must be contiguous from after + 1 = {}",
+                after + 1
+            );
+            if let Some(last) = page.messages.last() {
+                assert_eq!(
+                    page.last_seq, last.seq,
+                    "a page that is not full ends at the chat's end: last_seq must be its \
+                     last message's seq, as seen by the same read"
+                );
+            }
+            assert!(
+                page.last_seq >= highest,
+                "last_seq went back from {highest} to {}",
+                page.last_seq
+            );
+            highest = page.last_seq;
+            for m in page.messages {
+                seen.insert(m.seq, m);
+            }
+        }
+        seen
+    };
+    let (_, seen) = join(posters, reader).await;
+    let total = POSTERS * EACH;
+    let all = read_all(messages, chat, 1000, total).await;
+    for m in &all {
+        if let Some(earlier) = seen.get(&m.seq) {
+            assert_eq!(
+                earlier, m,
+                "seq {} was read as one message while posts raced and is now another",
+                m.seq
+            );
+        }
+    }
 }
 
 /// Eight concurrent posts with the same scope, key and fingerprint store one message;

@@ -17,6 +17,10 @@
 //!   sleep for backends that keep time themselves (Redis TTLs). Checks that need time keep
 //!   the durations short (well under 2 s per suite in real time).
 //!
+//! Three checks are for adapters whose instances share a backend and are not part of the
+//! suites (they need two instances): [`session_cache::removal_is_seen_by_every_instance`],
+//! [`rate_limiter::instances_share_one_budget`], [`task_store::instances_share_tasks`].
+//!
 //! Queues are the exception: a consumer cannot tell its messages from another's, so
 //! [`task_queue_suite`] needs a queue of its own (a unique queue name).
 //!

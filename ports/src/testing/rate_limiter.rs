@@ -140,3 +140,30 @@ pub async fn keys_have_independent_budgets(limiter: &dyn RateLimiter, burst: u32
         "a request over the other key's burst",
     );
 }
+
+/// For limiters sharing a backend (run it with two instances built with the same budget
+/// over one backend, not part of [`rate_limiter_suite`]): requests through either
+/// instance draw on one budget per key.
+pub async fn instances_share_one_budget(
+    first: &dyn RateLimiter,
+    second: &dyn RateLimiter,
+    burst: u32,
+) {
+    let key = unique_name("rate-shared-");
+    for i in 1..=burst {
+        let via = if i % 2 == 0 { first } else { second };
+        assert_eq!(
+            check(via, &key).await,
+            RateDecision::Allowed,
+            "request {i} of a burst of {burst}, alternating instances, must be allowed"
+        );
+    }
+    refused(
+        check(first, &key).await,
+        "a request over the burst spent through both instances (first instance)",
+    );
+    refused(
+        check(second, &key).await,
+        "a request over the burst spent through both instances (second instance)",
+    );
+}

@@ -99,7 +99,7 @@ pub struct Corpus {
     pub nobody: AccountId,
     /// A word (unique to this corpus) that ends every text.
     pub marker: String,
-    /// The messages, in the order of [`TEXTS`].
+    /// The messages, in the order of the corpus texts.
     pub messages: Vec<Message>,
     /// A member of chat 0, to post more.
     pub poster: Member,

@@ -113,3 +113,38 @@ pub async fn cached_session_expires_after_its_ttl(cache: &dyn SessionCache, time
         "a session with a long ttl must stay"
     );
 }
+
+/// For caches shared by several instances (run it with two instances over one backend,
+/// not part of [`session_cache_suite`]): a session put through one is got through the
+/// other, and once `remove` returns on one, `get` on the other answers `None`.
+pub async fn removal_is_seen_by_every_instance(
+    first: &dyn SessionCache,
+    second: &dyn SessionCache,
+) {
+    let session = fresh_session();
+    ok(first.put(&session, LONG).await, "put (first instance)");
+    let got = ok(
+        second.get(&session.token_hash).await,
+        "get (second instance)",
+    );
+    assert_eq!(
+        got.as_ref(),
+        Some(&session),
+        "a session put through one instance must be got through another"
+    );
+    let got = ok(first.get(&session.token_hash).await, "get (first instance)");
+    assert_eq!(
+        got.as_ref(),
+        Some(&session),
+        "the first instance must get it too"
+    );
+    ok(
+        second.remove(&session.token_hash).await,
+        "remove (second instance)",
+    );
+    let got = ok(first.get(&session.token_hash).await, "get (first instance)");
+    assert_eq!(
+        got, None,
+        "after remove returns on one instance, get on every other must answer None"
+    );
+}

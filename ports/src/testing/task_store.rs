@@ -379,3 +379,55 @@ pub async fn deleted_task_is_gone(store: &dyn TaskStore) {
         "deleting one task must not touch another"
     );
 }
+
+/// For stores shared by several instances and workers (run it with two instances over
+/// one backend, not part of [`task_store_suite`]): a task stored, changed, completed or
+/// deleted through one is seen so through the other.
+pub async fn instances_share_tasks(first: &dyn TaskStore, second: &dyn TaskStore) {
+    let task = fresh_task();
+    ok(
+        first.insert_task(&task, LONG).await,
+        "insert_task (first instance)",
+    );
+    assert_eq!(
+        read(second, task.id).await.as_ref(),
+        Some(&task),
+        "a task stored through one instance must be read through another"
+    );
+    assert!(
+        ok(
+            second
+                .set_status(task.id, TaskStatus::InProcess, LONG)
+                .await,
+            "set_status"
+        ),
+        "set_status through another instance must find the task"
+    );
+    assert_eq!(
+        read(first, task.id).await.map(|t| t.status),
+        Some(TaskStatus::InProcess),
+        "a status set through one instance must be read through another"
+    );
+    let all = fresh_hits(3);
+    assert!(ok(
+        second.complete(task.id, &all, LONG).await,
+        "complete (second instance)"
+    ));
+    assert_eq!(
+        hits(first, task.id, 0, 10).await,
+        Some(HitsSlice {
+            hits: all,
+            total: 3
+        }),
+        "hits stored through one instance must be read through another"
+    );
+    ok(
+        first.delete_task(task.id).await,
+        "delete_task (first instance)",
+    );
+    assert_eq!(
+        read(second, task.id).await,
+        None,
+        "a task deleted through one instance must be gone for every other"
+    );
+}
