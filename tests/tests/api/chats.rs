@@ -4,7 +4,7 @@ use crate::prelude::*;
 
 /// Ids that do not parse as chat ids: each must answer `chat-not-found` like an unknown
 /// one, never 400.
-const UNPARSEABLE_IDS: [&str; 8] = [
+const UNPARSEABLE_IDS: [&str; 13] = [
     "nope",
     "123",
     "0123456789abcdef0123456789abcde",
@@ -13,6 +13,11 @@ const UNPARSEABLE_IDS: [&str; 8] = [
     "0123456789-abcdef-0123-456789abcdef",
     "%20",
     "%00",
+    "%FF",
+    "%C3%28",
+    "a%2Fb",
+    "%E2%80%8B0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef%0A",
 ];
 
 async fn creating_a_chat_answers_201_with_a_32_hex_id(backend: Backend) {

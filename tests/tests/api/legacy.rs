@@ -171,7 +171,18 @@ async fn throttling_is_per_address(backend: Backend) {
     app.get("/ping").await.assert_status(200, "ping");
 }
 
+async fn the_served_spec_is_the_same_as_with_auth_on(backend: Backend) {
+    let with_auth = spawn_app(TestOptions::new(backend.clone())).await;
+    let legacy = spawn_app(legacy(backend)).await;
+    let a = with_auth.get("/openapi.json").await;
+    let b = legacy.get("/openapi.json").await;
+    a.assert_status(200, "spec with auth on");
+    b.assert_status(200, "spec in legacy mode");
+    assert_eq!(a.json(), b.json(), "legacy mode serves another spec");
+}
+
 backend_tests!(
+    the_served_spec_is_the_same_as_with_auth_on,
     every_route_works_without_a_header,
     any_auth_header_is_ignored,
     any_chat_is_readable_whoever_created_it,

@@ -235,10 +235,25 @@ async fn unknown_or_unparseable_user_ids_are_404_user_not_found(backend: Backend
         member[..31].to_owned(),
         format!("{}g", &member[..31]),
         " ".to_owned(),
+        "\u{0}".to_owned(),
+        format!("{member}\n"),
     ] {
         app.post_message(&user, &chat, &id, "hi")
             .await
             .assert_error(404, "user-not-found", &format!("user_id {id:?}"));
+    }
+}
+
+async fn a_user_id_that_is_not_utf8_is_404_user_not_found(backend: Backend) {
+    let app = spawn_app(TestOptions::new(backend)).await;
+    let user = app.new_user().await;
+    let (chat, _) = app.chat_with_member(&user).await;
+    let body = json!({ "message": "hi" });
+    for raw in ["%FF", "%C3%28", "ab%FFcd"] {
+        let path = format!("/v1/chats/{chat}/messages?user_id={raw}");
+        app.raw(Method::POST, &path, &user, &[], Some(&body))
+            .await
+            .assert_error(404, "user-not-found", &format!("user_id={raw}"));
     }
 }
 
@@ -337,6 +352,7 @@ async fn created_at_never_runs_backwards_within_a_chat(backend: Backend) {
 }
 
 backend_tests!(
+    a_user_id_that_is_not_utf8_is_404_user_not_found,
     a_posted_message_is_read_back_with_all_its_fields,
     texts_and_names_are_stored_verbatim,
     created_at_follows_the_clock_and_never_runs_backwards,

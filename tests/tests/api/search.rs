@@ -387,6 +387,8 @@ async fn an_unknown_task_is_404_task_not_found(backend: Backend) {
         "123".into(),
         "7".repeat(33),
         "%20".into(),
+        "%FF".into(),
+        "a%2Fb".into(),
     ] {
         app.search_status(&user, &id).await.assert_error(
             404,
