@@ -16,7 +16,7 @@ use fred::prelude::{
 };
 use fred::types::scripts::Script;
 use futures_util::StreamExt;
-use messenger_ports::{PortError, PortResult};
+use messenger_ports::{Clock, PortError, PortResult};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
@@ -357,6 +357,16 @@ fn glob_escape(s: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// How long keys outlive their logical end (set by the `Clock` port): an instance whose
+/// clock runs a little behind, or a test's manual clock, never sees a key vanish before
+/// its time; past that, Redis frees the memory.
+pub(crate) const EXPIRY_SLACK: Duration = Duration::from_secs(60);
+
+/// The clock's now in µs since the epoch (what the scripts compare).
+pub(crate) fn now_micros(clock: &dyn Clock) -> i64 {
+    clock.now().as_micros()
 }
 
 /// Milliseconds for a Redis expiry: at least 1 (0 would be an error, or no expiry).

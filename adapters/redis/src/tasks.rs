@@ -2,75 +2,96 @@
 //! (`hits:{id}`, one JSON hit per element), both expiring together. Every change that
 //! touches both is one Lua script, so a reader never sees `SUCCESS` without the hits. The
 //! `{id}` hash tag keeps both keys in one slot should the deployment move to a cluster.
+//!
+//! A task's time limit is kept by the `Clock` port (its end, `expires`, is a field of the
+//! hash, checked by every script), so tests drive it with a manual clock; Redis's expiry
+//! only frees the memory, a little later (see `client::EXPIRY_SLACK`).
 
-use crate::client::{ttl_millis, RedisStore};
+use crate::client::{now_micros, ttl_millis, RedisStore, EXPIRY_SLACK};
 use crate::dto::{from_json, to_json, HitDto};
 use async_trait::async_trait;
-use fred::prelude::{HashesInterface, KeysInterface, Value};
+use fred::prelude::{KeysInterface, Value};
 use fred::types::scripts::Script;
 use messenger_domain::{AccountId, SearchHit, SearchTask, TaskId, TaskStatus, Timestamp};
-use messenger_ports::{HitsSlice, PortError, PortResult, TaskStore};
+use messenger_ports::{Clock, HitsSlice, PortError, PortResult, TaskStore};
 use std::collections::HashMap;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-/// KEYS: task, hits. ARGV: ttl ms, account, query, all-chats flag, status, created µs.
+/// KEYS: task, hits. ARGV: Redis expiry (ms), account, query, all-chats flag, status,
+/// created (µs), end of the time limit (µs).
 static INSERT: LazyLock<Script> = LazyLock::new(|| {
     Script::from_lua(
         r"
 redis.call('DEL', KEYS[1], KEYS[2])
-redis.call('HSET', KEYS[1], 'account', ARGV[2], 'query', ARGV[3], 'all', ARGV[4], 'status', ARGV[5], 'created', ARGV[6])
+redis.call('HSET', KEYS[1], 'account', ARGV[2], 'query', ARGV[3], 'all', ARGV[4],
+  'status', ARGV[5], 'created', ARGV[6], 'expires', ARGV[7])
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 1
 ",
     )
 });
 
-/// KEYS: task, hits. ARGV: ttl ms, status. Answers 0 when the task is gone.
+/// KEYS: task. ARGV: now (µs). The task's fields, or none when it is gone or expired.
+static READ: LazyLock<Script> = LazyLock::new(|| {
+    Script::from_lua(
+        r"
+local e = tonumber(redis.call('HGET', KEYS[1], 'expires'))
+if e == nil or e <= tonumber(ARGV[1]) then return {} end
+return redis.call('HGETALL', KEYS[1])
+",
+    )
+});
+
+/// KEYS: task, hits. ARGV: now (µs), Redis expiry (ms), new end of the time limit (µs),
+/// status. Answers 0 when the task is gone or expired.
 static SET_STATUS: LazyLock<Script> = LazyLock::new(|| {
     Script::from_lua(
         r"
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'status', ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
-redis.call('PEXPIRE', KEYS[2], ARGV[1])
+local e = tonumber(redis.call('HGET', KEYS[1], 'expires'))
+if e == nil or e <= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'status', ARGV[4], 'expires', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
 return 1
 ",
     )
 });
 
-/// KEYS: task, hits. ARGV: ttl ms, then one JSON hit each. Replaces the hits and sets
-/// `SUCCESS` at once; answers 0 when the task is gone. Pushes in chunks (Lua's `unpack`
-/// has a stack limit).
+/// KEYS: task, hits. ARGV: now (µs), Redis expiry (ms), new end of the time limit (µs),
+/// then one JSON hit each. Replaces the hits and sets `SUCCESS` at once; answers 0 when
+/// the task is gone or expired. Pushes in chunks (Lua's `unpack` has a stack limit).
 static COMPLETE: LazyLock<Script> = LazyLock::new(|| {
     Script::from_lua(
         r"
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local e = tonumber(redis.call('HGET', KEYS[1], 'expires'))
+if e == nil or e <= tonumber(ARGV[1]) then return 0 end
 redis.call('DEL', KEYS[2])
 local n = #ARGV
-local i = 2
+local i = 4
 while i <= n do
   local last = math.min(i + 499, n)
   redis.call('RPUSH', KEYS[2], unpack(ARGV, i, last))
   i = last + 1
 end
-redis.call('HSET', KEYS[1], 'status', 'SUCCESS')
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
-redis.call('PEXPIRE', KEYS[2], ARGV[1])
+redis.call('HSET', KEYS[1], 'status', 'SUCCESS', 'expires', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
 return 1
 ",
     )
 });
 
-/// KEYS: task, hits. ARGV: offset, limit. Answers `{-1}` when the task is gone, else
-/// `{total, hit…}`.
+/// KEYS: task, hits. ARGV: now (µs), offset, limit. Answers `{-1}` when the task is gone
+/// or expired, else `{total, hit…}`.
 static HITS: LazyLock<Script> = LazyLock::new(|| {
     Script::from_lua(
         r"
-if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
+local e = tonumber(redis.call('HGET', KEYS[1], 'expires'))
+if e == nil or e <= tonumber(ARGV[1]) then return {-1} end
 local out = {redis.call('LLEN', KEYS[2])}
-local offset = tonumber(ARGV[1])
-local limit = tonumber(ARGV[2])
+local offset = tonumber(ARGV[2])
+local limit = tonumber(ARGV[3])
 if limit > 0 then
   local items = redis.call('LRANGE', KEYS[2], offset, offset + limit - 1)
   for _, v in ipairs(items) do out[#out + 1] = v end
@@ -83,14 +104,26 @@ return out
 /// Search tasks and their hits in Redis, readable by every API instance and worker.
 pub struct RedisTaskStore {
     store: RedisStore,
+    clock: Arc<dyn Clock>,
 }
 
 impl RedisTaskStore {
-    /// The task store of `store`.
-    pub fn new(store: &RedisStore) -> Self {
+    /// The task store of `store`, keeping time limits on `clock`.
+    pub fn new(store: &RedisStore, clock: Arc<dyn Clock>) -> Self {
         Self {
             store: store.clone(),
+            clock,
         }
+    }
+
+    fn now(&self) -> String {
+        now_micros(self.clock.as_ref()).to_string()
+    }
+
+    /// The Redis expiry (ms) and the logical end (µs) of a time limit of `ttl` from now.
+    fn limit(&self, ttl: Duration) -> (String, String) {
+        let end = self.clock.now().plus(ttl).as_micros();
+        (ttl_millis(ttl + EXPIRY_SLACK).to_string(), end.to_string())
     }
 
     fn task_key(&self, id: TaskId) -> String {
@@ -133,22 +166,25 @@ fn task_from_fields(id: TaskId, mut f: HashMap<String, String>) -> Result<Search
 #[async_trait]
 impl TaskStore for RedisTaskStore {
     async fn insert_task(&self, task: &SearchTask, ttl: Duration) -> PortResult<()> {
+        let (expiry, end) = self.limit(ttl);
         let args = vec![
-            ttl_millis(ttl).to_string(),
+            expiry,
             task.account_id.to_string(),
             task.query.clone(),
             if task.all_chats { "1" } else { "0" }.to_owned(),
             task.status.as_str().to_owned(),
             task.created_at.as_micros().to_string(),
+            end,
         ];
         let _: i64 = self.store.script(&INSERT, self.keys(task.id), args).await?;
         Ok(())
     }
 
     async fn task(&self, id: TaskId) -> PortResult<Option<SearchTask>> {
-        let commands = self.store.commands();
-        let fields: HashMap<String, String> =
-            self.store.run(commands.hgetall(self.task_key(id))).await?;
+        let fields: HashMap<String, String> = self
+            .store
+            .script(&READ, vec![self.task_key(id)], vec![self.now()])
+            .await?;
         if fields.is_empty() {
             return Ok(None);
         }
@@ -156,14 +192,16 @@ impl TaskStore for RedisTaskStore {
     }
 
     async fn set_status(&self, id: TaskId, status: TaskStatus, ttl: Duration) -> PortResult<bool> {
-        let args = vec![ttl_millis(ttl).to_string(), status.as_str().to_owned()];
+        let (expiry, end) = self.limit(ttl);
+        let args = vec![self.now(), expiry, end, status.as_str().to_owned()];
         let done: i64 = self.store.script(&SET_STATUS, self.keys(id), args).await?;
         Ok(done == 1)
     }
 
     async fn complete(&self, id: TaskId, hits: &[SearchHit], ttl: Duration) -> PortResult<bool> {
-        let mut args = Vec::with_capacity(hits.len() + 1);
-        args.push(ttl_millis(ttl).to_string());
+        let (expiry, end) = self.limit(ttl);
+        let mut args = Vec::with_capacity(hits.len() + 3);
+        args.extend([self.now(), expiry, end]);
         for hit in hits {
             args.push(to_json(&HitDto::from_hit(hit))?);
         }
@@ -174,7 +212,7 @@ impl TaskStore for RedisTaskStore {
     async fn hits(&self, id: TaskId, offset: u64, limit: u32) -> PortResult<Option<HitsSlice>> {
         // LRANGE takes signed 64-bit indexes; an offset past that has no hits anyway.
         let offset = offset.min(i64::MAX as u64 / 2);
-        let args = vec![offset.to_string(), limit.to_string()];
+        let args = vec![self.now(), offset.to_string(), limit.to_string()];
         let answer: Vec<Value> = self.store.script(&HITS, self.keys(id), args).await?;
         let mut items = answer.into_iter();
         let total = items

@@ -1,12 +1,14 @@
 //! The ports' conformance suites, run against Redis (time passes for real: short sleeps).
 
-use crate::support::{clean_up, config, real_time, redis_url, store};
+use crate::support::{clean_up, config, real_time, redis_url, store, wall_clock, ManualClock};
 use messenger_ports::testing::{
     attempts_suite, page_cache_suite, rate_limiter_suite, session_cache_suite, task_store_suite,
+    TimeTravel,
 };
 use messenger_redis::{
     RedisAttempts, RedisPageCache, RedisRateLimiter, RedisSessionCache, RedisTaskStore,
 };
+use std::sync::Arc;
 
 #[tokio::test]
 async fn session_cache_conforms() {
@@ -41,8 +43,27 @@ async fn rate_limiter_conforms() {
     };
     let store = store(&config(&url)).await;
     let (per_sec, burst) = (5, 10);
-    let limiter = RedisRateLimiter::new(&store, "requests", per_sec, burst);
+    let limiter = RedisRateLimiter::new(&store, "requests", per_sec, burst, wall_clock());
     rate_limiter_suite(&limiter, per_sec, burst, &real_time()).await;
+    clean_up(&store).await;
+}
+
+/// Time-based rules follow the `Clock` port, so a manual clock drives them at once.
+#[tokio::test]
+async fn clock_driven_rules_conform_on_a_manual_clock() {
+    let Some(url) = redis_url("clock_driven_rules_conform_on_a_manual_clock") else {
+        return;
+    };
+    let store = store(&config(&url)).await;
+    let clock = ManualClock::starting_now();
+    let travel = {
+        let clock = Arc::clone(&clock);
+        TimeTravel::instant(move |d| clock.advance(d))
+    };
+    let limiter = RedisRateLimiter::new(&store, "requests", 100, 50, clock.clone());
+    rate_limiter_suite(&limiter, 100, 50, &travel).await;
+    attempts_suite(&RedisAttempts::new(&store, clock.clone()), &travel).await;
+    task_store_suite(&RedisTaskStore::new(&store, clock.clone()), &travel).await;
     clean_up(&store).await;
 }
 
@@ -52,7 +73,7 @@ async fn attempt_counter_conforms() {
         return;
     };
     let store = store(&config(&url)).await;
-    attempts_suite(&RedisAttempts::new(&store), &real_time()).await;
+    attempts_suite(&RedisAttempts::new(&store, wall_clock()), &real_time()).await;
     clean_up(&store).await;
 }
 
@@ -62,6 +83,6 @@ async fn task_store_conforms() {
         return;
     };
     let store = store(&config(&url)).await;
-    task_store_suite(&RedisTaskStore::new(&store), &real_time()).await;
+    task_store_suite(&RedisTaskStore::new(&store, wall_clock()), &real_time()).await;
     clean_up(&store).await;
 }

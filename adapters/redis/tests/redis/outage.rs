@@ -2,7 +2,7 @@
 //! (about 1 s; later calls at once), the fallback limiter takes over, and once Redis is
 //! back it is used again without a restart.
 
-use crate::support::{clean_up, config, redis_url, store, Mode, Proxy};
+use crate::support::{clean_up, config, redis_url, store, wall_clock, Mode, Proxy};
 use async_trait::async_trait;
 use messenger_domain::{
     AccountId, ChatId, MemberId, Message, MessageId, SearchTask, Session, TaskId, TaskStatus,
@@ -30,9 +30,9 @@ type Outcome = (&'static str, Duration, PortResult<()>);
 async fn every_call(store: &RedisStore) -> Vec<Outcome> {
     let pages = RedisPageCache::new(store);
     let sessions = RedisSessionCache::new(store);
-    let limiter = RedisRateLimiter::new(store, "requests", 100, 100);
-    let attempts = RedisAttempts::new(store);
-    let tasks = RedisTaskStore::new(store);
+    let limiter = RedisRateLimiter::new(store, "requests", 100, 100, wall_clock());
+    let attempts = RedisAttempts::new(store, wall_clock());
+    let tasks = RedisTaskStore::new(store, wall_clock());
 
     // A page key never put, so the in-process layer cannot answer for Redis.
     let chat = ChatId::from_u128(unique_u128());
@@ -150,7 +150,13 @@ impl RateLimiter for CountingLocal {
 async fn assert_fallback_limiter_answers(store: &RedisStore) {
     let local = Arc::new(CountingLocal::default());
     let limiter = FallbackLimiter::new(
-        Arc::new(RedisRateLimiter::new(store, "requests", 100, 100)),
+        Arc::new(RedisRateLimiter::new(
+            store,
+            "requests",
+            100,
+            100,
+            wall_clock(),
+        )),
         local.clone(),
     );
     for _ in 0..3 {

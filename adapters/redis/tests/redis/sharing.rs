@@ -1,7 +1,7 @@
 //! Two adapter instances (two clients) on one Redis behave as one: budgets, sessions,
 //! pages and tasks are shared; the combined rate is the configured one.
 
-use crate::support::{clean_up, config, redis_url, store};
+use crate::support::{clean_up, config, redis_url, store, wall_clock};
 use messenger_domain::{
     AccountId, ChatId, MemberId, Message, MessageId, SearchHit, SearchTask, Session, TaskId,
     TaskStatus, Timestamp, TokenHash,
@@ -37,8 +37,8 @@ async fn a_budget_spent_on_one_instance_is_spent_on_the_other() {
         return;
     };
     let (a, b) = two_instances(&url).await;
-    let on_a = RedisRateLimiter::new(&a, "requests", 1, 3);
-    let on_b = RedisRateLimiter::new(&b, "requests", 1, 3);
+    let on_a = RedisRateLimiter::new(&a, "requests", 1, 3, wall_clock());
+    let on_b = RedisRateLimiter::new(&b, "requests", 1, 3, wall_clock());
     for i in 0..3 {
         assert_eq!(
             on_a.check("alice").await,
@@ -55,7 +55,7 @@ async fn a_budget_spent_on_one_instance_is_spent_on_the_other() {
         Ok(RateDecision::Allowed),
         "another key keeps its own budget"
     );
-    let other_name = RedisRateLimiter::per_minute(&b, "registrations", 10, 3);
+    let other_name = RedisRateLimiter::per_minute(&b, "registrations", 10, 3, wall_clock());
     assert_eq!(
         other_name.check("alice").await,
         Ok(RateDecision::Allowed),
@@ -70,7 +70,7 @@ async fn retry_after_tells_when_the_next_request_fits() {
         return;
     };
     let store = store(&config(&url)).await;
-    let limiter = RedisRateLimiter::new(&store, "requests", 4, 1);
+    let limiter = RedisRateLimiter::new(&store, "requests", 4, 1, wall_clock());
     assert_eq!(limiter.check("k").await, Ok(RateDecision::Allowed));
     let Ok(RateDecision::Limited { retry_after }) = limiter.check("k").await else {
         panic!("the second request at once must be limited");
@@ -94,8 +94,20 @@ async fn combined_allowed_requests_match_the_rate_and_burst() {
     let (a, b) = two_instances(&url).await;
     let (per_sec, burst) = (50u32, 10u32);
     let limiters: Vec<Arc<dyn RateLimiter>> = vec![
-        Arc::new(RedisRateLimiter::new(&a, "requests", per_sec, burst)),
-        Arc::new(RedisRateLimiter::new(&b, "requests", per_sec, burst)),
+        Arc::new(RedisRateLimiter::new(
+            &a,
+            "requests",
+            per_sec,
+            burst,
+            wall_clock(),
+        )),
+        Arc::new(RedisRateLimiter::new(
+            &b,
+            "requests",
+            per_sec,
+            burst,
+            wall_clock(),
+        )),
     ];
     let allowed = Arc::new(AtomicU64::new(0));
     let checks = Arc::new(AtomicU64::new(0));
@@ -248,7 +260,10 @@ async fn a_task_started_on_one_instance_is_run_and_read_on_others() {
         return;
     };
     let (a, b) = two_instances(&url).await;
-    let (on_a, on_b) = (RedisTaskStore::new(&a), RedisTaskStore::new(&b));
+    let (on_a, on_b) = (
+        RedisTaskStore::new(&a, wall_clock()),
+        RedisTaskStore::new(&b, wall_clock()),
+    );
     let task = SearchTask {
         id: TaskId::from_u128(unique_u128()),
         account_id: AccountId::from_u128(unique_u128()),
@@ -299,7 +314,7 @@ async fn every_key_is_under_the_prefix_and_clean_up_takes_only_those() {
             .put(&s, Duration::from_secs(60))
             .await
             .unwrap();
-        RedisRateLimiter::new(st, "requests", 10, 10)
+        RedisRateLimiter::new(st, "requests", 10, 10, wall_clock())
             .check("k")
             .await
             .unwrap();

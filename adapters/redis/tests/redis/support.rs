@@ -1,9 +1,13 @@
 //! What the tests share: the gate on `MESSENGER_TEST_REDIS_URL`, a unique key prefix per
 //! test, real-time travel, and a TCP proxy that can cut or hang the way to Redis.
 
+use messenger_domain::Timestamp;
 use messenger_ports::testing::{unique_name, TimeTravel};
+use messenger_ports::Clock;
 use messenger_redis::{RedisConfig, RedisStore};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -177,5 +181,45 @@ async fn serve(mut client: TcpStream, upstream: SocketAddr, mut rx: watch::Recei
                 }
             }
         }
+    }
+}
+
+/// The wall clock (what production uses).
+pub struct WallClock;
+
+impl Clock for WallClock {
+    fn now(&self) -> Timestamp {
+        let us = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_micros();
+        Timestamp::from_micros(i64::try_from(us).unwrap())
+    }
+}
+
+/// The wall clock, shared.
+pub fn wall_clock() -> Arc<dyn Clock> {
+    Arc::new(WallClock)
+}
+
+/// A clock that moves only when told (instant time travel for clock-driven rules).
+pub struct ManualClock(AtomicI64);
+
+impl ManualClock {
+    /// Starting at the wall clock's now.
+    pub fn starting_now() -> Arc<Self> {
+        Arc::new(Self(AtomicI64::new(WallClock.now().as_micros())))
+    }
+
+    /// Moves it forward by `d`.
+    pub fn advance(&self, d: Duration) {
+        let us = i64::try_from(d.as_micros()).unwrap();
+        self.0.fetch_add(us, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_micros(self.0.load(Ordering::SeqCst))
     }
 }
