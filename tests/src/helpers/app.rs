@@ -4,7 +4,7 @@ use super::Backend;
 use messenger_api::{App, Config, Overrides};
 use messenger_domain::Timestamp;
 use messenger_memory::{ManualClock, PlainHasher, SequentialIds};
-use messenger_ports::{Clock, Messenger};
+use messenger_ports::{Clock, IdGenerator, Messenger, PasswordHasher};
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 use tokio::sync::oneshot;
 
@@ -14,6 +14,8 @@ pub struct TestOptions {
     pub backend: Backend,
     /// The configuration (the backend's URLs are filled in at start).
     pub config: Config,
+    /// The password hasher (default: [`PlainHasher`], fast).
+    pub hasher: Arc<dyn PasswordHasher>,
 }
 
 impl TestOptions {
@@ -28,12 +30,22 @@ impl TestOptions {
             register_limit_per_min: 1_000_000,
             ..Config::default()
         };
-        Self { backend, config }
+        Self {
+            backend,
+            config,
+            hasher: Arc::new(PlainHasher),
+        }
     }
 
     /// Changes the configuration.
     pub fn with(mut self, change: impl FnOnce(&mut Config)) -> Self {
         change(&mut self.config);
+        self
+    }
+
+    /// Another password hasher (one that takes time, to make races observable).
+    pub fn with_hasher(mut self, hasher: Arc<dyn PasswordHasher>) -> Self {
+        self.hasher = hasher;
         self
     }
 
@@ -89,6 +101,7 @@ pub async fn spawn_app(options: TestOptions) -> TestApp {
     let TestOptions {
         backend,
         mut config,
+        hasher,
     } = options;
     backend.apply(&mut config);
     let clock = Arc::new(ManualClock::new(start_time()));
@@ -96,8 +109,8 @@ pub async fn spawn_app(options: TestOptions) -> TestApp {
         clock: Some(clock.clone() as Arc<dyn Clock>),
         ids: backend
             .is_memory()
-            .then(|| Arc::new(SequentialIds::default()) as Arc<dyn messenger_ports::IdGenerator>),
-        hasher: Some(Arc::new(PlainHasher) as Arc<dyn messenger_ports::PasswordHasher>),
+            .then(|| Arc::new(SequentialIds::default()) as Arc<dyn IdGenerator>),
+        hasher: Some(hasher),
     };
     let auth_header = config.auth_header.clone();
     let auth_scheme = config.auth_scheme.clone();

@@ -2,11 +2,13 @@
 
 pub mod app;
 pub mod backend;
+pub mod hashers;
 pub mod reply;
 pub mod requests;
 
 pub use app::{spawn_app, TestApp, TestOptions};
 pub use backend::Backend;
+pub use hashers::SlowHasher;
 pub use reply::Reply;
 pub use requests::{
     authenticated_routes, Auth, Hit, Message, Next, Page, RouteCall, User, PASSWORD,

@@ -219,7 +219,43 @@ async fn an_invalid_key_is_400_bad_parameters(backend: Backend) {
         .assert_status(201, "punctuation");
 }
 
+async fn concurrent_posts_with_one_key_and_different_bodies_store_one(backend: Backend) {
+    let app = Arc::new(spawn_app(TestOptions::new(backend)).await);
+    let user = app.new_user().await;
+    let (chat, member) = app.chat_with_member(&user).await;
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let (app, user, chat, member) = (app.clone(), user.clone(), chat.clone(), member.clone());
+        tasks.push(tokio::spawn(async move {
+            let text = format!("body {i}");
+            let reply = app
+                .post_message_with(&user, &chat, &member, &text, &key("contested"))
+                .await;
+            (text, reply)
+        }));
+    }
+    let mut winners = Vec::new();
+    for task in tasks {
+        let (text, reply) = task.await.expect("a task panicked");
+        if reply.status == 201 {
+            winners.push((text, reply.field("message_id")));
+        } else {
+            reply.assert_error(422, "idempotency-key-reused", "a losing body");
+        }
+    }
+    assert_eq!(
+        winners.len(),
+        1,
+        "one key stored several bodies: {winners:?}"
+    );
+    let page = app.page_ok(&user, &chat, 10, None).await;
+    assert_eq!(page.messages.len(), 1);
+    assert_eq!(page.messages[0].text, winners[0].0);
+    assert_eq!(page.messages[0].message_id, winners[0].1);
+}
+
 backend_tests!(
+    concurrent_posts_with_one_key_and_different_bodies_store_one,
     a_retry_with_the_same_key_and_body_returns_the_first_id_and_stores_nothing,
     the_same_key_with_another_body_is_422_idempotency_key_reused,
     keys_are_scoped_by_account,

@@ -189,7 +189,41 @@ async fn the_registration_limit_is_per_address(backend: Backend) {
         .assert_status(201, "from another address");
 }
 
+async fn concurrent_failed_logins_cannot_exceed_the_limit(backend: Backend) {
+    // Hashing takes 50 ms, as argon2 does: forty wrong passwords sent at once all overlap.
+    let slow = std::sync::Arc::new(SlowHasher {
+        delay: Duration::from_millis(50),
+    });
+    let app = std::sync::Arc::new(spawn_app(TestOptions::new(backend).with_hasher(slow)).await);
+    let user = app.new_user().await;
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let (app, name) = (app.clone(), user.name.clone());
+        tasks.push(tokio::spawn(async move {
+            app.login(&name, &format!("guess {i}")).await
+        }));
+    }
+    let mut checked = 0;
+    for task in tasks {
+        let reply = task.await.expect("a task panicked");
+        if reply.status == 429 {
+            reply.assert_throttled("a refused guess");
+        } else {
+            reply.assert_error(400, "bad-password", "a checked guess");
+            checked += 1;
+        }
+    }
+    assert!(
+        checked <= 10,
+        "{checked} concurrent wrong passwords were checked; the limit is 10 per 15 minutes"
+    );
+    app.login(&user.name, &user.password)
+        .await
+        .assert_throttled("the right password afterwards");
+}
+
 backend_tests!(
+    concurrent_failed_logins_cannot_exceed_the_limit,
     ten_failed_logins_lock_the_account_from_that_address_even_with_the_right_password,
     the_failed_login_lock_ends_when_its_window_passes,
     the_failed_login_lock_lasts_the_whole_window,

@@ -569,7 +569,24 @@ async fn with_search_switched_off_starting_is_503_and_reading_is_404(backend: Ba
         .assert_error(404, "task-not-found", "results");
 }
 
+async fn a_task_belongs_to_the_account_not_the_session(backend: Backend) {
+    let app = spawn_app(TestOptions::new(backend)).await;
+    let user = app.new_user().await;
+    let (chat, member) = app.chat_with_member(&user).await;
+    app.post_ok(&user, &chat, &member, "session independent")
+        .await;
+    let task = app.start_search_ok(&user, "independent").await;
+    app.wait_for_search(&user, &task).await;
+    app.logout(&user).await.assert_status(200, "logout");
+    let other = Auth::Token(app.login_ok(&user.name, &user.password).await);
+    app.search_status(&other, &task)
+        .await
+        .assert_status(200, "status from a new session");
+    assert_eq!(app.hits_ok(&other, &task, 10, None).await.messages.len(), 1);
+}
+
 backend_tests!(
+    a_task_belongs_to_the_account_not_the_session,
     finds_messages_with_every_word_in_any_order_and_case,
     only_whole_words_match,
     a_quoted_phrase_must_appear_as_words_in_a_row,
