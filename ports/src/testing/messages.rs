@@ -17,7 +17,8 @@ use std::time::Duration;
 /// and posters; `clock` is the clock the adapter stamps idempotency keys with (for a
 /// database that stamps with its own time, a system clock of the same machine), and the
 /// base of the messages' `now`:
-/// - sequence numbers are 1, 2, 3, … per chat, and `append` returns the stored message;
+/// - a new chat reads as empty with `last_seq` 0; sequence numbers are 1, 2, 3, … per
+///   chat, and `append` returns the stored message;
 /// - paging with any limit returns every message exactly once, in order, with the chat's
 ///   `last_seq`; positions at or past the end read as empty;
 /// - `created_at` is the later of `now` and the chat's previous message;
@@ -169,6 +170,13 @@ pub async fn sequence_numbers_have_no_gaps(
     clock: &dyn Clock,
 ) {
     let (chat, member) = setup.chat_with_poster("Poster").await;
+    let empty = ok(messages.page_after(chat, 0, 10).await, "page_after");
+    assert!(
+        empty.messages.is_empty() && empty.last_seq == 0,
+        "a new chat must read as empty with last_seq 0, got {} messages and last_seq {}",
+        empty.messages.len(),
+        empty.last_seq
+    );
     let base = clock.now();
     let mut want = Vec::new();
     for i in 0..5u64 {

@@ -22,7 +22,10 @@ use std::time::Duration;
 ///   account with no chats finds nothing; `AllChats` covers every chat (on a shared
 ///   store, only hits in this check's chats are looked at);
 /// - hits come newest first by (`created_at`, `message_id`) — equal times are ordered by
-///   id, not by insertion — with every field of the hit as stored, at most `cap` of them.
+///   id, not by insertion — with every field of the hit as stored, at most `cap` of them;
+/// - a word longer than the tokenizer's limit (2,047 bytes) is skipped as if absent: the
+///   other words of its message are found (a phrase across it too), and so is a long
+///   word within the limit.
 pub async fn search_suite(
     accounts: &dyn Accounts,
     chats: &dyn Chats,
@@ -34,6 +37,7 @@ pub async fn search_suite(
     queries_find_exactly_the_expected_hits(&corpus, search).await;
     results_are_capped_newest_first(&corpus, search).await;
     scope_follows_joins_and_new_messages(&corpus, members, messages, search).await;
+    overlong_words_are_skipped(accounts, chats, members, messages, search).await;
 }
 
 /// The texts of the corpus: (chat index, seconds after the base time, text). Every text
@@ -380,5 +384,58 @@ pub async fn scope_follows_joins_and_new_messages(
         &got,
         &[],
         "eve must not see a message of a chat she never joined",
+    );
+}
+
+/// A message holding a word of 2,046 bytes, one of 2,049 bytes (over the tokenizer's
+/// limit: skipped, as if absent) and an ordinary word: the ordinary word and the long
+/// word within the limit find it, also as a phrase across the skipped word.
+pub async fn overlong_words_are_skipped(
+    accounts: &dyn Accounts,
+    chats: &dyn Chats,
+    members: &dyn Members,
+    messages: &dyn Messages,
+    search: &dyn MessageSearch,
+) {
+    let account = fresh_account(accounts).await;
+    let chat = chat_by(account, &unique_name("search-long-"));
+    ok(chats.insert_chat(&chat).await, "insert_chat");
+    let poster = ok(
+        members
+            .join(&member_of(chat.id, account, "Long"), true)
+            .await,
+        "join",
+    );
+    // Three bytes per character: 682 characters are 2,046 bytes, 683 are 2,049.
+    let within = "東".repeat(682);
+    let over = "京".repeat(683);
+    let marker = unique_name("zebra");
+    let new = NewMessage {
+        id: MessageId::from_u128(unique_u128()),
+        chat_id: chat.id,
+        user_id: poster.id,
+        user_name: poster.name.clone(),
+        text: format!("{within} {over} {marker}"),
+        now: wall_now(),
+        idempotency: None,
+    };
+    let stored = match ok(messages.append(new).await, "append a text with long words") {
+        AppendOutcome::Stored(m) => m,
+        other => panic!("expected Stored, got {other:?}"),
+    };
+    let scope = SearchScope::ChatsOf(account);
+    let want = [hit_of(&stored)];
+    let got = run(search, scope, &marker, 10).await;
+    assert_hits(&got, &want, "an ordinary word next to an over-long one");
+    let got = run(search, scope, &within, 10).await;
+    assert_hits(&got, &want, "a word of 2,046 bytes (within the limit)");
+    let got = run(search, scope, &format!("{within} {marker}"), 10).await;
+    assert_hits(&got, &want, "both words");
+    let got = run(search, scope, &format!("\"{within} {marker}\""), 10).await;
+    assert_hits(
+        &got,
+        &want,
+        "a phrase around a skipped word (skipped words are as if absent, so the words on \
+         either side are in a row)",
     );
 }
