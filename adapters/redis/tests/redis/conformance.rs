@@ -2,8 +2,8 @@
 
 use crate::support::{clean_up, config, real_time, redis_url, store, wall_clock, ManualClock};
 use messenger_ports::testing::{
-    attempts_suite, page_cache_suite, rate_limiter_suite, session_cache_suite, task_store_suite,
-    TimeTravel,
+    attempts_suite, page_cache_suite, rate_limiter, rate_limiter_suite, session_cache,
+    session_cache_suite, task_store, task_store_suite, TimeTravel,
 };
 use messenger_redis::{
     RedisAttempts, RedisPageCache, RedisRateLimiter, RedisSessionCache, RedisTaskStore,
@@ -85,4 +85,31 @@ async fn task_store_conforms() {
     let store = store(&config(&url)).await;
     task_store_suite(&RedisTaskStore::new(&store, wall_clock()), &real_time()).await;
     clean_up(&store).await;
+}
+
+/// The checks for instances sharing a backend, with two clients on one Redis and prefix.
+#[tokio::test]
+async fn two_instances_conform_as_one() {
+    let Some(url) = redis_url("two_instances_conform_as_one") else {
+        return;
+    };
+    let config = config(&url);
+    let (a, b) = (store(&config).await, store(&config).await);
+    session_cache::removal_is_seen_by_every_instance(
+        &RedisSessionCache::new(&a),
+        &RedisSessionCache::new(&b),
+    )
+    .await;
+    rate_limiter::instances_share_one_budget(
+        &RedisRateLimiter::new(&a, "requests", 5, 10, wall_clock()),
+        &RedisRateLimiter::new(&b, "requests", 5, 10, wall_clock()),
+        10,
+    )
+    .await;
+    task_store::instances_share_tasks(
+        &RedisTaskStore::new(&a, wall_clock()),
+        &RedisTaskStore::new(&b, wall_clock()),
+    )
+    .await;
+    clean_up(&a).await;
 }
