@@ -51,6 +51,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(1, "accounts_and_sessions", "0001_accounts_and_sessions"),
     migration!(2, "chats_and_members", "0002_chats_and_members"),
     migration!(3, "messages", "0003_messages"),
+    migration!(4, "messages_by_time", "0004_messages_by_time"),
 ];
 
 /// Why migrating failed.

@@ -97,7 +97,7 @@ pub(crate) fn tsquery_literal(query: &SearchQuery, phrases_as_words: bool) -> St
 
 /// The search statement for a scope and whether the query has phrases. Built from fixed
 /// fragments only; every value is a parameter: `$1` the tsquery, `$2` the row limit, `$3`
-/// the phrases-as-words tsquery (with phrases), `$3` or `$4` the account (scoped).
+/// the phrases-as-words tsquery (with phrases), `$3` or `$4` the scope's chat ids.
 fn search_sql(scoped: bool, with_phrases: bool) -> String {
     let matches = if with_phrases {
         "(words @@ $1::text::tsquery OR (words_truncated AND words @@ $3::text::tsquery))"
@@ -105,20 +105,19 @@ fn search_sql(scoped: bool, with_phrases: bool) -> String {
         "words @@ $1::text::tsquery"
     };
     let scope = match (scoped, with_phrases) {
-        (false, _) => String::new(),
-        (true, wp) => {
-            let a = if wp { "$4" } else { "$3" };
-            format!(
-                " AND chat_id IN (SELECT id FROM chats WHERE creator = {a} \
-                 UNION SELECT chat_id FROM members WHERE account_id = {a})"
-            )
-        }
+        (false, _) => "",
+        (true, false) => " AND chat_id = ANY($3)",
+        (true, true) => " AND chat_id = ANY($4)",
     };
     format!(
         "SELECT id, chat_id, text, user_name, created_at, words_truncated FROM messages \
          WHERE {matches}{scope} ORDER BY created_at DESC, id DESC LIMIT $2"
     )
 }
+
+/// The chats an account created or has a member in.
+const SCOPE: &str = "SELECT id FROM chats WHERE creator = $1 \
+                     UNION SELECT chat_id FROM members WHERE account_id = $1";
 
 #[async_trait]
 impl MessageSearch for PgStore {
@@ -134,15 +133,30 @@ impl MessageSearch for PgStore {
         let with_phrases = query.terms().iter().any(|t| matches!(t, Term::Phrase(_)));
         let full = tsquery_literal(query, false);
         let words_only = tsquery_literal(query, true);
-        let account = match scope {
-            SearchScope::AllChats => None,
-            SearchScope::ChatsOf(a) => Some(uuid(a.as_u128())),
-        };
-        let sql = search_sql(account.is_some(), with_phrases);
+        let sql = search_sql(matches!(scope, SearchScope::ChatsOf(_)), with_phrases);
         let deadline = self.db.search_deadline();
         let client = self.db.checkout(deadline).await?;
         let outcome = timeout_at(deadline, async {
-            let st = client.prepare_cached(&sql).await?;
+            // The scope is read first and passed as an array, so the planner sees which
+            // chats (and how big they are) and can combine the chat and word indexes; an
+            // `IN (subquery)` would hide that. The statement is unnamed (prepared for this
+            // call), so it is planned for these values rather than with a generic plan
+            // that cannot know how common the words are.
+            let chats: Option<Vec<Uuid>> = match scope {
+                SearchScope::AllChats => None,
+                SearchScope::ChatsOf(a) => {
+                    let st = client.prepare_cached(SCOPE).await?;
+                    let rows = client.query(&st, &[&uuid(a.as_u128())]).await?;
+                    let ids = rows
+                        .iter()
+                        .map(|r| r.try_get::<_, Uuid>(0))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    if ids.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    Some(ids)
+                }
+            };
             // Rows whose positions are incomplete may fail the exact check; then ask for
             // more rows until `cap` hits are found or the matches run out.
             let mut limit = i64::from(cap);
@@ -152,10 +166,10 @@ impl MessageSearch for PgStore {
                 if with_phrases {
                     params.push(&words_only);
                 }
-                if let Some(a) = &account {
-                    params.push(a);
+                if let Some(ids) = &chats {
+                    params.push(ids);
                 }
-                let rows = client.query(&st, &params).await?;
+                let rows = client.query(sql.as_str(), &params).await?;
                 let mut hits = Vec::with_capacity(rows.len().min(cap as usize));
                 for row in &rows {
                     let text: String = row.try_get(2)?;
@@ -229,8 +243,8 @@ mod tests {
     fn search_sql_numbers_parameters_consistently() {
         assert!(search_sql(false, false).contains("LIMIT $2"));
         assert!(!search_sql(false, false).contains("$3"));
-        assert!(search_sql(true, false).contains("creator = $3"));
-        assert!(search_sql(true, true).contains("creator = $4"));
+        assert!(search_sql(true, false).contains("ANY($3)"));
+        assert!(search_sql(true, true).contains("ANY($4)"));
         assert!(search_sql(false, true).contains("$3::text::tsquery"));
     }
 }
