@@ -97,3 +97,20 @@ impl std::fmt::Debug for TimeTravel {
         f.write_str("TimeTravel")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    #[test]
+    fn instant_time_travel_advances_at_once() {
+        let total = Arc::new(Mutex::new(Duration::ZERO));
+        let sink = Arc::clone(&total);
+        let time = TimeTravel::instant(move |d| *sink.lock().unwrap() += d);
+        futures_util::FutureExt::now_or_never(time.advance(Duration::from_millis(250)))
+            .expect("an instant advance is ready at once");
+        futures_util::FutureExt::now_or_never(time.advance(Duration::from_millis(50))).unwrap();
+        assert_eq!(*total.lock().unwrap(), Duration::from_millis(300));
+    }
+}

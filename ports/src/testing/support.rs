@@ -82,3 +82,34 @@ pub(crate) fn chat_by(creator: AccountId, name: &str) -> Chat {
         created_at: wall_now(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use messenger_domain::tokenize;
+    use std::collections::HashSet;
+
+    #[test]
+    fn unique_values_never_repeat_across_threads() {
+        let threads: Vec<_> = (0..4)
+            .map(|_| std::thread::spawn(|| (0..10_000).map(|_| unique_u128()).collect::<Vec<_>>()))
+            .collect();
+        let mut seen = HashSet::new();
+        for t in threads {
+            for v in t.join().unwrap() {
+                assert!(seen.insert(v), "unique_u128 repeated {v:#x}");
+            }
+        }
+    }
+
+    #[test]
+    fn unique_names_are_one_search_word_and_differ() {
+        let a = unique_name("marker");
+        let b = unique_name("marker");
+        assert_ne!(a, b);
+        assert_eq!(tokenize(&a), vec![a.clone()]);
+        assert!(a
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
+    }
+}
