@@ -82,6 +82,7 @@ pub struct TestApp {
     pub auth_scheme: String,
     messenger: Messenger,
     shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 /// The time the manual clock starts at: the real time, so stores that keep their own
@@ -120,13 +121,9 @@ pub async fn spawn_app(options: TestOptions) -> TestApp {
     let address = app.local_addr();
     let messenger = app.messenger().clone();
     let (tx, rx) = oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let _ = app
-            .run(async {
-                let _ = rx.await;
-            })
-            .await;
-    });
+    let server = tokio::spawn(app.run(async {
+        let _ = rx.await;
+    }));
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(15))
         .no_proxy()
@@ -142,6 +139,7 @@ pub async fn spawn_app(options: TestOptions) -> TestApp {
         auth_scheme,
         messenger,
         shutdown: Some(tx),
+        server: Some(server),
     }
 }
 
@@ -150,6 +148,18 @@ impl TestApp {
     /// deterministically (a search task that never runs).
     pub fn messenger(&self) -> &Messenger {
         &self.messenger
+    }
+
+    /// Signals shutdown (as SIGTERM does) and waits until the server has stopped: requests
+    /// in flight get their answers first.
+    pub async fn shutdown(&mut self) -> std::io::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        match self.server.take() {
+            Some(server) => server.await.expect("the server task panicked"),
+            None => Ok(()),
+        }
     }
 
     /// Moves the service's clock forward.

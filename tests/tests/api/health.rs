@@ -1,6 +1,11 @@
 //! Health routes, unknown routes and other methods.
 
 use crate::prelude::*;
+use messenger_domain::Password;
+use messenger_memory::PlainHasher;
+use messenger_ports::{PasswordHasher, PortResult};
+use std::sync::Arc;
+use tokio::sync::Notify;
 
 async fn ping_answers_200_with_an_empty_body(backend: Backend) {
     let app = spawn_app(TestOptions::new(backend)).await;
@@ -129,7 +134,64 @@ async fn the_spec_and_its_documentation_are_served(backend: Backend) {
     app.get("/docs").await.assert_status(200, "GET /docs");
 }
 
+/// A hasher that says when a check has started and then takes its time, so a test knows
+/// a login is in flight.
+struct SignallingHasher {
+    started: Arc<Notify>,
+    delay: Duration,
+}
+
+#[async_trait::async_trait]
+impl PasswordHasher for SignallingHasher {
+    async fn hash(&self, password: &Password) -> PortResult<String> {
+        PlainHasher.hash(password).await
+    }
+
+    async fn verify(&self, password: &Password, hash: &str) -> PortResult<bool> {
+        self.started.notify_one();
+        tokio::time::sleep(self.delay).await;
+        PlainHasher.verify(password, hash).await
+    }
+}
+
+async fn shutdown_lets_a_request_in_flight_finish(backend: Backend) {
+    let started = Arc::new(Notify::new());
+    let hasher = Arc::new(SignallingHasher {
+        started: started.clone(),
+        delay: Duration::from_millis(300),
+    });
+    let mut app = spawn_app(TestOptions::new(backend).with_hasher(hasher)).await;
+    let name = unique("late");
+    app.register(&name, "secret")
+        .await
+        .assert_status(201, "register");
+    let client = app.client.clone();
+    let url = format!("{}/v1/auth/login", app.base_url);
+    let login = tokio::spawn(async move {
+        client
+            .post(url)
+            .header("content-type", "application/json")
+            .body(json!({ "user_name": name, "password": "secret" }).to_string())
+            .send()
+            .await
+    });
+    started.notified().await;
+    app.shutdown().await.expect("a clean shutdown");
+    let response = login
+        .await
+        .expect("the login task panicked")
+        .expect("the in-flight login got an answer");
+    assert_eq!(response.status().as_u16(), 201, "the in-flight login");
+    let after = app
+        .client
+        .get(format!("{}/ping", app.base_url))
+        .send()
+        .await;
+    assert!(after.is_err(), "the server still answers after shutdown");
+}
+
 backend_tests!(
+    shutdown_lets_a_request_in_flight_finish,
     ping_answers_200_with_an_empty_body,
     ping_db_answers_200_when_the_database_answers,
     health_routes_ignore_any_auth_header,

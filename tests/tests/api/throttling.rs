@@ -289,7 +289,33 @@ async fn the_rightmost_untrusted_forwarded_address_is_the_client(backend: Backen
         );
 }
 
+async fn a_burst_sent_at_once_is_cut_at_the_burst(backend: Backend) {
+    let app = std::sync::Arc::new(spawn_app(TestOptions::new(backend).throttled(1, 5)).await);
+    let (user, chat, _) = user_and_chat(&app).await;
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let (app, user, chat) = (app.clone(), user.clone(), chat.clone());
+        tasks.push(tokio::spawn(async move {
+            app.get_messages(&user, &chat, "10", None).await
+        }));
+    }
+    let mut allowed = 0;
+    for task in tasks {
+        let reply = task.await.expect("a task panicked");
+        if reply.status == 200 {
+            allowed += 1;
+        } else {
+            reply.assert_throttled("a request over the burst");
+        }
+    }
+    assert_eq!(
+        allowed, 5,
+        "{allowed} of 20 simultaneous requests passed a burst of 5"
+    );
+}
+
 backend_tests!(
+    a_burst_sent_at_once_is_cut_at_the_burst,
     an_account_over_its_burst_gets_429_with_retry_after,
     another_account_is_not_affected,
     all_sessions_of_an_account_share_its_budget,
