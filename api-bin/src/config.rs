@@ -112,6 +112,9 @@ pub struct Config {
     pub database_url: Option<String>,
     /// Redis (`REDIS_URL`, with `REDIS_PWD` as its password when it has none).
     pub redis_url: Option<String>,
+    /// The prefix of every Redis key (`REDIS_KEY_PREFIX`, `messenger:`), so several
+    /// deployments or test runs can share one Redis.
+    pub redis_key_prefix: String,
     /// RabbitMQ (`AMQP_URL`, or the original's `RMQ_URL`; `AMQP_URL` wins).
     pub amqp_url: Option<String>,
     /// Where the page cache lives (`CACHE_TYPE`, memory).
@@ -161,6 +164,7 @@ impl Default for Config {
             workers_num: None,
             database_url: None,
             redis_url: None,
+            redis_key_prefix: "messenger:".into(),
             amqp_url: None,
             cache_type: CacheType::Memory,
             pool_size: 16,
@@ -202,6 +206,7 @@ impl fmt::Debug for Config {
             .field("workers_num", &self.workers_num)
             .field("database_url", &set(&self.database_url))
             .field("redis_url", &set(&self.redis_url))
+            .field("redis_key_prefix", &self.redis_key_prefix)
             .field("amqp_url", &set(&self.amqp_url))
             .field("cache_type", &self.cache_type)
             .field("pool_size", &self.pool_size)
@@ -421,6 +426,8 @@ impl Config {
             },
             database_url,
             redis_url,
+            redis_key_prefix: value(&raw.redis_key_prefix)
+                .map_or(d.redis_key_prefix.clone(), str::to_owned),
             amqp_url,
             cache_type,
             pool_size: at_least_one("POOL_SIZE", &raw.pool_size, d.pool_size)?,
@@ -839,6 +846,9 @@ pub struct RawConfig {
         help_heading = "Redis"
     )]
     pub redis_pwd: Option<String>,
+    /// Prefix of every Redis key [default: messenger:].
+    #[arg(long, env = "REDIS_KEY_PREFIX", help_heading = "Redis")]
+    pub redis_key_prefix: Option<String>,
 
     /// RabbitMQ URL for the search queue (needs PostgreSQL and Redis) [default: in process].
     #[arg(

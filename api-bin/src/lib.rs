@@ -57,6 +57,9 @@ pub enum StartError {
         /// The variable that asks for it.
         variable: &'static str,
     },
+    /// Redis is configured but its URL cannot be used.
+    #[error("REDIS_URL: {0}")]
+    Redis(#[from] messenger_redis::RedisError),
     /// The listener could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {

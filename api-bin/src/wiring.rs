@@ -8,7 +8,7 @@
 //! [`tasks`]); nothing else in the crate changes.
 
 use crate::background::Background;
-use crate::config::{CacheType, Config};
+use crate::config::{CacheType, Config, ConfigError};
 use crate::{Overrides, StartError};
 use messenger_memory::{
     memory_task_queue, Argon2Hasher, GcraLimiter, MemoryAttempts, MemoryPageCache,
@@ -18,6 +18,10 @@ use messenger_ports::{
     Accounts, AttemptCounter, Chats, Clock, IdGenerator, Members, MessageSearch, Messages,
     Messenger, PageCache, PasswordHasher, Ports, RateLimiter, SessionCache, Sessions, TaskConsumer,
     TaskQueue, TaskStore,
+};
+use messenger_redis::{
+    FallbackAttempts, FallbackLimiter, RedisAttempts, RedisConfig, RedisPageCache,
+    RedisRateLimiter, RedisSessionCache, RedisStore, RedisTaskStore,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -86,9 +90,10 @@ pub(crate) async fn wire(config: &Config, overrides: Overrides) -> Result<Wired,
     let mut housekeeping = Vec::new();
     let system = system(config, overrides);
     let repos = repositories(config, &system).await?;
-    let caches = caches(config, &system).await?;
-    let limits = limiters(config, &system, &mut housekeeping).await?;
-    let tasks = tasks(config, &system, &mut housekeeping).await?;
+    let redis = redis(config).await?;
+    let caches = caches(config, &system, redis.as_ref()).await?;
+    let limits = limiters(config, &system, redis.as_ref(), &mut housekeeping).await?;
+    let tasks = tasks(config, &system, redis.as_ref(), &mut housekeeping).await?;
     let ports = Ports {
         accounts: repos.accounts,
         sessions: repos.sessions,
@@ -148,48 +153,65 @@ fn memory_repositories(system: &System) -> Repositories {
     }
 }
 
-/// The session cache and the page cache: Redis or memory.
-async fn caches(config: &Config, system: &System) -> Result<Caches, StartError> {
-    if config.redis_url.is_some() {
-        return Err(StartError::NotWired {
-            part: "Redis caches",
-            variable: "REDIS_URL",
-        });
-    }
-    let pages: Option<Arc<dyn PageCache>> = match (config.page_cache, config.cache_type) {
-        (false, _) => None,
-        (true, CacheType::Memory) => {
+/// The Redis client, when `REDIS_URL` is set: one pool shared by the caches, limiters and
+/// task store, every command under the dependency deadline. A Redis that is down at start
+/// does not stop the service: its adapters answer `Unavailable`, the use cases fall back,
+/// and Redis is used as soon as it answers.
+///
+/// # Errors
+/// [`StartError::Redis`] when the URL cannot be used.
+async fn redis(config: &Config) -> Result<Option<RedisStore>, StartError> {
+    let Some(url) = &config.redis_url else {
+        return Ok(None);
+    };
+    let mut redis = RedisConfig::new(url.clone());
+    redis.key_prefix.clone_from(&config.redis_key_prefix);
+    redis.command_timeout = config.dependency_timeout;
+    redis.connect_timeout = config.dependency_timeout;
+    redis.local_page_messages = config.page_cache_messages;
+    Ok(Some(RedisStore::connect(&redis).await?))
+}
+
+/// The session cache and the page cache: Redis or memory (`CACHE_TYPE` chooses for the
+/// page cache; sessions are in Redis whenever it is configured).
+async fn caches(
+    config: &Config,
+    system: &System,
+    redis: Option<&RedisStore>,
+) -> Result<Caches, StartError> {
+    let pages: Option<Arc<dyn PageCache>> = match (config.page_cache, config.cache_type, redis) {
+        (false, _, _) => None,
+        (true, CacheType::Memory, _) => {
             Some(Arc::new(MemoryPageCache::new(config.page_cache_messages)))
         }
-        (true, CacheType::Redis) => {
-            return Err(StartError::NotWired {
-                part: "Redis page cache",
-                variable: "CACHE_TYPE=redis",
-            })
+        (true, CacheType::Redis, Some(redis)) => Some(Arc::new(RedisPageCache::new(redis))),
+        (true, CacheType::Redis, None) => {
+            return Err(StartError::Config(ConfigError::Combination(
+                "CACHE_TYPE=redis needs REDIS_URL".into(),
+            )))
         }
     };
-    Ok(Caches {
-        sessions: Arc::new(MemorySessionCache::new(
+    let sessions: Arc<dyn SessionCache> = match redis {
+        Some(redis) => Arc::new(RedisSessionCache::new(redis)),
+        None => Arc::new(MemorySessionCache::new(
             config.session_cache_capacity,
             Arc::clone(&system.clock),
         )),
-        pages,
-    })
+    };
+    Ok(Caches { sessions, pages })
 }
 
 /// Request throttling, registrations per address and failed-login counters: Redis (shared
 /// by every instance) or this process.
+///
+/// With Redis, each is the Redis one with this process's one behind it, used while Redis
+/// is unavailable.
 async fn limiters(
     config: &Config,
     system: &System,
+    redis: Option<&RedisStore>,
     housekeeping: &mut Vec<Housekeeping>,
 ) -> Result<Limiters, StartError> {
-    if config.redis_url.is_some() {
-        return Err(StartError::NotWired {
-            part: "Redis limiters",
-            variable: "REDIS_URL",
-        });
-    }
     let clock = || Arc::clone(&system.clock);
     let requests = config.throttling.then(|| {
         Arc::new(GcraLimiter::new(
@@ -214,10 +236,40 @@ async fn limiters(
         let a = Arc::clone(&attempts);
         housekeeping.push(Box::new(move || a.forget_expired()));
     }
+    let Some(redis) = redis else {
+        return Ok(Limiters {
+            requests: requests.map(|l| l as Arc<dyn RateLimiter>),
+            registrations,
+            login_attempts: attempts,
+        });
+    };
+    let requests = requests.map(|local| {
+        let shared = RedisRateLimiter::new(
+            redis,
+            "requests",
+            config.rate_limit_per_sec,
+            config.rate_limit_burst,
+            clock(),
+        );
+        Arc::new(FallbackLimiter::new(Arc::new(shared), local)) as Arc<dyn RateLimiter>
+    });
+    let shared_registrations = RedisRateLimiter::per_minute(
+        redis,
+        "registrations",
+        config.register_limit_per_min,
+        config.register_limit_per_min,
+        clock(),
+    );
     Ok(Limiters {
-        requests: requests.map(|l| l as Arc<dyn RateLimiter>),
-        registrations,
-        login_attempts: attempts,
+        requests,
+        registrations: Arc::new(FallbackLimiter::new(
+            Arc::new(shared_registrations),
+            registrations,
+        )),
+        login_attempts: Arc::new(FallbackAttempts::new(
+            Arc::new(RedisAttempts::new(redis, clock())),
+            attempts,
+        )),
     })
 }
 
@@ -226,6 +278,7 @@ async fn limiters(
 async fn tasks(
     config: &Config,
     system: &System,
+    redis: Option<&RedisStore>,
     housekeeping: &mut Vec<Housekeeping>,
 ) -> Result<Tasks, StartError> {
     if config.amqp_url.is_some() {
@@ -235,11 +288,15 @@ async fn tasks(
         });
     }
     let (queue, consumer) = memory_task_queue(config.search_queue_capacity);
-    let store = Arc::new(MemoryTaskStore::new(Arc::clone(&system.clock)));
-    {
-        let s = Arc::clone(&store);
-        housekeeping.push(Box::new(move || s.forget_expired()));
-    }
+    let store: Arc<dyn TaskStore> = match redis {
+        Some(redis) => Arc::new(RedisTaskStore::new(redis, Arc::clone(&system.clock))),
+        None => {
+            let store = Arc::new(MemoryTaskStore::new(Arc::clone(&system.clock)));
+            let s = Arc::clone(&store);
+            housekeeping.push(Box::new(move || s.forget_expired()));
+            store
+        }
+    };
     Ok(Tasks {
         queue: Arc::new(queue),
         store,
