@@ -72,7 +72,8 @@ pub fn cursor_position(cursor: &str) -> u64 {
 /// per backend — `memory` (always), `postgres`, `postgres_redis` and
 /// `postgres_redis_rabbitmq` (each only when its `MESSENGER_TEST_*` variables are set;
 /// otherwise it prints why it is skipped and passes). A function left out of the list is
-/// dead code, which the lints refuse, so no test is forgotten.
+/// dead code, which the lints refuse, so no test is forgotten. The calling crate needs
+/// `tokio` (with `macros` and `rt-multi-thread`) as a dependency.
 ///
 /// ```ignore
 /// async fn posting_to_a_chat_you_did_not_join_is_404(backend: Backend) { /* … */ }

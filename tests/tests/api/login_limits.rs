@@ -222,7 +222,20 @@ async fn concurrent_failed_logins_cannot_exceed_the_limit(backend: Backend) {
         .assert_throttled("the right password afterwards");
 }
 
+async fn bad_input_does_not_count_as_a_failed_login(backend: Backend) {
+    let app = spawn_app(TestOptions::new(backend)).await;
+    let user = app.new_user().await;
+    for i in 0..15 {
+        let body = json!({ "user_name": user.name, "password": i });
+        app.raw(Method::POST, "/v1/auth/login", Auth::None, &[], Some(&body))
+            .await
+            .assert_error(400, "bad-parameters", &format!("bad login body {i}"));
+    }
+    app.login_ok(&user.name, &user.password).await;
+}
+
 backend_tests!(
+    bad_input_does_not_count_as_a_failed_login,
     concurrent_failed_logins_cannot_exceed_the_limit,
     ten_failed_logins_lock_the_account_from_that_address_even_with_the_right_password,
     the_failed_login_lock_ends_when_its_window_passes,
