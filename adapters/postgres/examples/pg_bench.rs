@@ -119,6 +119,59 @@ async fn concurrent_pages(
     (all, start.elapsed())
 }
 
+/// Durable appends (synchronous commit, as the service runs) from 32 writers, each to its
+/// own chat, for `secs`: the adapter's side of "POST vs a raw INSERT" (pgbench).
+async fn append_rate(store: &PgStore, account: AccountId, secs: Duration) {
+    let stop = Instant::now() + secs;
+    let mut tasks = Vec::new();
+    for w in 0..32u128 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let chat = Chat {
+                id: ChatId::from_u128(uuid::Uuid::new_v4().as_u128()),
+                name: format!("writer {w}"),
+                creator: account,
+                created_at: Timestamp::from_micros(0),
+            };
+            store.insert_chat(&chat).await.unwrap();
+            let member = Member {
+                id: MemberId::from_u128(uuid::Uuid::new_v4().as_u128()),
+                chat_id: chat.id,
+                account_id: account,
+                name: "writer".into(),
+                joined_at: Timestamp::from_micros(0),
+            };
+            store.join(&member, true).await.unwrap();
+            let mut rng = Rng(0x1234_5678 + w as u64);
+            let mut samples = Vec::new();
+            while Instant::now() < stop {
+                let m = NewMessage {
+                    id: MessageId::from_u128(uuid::Uuid::new_v4().as_u128()),
+                    chat_id: chat.id,
+                    user_id: member.id,
+                    user_name: member.name.clone(),
+                    text: text(&mut rng),
+                    now: Timestamp::from_micros(1_700_000_000_000_000),
+                    idempotency: None,
+                };
+                let t = Instant::now();
+                store.append(m).await.unwrap();
+                samples.push(t.elapsed());
+            }
+            samples
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    println!(
+        "durable appends: {:.0} messages/s from 32 writers to 32 chats",
+        all.len() as f64 / secs.as_secs_f64()
+    );
+    report("append (synchronous commit), 32 concurrent", all);
+}
+
 #[tokio::main]
 async fn main() {
     let url = std::env::var("MESSENGER_TEST_DATABASE_URL")
@@ -168,6 +221,11 @@ async fn main() {
         )
         .await
         .unwrap();
+
+    let secs: u64 = std::env::var("APPEND_SECS").map_or(15, |s| s.parse().unwrap());
+    if secs > 0 {
+        append_rate(&store, account, Duration::from_secs(secs)).await;
+    }
 
     println!("seeding {n} messages into one chat (schema {schema})");
     let seeded = Arc::new(AtomicU64::new(0));
