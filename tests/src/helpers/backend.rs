@@ -1,7 +1,9 @@
 //! Which stores a test runs over: in memory, or the real services named by the
 //! `MESSENGER_TEST_*` variables.
 
-use messenger_api::Config;
+use messenger_api::{App, Config, Overrides, StartError};
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 /// The variable naming the PostgreSQL database for test runs.
 pub const DATABASE_VAR: &str = "MESSENGER_TEST_DATABASE_URL";
@@ -64,6 +66,42 @@ impl Backend {
         config.database_url.clone_from(&self.database_url);
         config.redis_url.clone_from(&self.redis_url);
         config.amqp_url.clone_from(&self.amqp_url);
+    }
+
+    /// Whether this build of the service can run over this backend. While an adapter is
+    /// not wired into the service yet, the service refuses to start with
+    /// [`StartError::NotWired`]; then this says so, as a skip, and answers `false`. Asked
+    /// once per backend and process. Any other start-up error answers `true`, so the test
+    /// itself fails with it.
+    pub async fn is_wired(&self) -> bool {
+        static ANSWERS: Mutex<Option<HashMap<&'static str, bool>>> = Mutex::new(None);
+        let known = ANSWERS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .and_then(|m| m.get(self.name).copied());
+        if let Some(answer) = known {
+            return answer;
+        }
+        let mut config = Config {
+            host: "127.0.0.1".parse().expect("an address"),
+            port: 0,
+            ..Config::default()
+        };
+        self.apply(&mut config);
+        let answer = match App::build(config, Overrides::default()).await {
+            Err(StartError::NotWired { part, variable }) => {
+                println!("skipped: this build cannot use {part} ({variable}) yet");
+                false
+            }
+            _ => true,
+        };
+        ANSWERS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get_or_insert_with(HashMap::new)
+            .insert(self.name, answer);
+        answer
     }
 
     fn from_env(name: &'static str, vars: &[&str]) -> Option<Self> {
