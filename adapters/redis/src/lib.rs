@@ -17,7 +17,8 @@
 //! the use cases degrade on them (caches are bypassed, limits fall back, tasks answer 503).
 //!
 //! Layout: `config` (configuration), `client` (the shared client and breaker), `dto`
-//! (serialisation of domain values), `caches`, `limits`, `tasks`, `fallback`.
+//! (serialisation of domain values), `caches`, `limits`, `tasks`, `fallback`; `testing`
+//! (feature `testing`: test support, a TCP proxy that cuts or hangs the way to Redis).
 
 mod caches;
 mod client;
@@ -26,6 +27,8 @@ mod dto;
 mod fallback;
 mod limits;
 mod tasks;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use caches::{RedisPageCache, RedisSessionCache};
 pub use client::RedisStore;

@@ -176,7 +176,7 @@ async fn outage_and_recovery(mode: Mode, test: &str) {
     let Some(url) = redis_url(test) else {
         return;
     };
-    let proxy = Proxy::start(&url).await;
+    let proxy = Proxy::start(&url).await.unwrap();
     let store = store(&config(&proxy.url())).await;
     let before = every_call(&store).await;
     assert!(
@@ -217,11 +217,7 @@ async fn hung_redis_answers_unavailable_quickly_and_is_used_again_once_back() {
 
 #[tokio::test]
 async fn absent_redis_answers_unavailable_quickly_from_the_start() {
-    // A port nobody listens on: bound for a moment, then released.
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
+    let port = messenger_redis::testing::dead_port().unwrap().port();
     let started = Instant::now();
     let store = RedisStore::connect(&config(&format!("redis://127.0.0.1:{port}")))
         .await
@@ -241,7 +237,7 @@ async fn redis_hung_at_start_is_used_once_it_answers() {
     let Some(url) = redis_url("redis_hung_at_start_is_used_once_it_answers") else {
         return;
     };
-    let proxy = Proxy::start(&url).await;
+    let proxy = Proxy::start(&url).await.unwrap();
     proxy.set(Mode::Blackhole);
     let started = Instant::now();
     let store = store(&config(&proxy.url())).await;
