@@ -20,11 +20,11 @@
 #   STACK_INSTANCES   messenger-api instances       (2; 1 without postgres: memory is local)
 #   STACK_WORKERS     messenger-worker processes    (1 with rabbitmq, else 0: the API then
 #                     runs search tasks itself)
-#   STACK_ISOLATE     1: this stack gets its own PostgreSQL database, Redis database (an
-#                     empty one of 1-15) and RabbitMQ virtual host, all removed by `down`,
-#                     so it sees no other data and leaves none behind (for tests)  (0)
+#   STACK_ISOLATE     1: this stack gets its own PostgreSQL database, Redis key prefix and
+#                     RabbitMQ virtual host, all removed by `down`, so it sees no other
+#                     data and leaves none behind (for tests)             (0)
 #   STACK_PG_URL      the local PostgreSQL, without a database  (postgres://postgres@127.0.0.1:5432)
-#   STACK_REDIS_URL   the local Redis, without a database       (redis://127.0.0.1:6379)
+#   STACK_REDIS_URL   the local Redis                           (redis://127.0.0.1:6379/0)
 #   STACK_AMQP_URL    the local RabbitMQ, without a vhost       (amqp://guest:guest@127.0.0.1:5672)
 #   STACK_ENV_FILE    an env file of further settings for the binaries (e.g. AUTH_DISABLED)
 #   STACK_READY_SECS  how long `up` waits for each part to answer         (60)
@@ -41,7 +41,7 @@ nginx_port=${STACK_PORT:-8080}
 profile=${STACK_PROFILE:-release}
 services=" ${STACK_SERVICES-postgres redis rabbitmq} "
 pg_url=${STACK_PG_URL:-postgres://postgres@127.0.0.1:5432}
-redis_url=${STACK_REDIS_URL:-redis://127.0.0.1:6379}
+redis_url=${STACK_REDIS_URL:-redis://127.0.0.1:6379/0}
 amqp_url=${STACK_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672}
 ready_secs=${STACK_READY_SECS:-60}
 
@@ -142,10 +142,9 @@ PY
 # --- the services' stack-specific state ------------------------------------------------------
 
 pg() { psql "$pg_url/postgres" -v ON_ERROR_STOP=1 -qAtc "$1"; }
-rcli() { redis-cli -u "$redis_url/$1" "${@:2}"; } # db command...
 
 prepare_services() { # writes $run/services.env: what the binaries connect to
-  local db=messenger redis_db=0 vhost=%2f suffix
+  local db=messenger prefix="" vhost=%2f suffix
   if [ "${STACK_ISOLATE:-0}" = 1 ]; then
     suffix="$(printf '%s' "$name" | tr -c 'a-zA-Z0-9' '_' | cut -c1-20)_$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')"
     : >"$run/isolation" # what `down` removes, written as soon as it exists
@@ -156,16 +155,9 @@ prepare_services() { # writes $run/services.env: what the binaries connect to
       echo "database $db" >>"$run/isolation"
     fi
     if uses redis; then
-      # The binaries' Redis keys share one prefix; an empty logical database of its own
-      # keeps this stack apart without changing it.
-      redis_db=""
-      local n
-      for n in $(seq 1 15); do
-        if [ "$(rcli "$n" dbsize)" = 0 ]; then redis_db=$n; break; fi
-      done
-      [ -n "$redis_db" ] || die "no empty Redis database among 1-15 for an isolated stack"
-      say "using Redis database $redis_db"
-      echo "redis_db $redis_db" >>"$run/isolation"
+      prefix="messenger-stack-$suffix:"
+      say "using Redis key prefix $prefix"
+      echo "redis_prefix $prefix" >>"$run/isolation"
     fi
     if uses rabbitmq; then
       local user
@@ -187,8 +179,9 @@ prepare_services() { # writes $run/services.env: what the binaries connect to
       echo "DATABASE_URL=$pg_url/$db"
     fi
     if uses redis; then
-      echo "REDIS_URL=$redis_url/$redis_db"
+      echo "REDIS_URL=$redis_url"
       echo "CACHE_TYPE=redis"
+      [ -n "$prefix" ] && echo "REDIS_KEY_PREFIX=$prefix"
     fi
     if uses rabbitmq; then
       echo "AMQP_URL=$amqp_url/$vhost"
@@ -205,9 +198,10 @@ remove_isolated_state() {
       database)
         say "dropping database $value"
         pg "DROP DATABASE IF EXISTS \"$value\" WITH (FORCE)" || true ;;
-      redis_db)
-        say "emptying Redis database $value"
-        rcli "$value" flushdb >/dev/null || true ;;
+      redis_prefix)
+        say "deleting the Redis keys $value*"
+        redis-cli -u "$redis_url" --scan --pattern "$value*" |
+          xargs -r -n 100 redis-cli -u "$redis_url" unlink >/dev/null || true ;;
       vhost)
         say "deleting RabbitMQ virtual host $value"
         rabbitmqctl -q delete_vhost "$value" >/dev/null || true ;;

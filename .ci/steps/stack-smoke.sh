@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Brings up the stack of deploy/stack.sh (messenger-api instances, messenger-worker and nginx
 # in front, against this machine's PostgreSQL, Redis and RabbitMQ) on free ports with a fresh
-# PostgreSQL database, Redis database and RabbitMQ vhost, runs a black-box smoke test through
+# PostgreSQL database, Redis key prefix and RabbitMQ vhost, runs a black-box smoke test through
 # nginx, and stops exactly what it started, whatever happens. Any failed check fails CI.
 #
 # SMOKE_SERVICES picks the local services the stack uses: any of postgres redis rabbitmq;
