@@ -144,8 +144,9 @@ else
   echo "nginx is not available: deploy/nginx/nginx.conf NOT checked"
 fi
 
-# Variables the binaries declare: clap's `env = "NAME"` and direct `env::var("NAME")` reads.
-declared=$(grep -rhoE '(env = |env::var(_os)?\()"[A-Z][A-Z0-9_]*"' api-bin/src worker-bin/src |
+# Variables the binaries declare: clap's `env = "NAME"`, direct `env::var("NAME")` reads, and
+# the worker's own, read through a `var` function (`positive(&var, "NAME", …)`).
+declared=$(grep -rhoE '(env = |env::var(_os)?\(|&var, )"[A-Z][A-Z0-9_]*"' api-bin/src worker-bin/src |
   grep -oE '"[A-Z0-9_]+"' | tr -d '"' | sort -u)
 [ -n "$declared" ] || { echo "found no variable declared in api-bin/src or worker-bin/src"; exit 1; }
 # Read only by docker-compose.yml (interpolation), never by the binaries.
