@@ -10,7 +10,8 @@
 # Arguments are passed to `messenger-bench run` (e.g. --duration 5s --scenarios ping,page).
 # Environment: SKIP_BUILD=1 reuses the binaries; SEED_MESSAGES=0 skips step 3;
 # LIMIT_DIR, LIMIT_TARGET locate the limit server's sources and build directory;
-# OUT is the file the report is also written to (default target/bench-report.txt).
+# CARGO_TARGET_DIR is honoured; OUT is the file the report is also written to
+# (default target/bench-report.txt).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,15 +19,16 @@ cd "$repo"
 limit_dir=${LIMIT_DIR:-$repo/../shared/bench/limit}
 limit_target=${LIMIT_TARGET:-/tmp/limit-target}
 seed_messages=${SEED_MESSAGES:-1000000}
-out=${OUT:-$repo/target/bench-report.txt}
+out=${OUT:-${CARGO_TARGET_DIR:-$repo/target}/bench-report.txt}
 logs=$(mktemp -d /tmp/messenger-bench.XXXXXX)
 
 if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
     cargo build --release -p messenger-api -p messenger-bench
     CARGO_TARGET_DIR="$limit_target" cargo build --release --manifest-path "$limit_dir/Cargo.toml"
 fi
-bench=$repo/target/release/messenger-bench
-api=$repo/target/release/messenger-api
+target_dir=${CARGO_TARGET_DIR:-$repo/target}
+bench=$target_dir/release/messenger-bench
+api=$target_dir/release/messenger-api
 limit=$limit_target/release/limit-server
 
 started=()

@@ -115,7 +115,7 @@ pub struct RunArgs {
     #[arg(long, default_value = "alpha tag7")]
     pub search_query: String,
     /// Pause between two status polls of a search task.
-    #[arg(long, default_value = "2ms", value_parser = parse_duration)]
+    #[arg(long, default_value = "5ms", value_parser = parse_duration)]
     pub poll_interval: Duration,
     /// Messages per page of the page and cursor scenarios.
     #[arg(long, default_value_t = 100)]
