@@ -40,6 +40,11 @@ impl App {
             })
         })?;
         let background = wiring::start_background(&config, &mut wired)?;
+        let rendered_page_bytes = if config.page_cache {
+            config.rendered_page_cache_mib.saturating_mul(1024 * 1024)
+        } else {
+            0
+        };
         let endpoint = http::endpoint(GateSettings {
             messenger: wired.messenger.clone(),
             limiter: wired.request_limiter.clone(),
@@ -49,6 +54,7 @@ impl App {
             trusted_proxies: config.trusted_proxies.clone(),
             request_timeout: config.request_timeout,
             metrics: Arc::new(Metrics::new()),
+            rendered_page_bytes,
         })
         .boxed();
         let addr = SocketAddr::new(config.host, config.port);
@@ -100,6 +106,6 @@ impl App {
 
     /// The generated OpenAPI document, as served at `/openapi.json`.
     pub fn openapi_json() -> String {
-        crate::api::spec_json(&crate::api::service(&wiring::spec_messenger()))
+        crate::api::spec_json(&crate::api::service(&wiring::spec_messenger(), 0))
     }
 }

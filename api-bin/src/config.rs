@@ -133,6 +133,8 @@ pub struct Config {
     pub session_cache_capacity: u64,
     /// Messages the in-process page cache holds (`PAGE_CACHE_MESSAGES`, 200,000).
     pub page_cache_messages: u64,
+    /// MiB of full pages kept as written JSON (`PAGE_CACHE_RENDERED_MB`, 32; 0: none).
+    pub rendered_page_cache_mib: u64,
 }
 
 impl Default for Config {
@@ -173,6 +175,7 @@ impl Default for Config {
             login_limits: LoginLimits::default(),
             session_cache_capacity: 100_000,
             page_cache_messages: 200_000,
+            rendered_page_cache_mib: 32,
         }
     }
 }
@@ -215,6 +218,7 @@ impl fmt::Debug for Config {
             .field("login_limits", &self.login_limits)
             .field("session_cache_capacity", &self.session_cache_capacity)
             .field("page_cache_messages", &self.page_cache_messages)
+            .field("rendered_page_cache_mib", &self.rendered_page_cache_mib)
             .finish()
     }
 }
@@ -446,6 +450,12 @@ impl Config {
                 "a whole number",
             )?
             .unwrap_or(d.page_cache_messages),
+            rendered_page_cache_mib: num(
+                "PAGE_CACHE_RENDERED_MB",
+                &raw.page_cache_rendered_mb,
+                "a whole number of MiB",
+            )?
+            .unwrap_or(d.rendered_page_cache_mib),
         };
         config.check_combinations()?;
         Ok(config)
@@ -781,6 +791,9 @@ pub struct RawConfig {
     /// Messages the in-process page cache holds [default: 200000].
     #[arg(long, env = "PAGE_CACHE_MESSAGES", help_heading = "Caching")]
     pub page_cache_messages: Option<String>,
+    /// MiB of full pages kept as written JSON, 0 for none [default: 32].
+    #[arg(long, env = "PAGE_CACHE_RENDERED_MB", help_heading = "Caching")]
+    pub page_cache_rendered_mb: Option<String>,
     /// Sessions the in-process session cache holds [default: 100000].
     #[arg(long, env = "SESSION_CACHE_CAPACITY", help_heading = "Caching")]
     pub session_cache_capacity: Option<String>,

@@ -72,3 +72,13 @@ pub enum StartError {
     #[error("cannot start the search worker: {0}")]
     Background(std::io::Error),
 }
+
+/// The use cases over the adapters the configuration names, without the HTTP side or the
+/// background jobs: what `messenger-worker` runs search tasks with (the same repositories
+/// and task store as the API).
+///
+/// # Errors
+/// As [`App::build`]: a backend that cannot be used.
+pub async fn worker_messenger(config: &Config) -> Result<messenger_ports::Messenger, StartError> {
+    Ok(wiring::wire(config, Overrides::default()).await?.messenger)
+}

@@ -19,6 +19,7 @@ use messenger_ports::{
     Messenger, PageCache, PasswordHasher, Ports, RateLimiter, SessionCache, Sessions, TaskConsumer,
     TaskQueue, TaskStore,
 };
+use messenger_rabbitmq::{AmqpConfig, AmqpTaskQueue};
 use messenger_redis::{
     FallbackAttempts, FallbackLimiter, RedisAttempts, RedisConfig, RedisPageCache,
     RedisRateLimiter, RedisSessionCache, RedisStore, RedisTaskStore,
@@ -281,11 +282,8 @@ async fn tasks(
     redis: Option<&RedisStore>,
     housekeeping: &mut Vec<Housekeeping>,
 ) -> Result<Tasks, StartError> {
-    if config.amqp_url.is_some() {
-        return Err(StartError::NotWired {
-            part: "RabbitMQ search queue",
-            variable: "AMQP_URL (or RMQ_URL)",
-        });
+    if let Some(url) = &config.amqp_url {
+        return rabbitmq_tasks(url, system, redis).await;
     }
     let (queue, consumer) = memory_task_queue(config.search_queue_capacity);
     let store: Arc<dyn TaskStore> = match redis {
@@ -301,6 +299,40 @@ async fn tasks(
         queue: Arc::new(queue),
         store,
         consumer: Some(Arc::new(consumer)),
+    })
+}
+
+/// RabbitMQ carries the tasks to `messenger-worker` processes; Redis keeps their state, so
+/// every instance and worker sees it. No search runs in this process.
+///
+/// # Errors
+/// [`StartError::Config`] when the URL is unusable or Redis is missing.
+async fn rabbitmq_tasks(
+    url: &str,
+    system: &System,
+    redis: Option<&RedisStore>,
+) -> Result<Tasks, StartError> {
+    let Some(redis) = redis else {
+        return Err(StartError::Config(ConfigError::Combination(
+            "a queue (AMQP_URL/RMQ_URL) needs a shared task store: set REDIS_URL".into(),
+        )));
+    };
+    let queue = AmqpTaskQueue::new(AmqpConfig::new(url)).map_err(|_| {
+        StartError::Config(ConfigError::Invalid {
+            var: "AMQP_URL",
+            value: "<hidden>".into(),
+            expected: "an AMQP URL such as amqp://user:password@host:5672/%2f",
+        })
+    })?;
+    // Declares the queue now. A broker that is down does not stop the service: new
+    // searches answer 503 until it is back, and the publisher reconnects by itself.
+    if let Err(e) = queue.connect().await {
+        tracing::warn!(error = %e, "RabbitMQ is not reachable yet; new searches answer 503 until it is");
+    }
+    Ok(Tasks {
+        queue: Arc::new(queue),
+        store: Arc::new(RedisTaskStore::new(redis, Arc::clone(&system.clock))),
+        consumer: None,
     })
 }
 

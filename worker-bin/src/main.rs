@@ -1,1 +1,71 @@
-fn main() {}
+//! The `messenger-worker` binary: reads the configuration (the API's variables plus
+//! `WORKER_CONCURRENCY` and `AMQP_PREFETCH`), connects the shared stores through the API's
+//! composition root, and runs search tasks from RabbitMQ until SIGTERM/SIGINT. `main` only
+//! wires; errors are printed and end the process with status 1.
+
+use messenger_api::logging;
+use messenger_rabbitmq::AmqpTaskConsumer;
+use messenger_worker::{shutdown_signal, Worker, WorkerConfig, WorkerConfigError, WorkerOptions};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Anything that stops the binary.
+#[derive(Debug, thiserror::Error)]
+enum MainError {
+    #[error(transparent)]
+    Config(#[from] WorkerConfigError),
+    #[error(transparent)]
+    Logging(#[from] logging::LoggingError),
+    #[error("cannot start the runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error(transparent)]
+    Start(#[from] messenger_api::StartError),
+    #[error("AMQP_URL: {0}")]
+    Amqp(#[from] messenger_rabbitmq::AmqpError),
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "messenger-worker stopped");
+            eprintln!("messenger-worker: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), MainError> {
+    let config = WorkerConfig::from_env()?;
+    logging::init(&config.shared)?;
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = config.shared.workers_num {
+        builder.worker_threads(n);
+    }
+    let runtime = builder.enable_all().build().map_err(MainError::Runtime)?;
+    runtime.block_on(serve(config))
+}
+
+async fn serve(config: WorkerConfig) -> Result<(), MainError> {
+    let amqp = config.amqp();
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        broker = %amqp.redacted_url(),
+        queue = %amqp.queue,
+        concurrency = config.concurrency,
+        prefetch = config.prefetch,
+        "messenger-worker: search tasks from RabbitMQ, stores in PostgreSQL and Redis"
+    );
+    let messenger = messenger_api::worker_messenger(&config.shared).await?;
+    // The broker may still be starting: the consumer connects on its own, with back-off.
+    let consumer = Arc::new(AmqpTaskConsumer::new(amqp)?);
+    let options = WorkerOptions {
+        concurrency: config.concurrency,
+        drain_timeout: config.shared.shutdown_timeout,
+        ..WorkerOptions::default()
+    };
+    Worker::new(messenger, consumer, options)
+        .run(shutdown_signal())
+        .await;
+    Ok(())
+}

@@ -8,7 +8,8 @@ use async_trait::async_trait;
 use futures_util::StreamExt;
 use lapin::{
     options::{
-        BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions,
+        BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions,
+        BasicQosOptions, BasicRejectOptions,
     },
     types::{AMQPValue, FieldTable},
     uri::AMQPUri,
@@ -80,9 +81,29 @@ impl AmqpTaskConsumer {
             .map_err(|e| AmqpError::Broker(e.to_string()))
     }
 
-    /// Stops consuming for good: a waiting or later `next` answers `None`, and the
-    /// connection is closed, which hands any delivery not yet settled (or prefetched and
-    /// never handed out) back to the queue. Call it after the worker loop has finished.
+    /// Stops consuming for good but keeps the connection: the broker sends no more
+    /// messages, a waiting or later `next` answers `None`, and the deliveries held now can
+    /// still be settled. Messages already prefetched stay with this consumer until
+    /// [`Self::close`].
+    pub async fn stop(&self) {
+        self.closed.send_replace(true);
+        let state = self.state.lock().await;
+        if let Some(live) = &state.live {
+            let cancel = live
+                .link
+                .channel
+                .basic_cancel(live.consumer.tag(), BasicCancelOptions::default());
+            match tokio::time::timeout(self.cfg.settle_timeout, cancel).await {
+                Ok(Ok(())) => tracing::info!(queue = %self.cfg.queue, "task consumer stopped"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "could not cancel the task consumer"),
+                Err(_) => tracing::warn!("cancelling the task consumer timed out"),
+            }
+        }
+    }
+
+    /// Stops consuming for good (see [`Self::stop`]) and closes the connection, which
+    /// hands any delivery not yet settled (or prefetched and never handed out) back to the
+    /// queue. Call it after the worker loop has finished.
     pub async fn close(&self) {
         self.closed.send_replace(true);
         let live = self.state.lock().await.live.take();
@@ -92,7 +113,8 @@ impl AmqpTaskConsumer {
         }
     }
 
-    fn is_closed(&self) -> bool {
+    /// Whether [`Self::stop`] or [`Self::close`] was called.
+    pub fn is_stopped(&self) -> bool {
         *self.closed.borrow()
     }
 
@@ -207,7 +229,7 @@ impl AmqpTaskConsumer {
 #[async_trait]
 impl TaskConsumer for AmqpTaskConsumer {
     async fn next(&self) -> PortResult<Option<Box<dyn Delivery>>> {
-        if self.is_closed() {
+        if self.is_stopped() {
             return Ok(None);
         }
         let mut closed = self.closed.subscribe();

@@ -394,3 +394,28 @@ async fn a_delivery_dropped_unsettled_comes_back_at_once() {
         .is_none());
     consumer.close().await;
 }
+
+#[tokio::test]
+async fn a_stopped_consumer_takes_nothing_new_but_settles_what_it_holds() {
+    let Some(url) = amqp_url("a_stopped_consumer_takes_nothing_new_but_settles_what_it_holds")
+    else {
+        return;
+    };
+    let mut cfg = unique_config(&url);
+    cfg.prefetch = 1;
+    let _cleanup = Cleanup(cfg.clone());
+    let queue = AmqpTaskQueue::new(cfg.clone()).unwrap();
+    let consumer = AmqpTaskConsumer::new(cfg.clone()).unwrap();
+    queue.publish(task(1)).await.unwrap();
+    let held = expect_next(&consumer).await;
+    consumer.stop().await;
+    assert!(consumer.next().await.unwrap().is_none());
+    queue.publish(task(2)).await.unwrap();
+    held.ack().await.unwrap();
+    assert_eq!(
+        depths_settle(&cfg, QueueDepths { ready: 1, dead: 0 }).await,
+        QueueDepths { ready: 1, dead: 0 },
+        "the new task waits for another consumer"
+    );
+    consumer.close().await;
+}

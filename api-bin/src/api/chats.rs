@@ -7,11 +7,12 @@ use crate::http::{
         IdempotencyKeyReusedError, InternalError, PageBadRequestError, PostNotFoundError,
         RateLimitedError, UnavailableError,
     },
-    payload::{AsStr, NextView, SerdeJson},
+    payload::{render, Hex, NextView, Rfc3339, SerdeJson},
     security::Session,
 };
+use bytes::Bytes;
 use messenger_domain::{ChatName, DisplayName, Error, IdempotencyKey, Limit, Message, MessageText};
-use messenger_ports::{MessagesPage, Messenger};
+use messenger_ports::{AppError, MessagesPage, Messenger};
 use poem::Request;
 use poem_openapi::{
     param::{Header, Path, Query},
@@ -26,12 +27,56 @@ pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 /// The chat routes.
 pub struct ChatsApi {
     messenger: Messenger,
+    rendered: Option<RenderedPages>,
 }
 
 impl ChatsApi {
-    /// Over these use cases.
-    pub fn new(messenger: Messenger) -> Self {
-        Self { messenger }
+    /// Over these use cases, keeping up to `rendered_page_bytes` of written full pages
+    /// (0: none).
+    pub fn new(messenger: Messenger, rendered_page_bytes: u64) -> Self {
+        Self {
+            messenger,
+            rendered: (rendered_page_bytes > 0).then(|| RenderedPages::new(rendered_page_bytes)),
+        }
+    }
+}
+
+/// Full pages as written on the wire. A full page never changes (messages are immutable
+/// and sequence numbers have no gaps), so its bytes — `next` included — are fixed once
+/// written; keeping them saves writing 100 messages of JSON per read of a popular page.
+/// Keyed by the page's first message and its size, which fix the page; consulted only
+/// after the use case has checked the caller's access and produced the page.
+struct RenderedPages {
+    cache: moka::sync::Cache<(u128, u32), Bytes>,
+}
+
+impl RenderedPages {
+    fn new(max_bytes: u64) -> Self {
+        Self {
+            cache: moka::sync::Cache::builder()
+                .max_capacity(max_bytes)
+                .weigher(|_, b: &Bytes| u32::try_from(b.len()).unwrap_or(u32::MAX))
+                .build(),
+        }
+    }
+
+    /// The answer for `page`, written once per full page.
+    fn answer(&self, page: PageView, limit: Limit) -> SerdeJson<MessagesPageSchema, PageView> {
+        let first = match page.0.messages.first() {
+            Some(m) if page.0.messages.len() == limit.get() as usize => m.id.as_u128(),
+            _ => return page.into_answer(),
+        };
+        let key = (first, limit.get());
+        if let Some(bytes) = self.cache.get(&key) {
+            return SerdeJson::rendered(bytes);
+        }
+        match render(&page, page.size_hint()) {
+            Ok(bytes) => {
+                self.cache.insert(key, bytes.clone());
+                SerdeJson::rendered(bytes)
+            }
+            Err(_) => page.into_answer(),
+        }
     }
 }
 
@@ -263,6 +308,11 @@ from_app_error!(ListMessagesResponse:
 pub struct PageView(MessagesPage);
 
 impl PageView {
+    fn into_answer(self) -> SerdeJson<MessagesPageSchema, PageView> {
+        let hint = self.size_hint();
+        SerdeJson::new(self, hint)
+    }
+
     /// Bytes to reserve for the answer.
     fn size_hint(&self) -> usize {
         self.0
@@ -298,10 +348,10 @@ impl Serialize for MessageView<'_> {
         let m = self.0;
         let mut st = s.serialize_struct("Message", 5)?;
         st.serialize_field("text", &m.text)?;
-        st.serialize_field("message_id", &AsStr(&m.id))?;
-        st.serialize_field("user_id", &AsStr(&m.user_id))?;
+        st.serialize_field("message_id", &Hex(m.id.as_u128()))?;
+        st.serialize_field("user_id", &Hex(m.user_id.as_u128()))?;
         st.serialize_field("user_name", &m.user_name)?;
-        st.serialize_field("created_at", &AsStr(&m.created_at))?;
+        st.serialize_field("created_at", &Rfc3339(m.created_at))?;
         st.end()
     }
 }
@@ -419,19 +469,95 @@ impl ChatsApi {
         /// Where to continue: a `next.iterator` of an earlier page of this chat.
         from: Query<Option<String>>,
     ) -> ListMessagesResponse {
-        let run = async {
-            let limit = Limit::messages(limit.0)?;
-            self.messenger
-                .list_messages(&session.0, &chat_id, from.0.as_deref(), limit)
-                .await
+        let limit = match Limit::messages(limit.0) {
+            Ok(limit) => limit,
+            Err(e) => return AppError::from(e).into(),
         };
-        match run.await {
-            Ok(page) => {
-                let view = PageView(page);
-                let hint = view.size_hint();
-                ListMessagesResponse::Ok(SerdeJson::new(view, hint))
-            }
+        let page = self
+            .messenger
+            .list_messages(&session.0, &chat_id, from.0.as_deref(), limit)
+            .await;
+        match page {
+            Ok(page) => ListMessagesResponse::Ok(match &self.rendered {
+                Some(rendered) => rendered.answer(PageView(page), limit),
+                None => PageView(page).into_answer(),
+            }),
             Err(e) => e.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use messenger_domain::{ChatId, MemberId, MessageId, Timestamp};
+    use poem_openapi::types::ParseFromJSON;
+    use serde_json::json;
+    use std::sync::Arc;
+
+    fn message(n: u128, text: &str) -> Message {
+        Message {
+            id: MessageId::from_u128(n),
+            chat_id: ChatId::from_u128(7),
+            seq: u64::try_from(n).unwrap(),
+            user_id: MemberId::from_u128(0xabc),
+            user_name: "Ann \"A\"".into(),
+            text: text.into(),
+            created_at: Timestamp::from_micros(1_795_766_686_123_456),
+        }
+    }
+
+    fn page(n: u128) -> PageView {
+        PageView(MessagesPage {
+            messages: Arc::new((1..=n).map(|i| message(i, "hi\n\u{1F600}")).collect()),
+            next: "00000000000000010000000000000002".into(),
+        })
+    }
+
+    #[test]
+    fn a_page_is_written_exactly_and_parses_as_its_schema() {
+        let bytes = render(&page(1), 0).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(
+            v,
+            json!({
+                "messages": [{
+                    "text": "hi\n\u{1F600}",
+                    "message_id": "00000000000000000000000000000001",
+                    "user_id": "00000000000000000000000000000abc",
+                    "user_name": "Ann \"A\"",
+                    "created_at": "2026-11-27T08:04:46.123456Z",
+                }],
+                "next": { "iterator": "00000000000000010000000000000002" },
+            })
+        );
+        assert!(MessagesPageSchema::parse_from_json(Some(v)).is_ok());
+    }
+
+    #[tokio::test]
+    async fn full_pages_are_written_once_and_served_identically() {
+        let rendered = RenderedPages::new(1 << 20);
+        let limit = Limit::messages(3).unwrap();
+        let first = rendered.answer(page(3), limit);
+        assert_eq!(rendered.cache.entry_count(), 0, "moka counts lazily");
+        rendered.cache.run_pending_tasks();
+        assert_eq!(rendered.cache.entry_count(), 1);
+        let again = rendered.answer(page(3), limit);
+        let a = poem::IntoResponse::into_response(first)
+            .into_body()
+            .into_bytes()
+            .await
+            .unwrap();
+        let b = poem::IntoResponse::into_response(again)
+            .into_body()
+            .into_bytes()
+            .await
+            .unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a, render(&page(3), 0).unwrap());
+        // A partial page (the last one) is never kept: it grows.
+        let _ = rendered.answer(page(2), limit);
+        rendered.cache.run_pending_tasks();
+        assert_eq!(rendered.cache.entry_count(), 1);
     }
 }

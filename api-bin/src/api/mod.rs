@@ -47,12 +47,13 @@ pub type Api = (
     search::SearchApi,
 );
 
-/// The API over `messenger`.
-pub fn service(messenger: &Messenger) -> OpenApiService<Api, ()> {
+/// The API over `messenger`, keeping up to `rendered_page_bytes` of written full pages of
+/// messages (0: none).
+pub fn service(messenger: &Messenger, rendered_page_bytes: u64) -> OpenApiService<Api, ()> {
     let api = (
         health::HealthApi::new(messenger.clone()),
         auth::AuthApi::new(messenger.clone()),
-        chats::ChatsApi::new(messenger.clone()),
+        chats::ChatsApi::new(messenger.clone(), rendered_page_bytes),
         search::SearchApi::new(messenger.clone()),
     );
     OpenApiService::new(api, "Messenger API", env!("CARGO_PKG_VERSION"))

@@ -6,7 +6,7 @@ use crate::http::{
         from_app_error, AuthError, BadParametersError, InternalError, RateLimitedError,
         ResultsBadRequestError, TaskNotFoundError, UnavailableError,
     },
-    payload::{AsStr, NextView, SerdeJson},
+    payload::{Hex, NextView, Rfc3339, SerdeJson},
     security::Session,
 };
 use messenger_domain::{Limit, SearchHit, SearchQuery, TaskStatus};
@@ -248,10 +248,10 @@ impl Serialize for HitView<'_> {
         let h = self.0;
         let mut st = s.serialize_struct("SearchHit", 5)?;
         st.serialize_field("text", &h.text)?;
-        st.serialize_field("chat_id", &AsStr(&h.chat_id))?;
-        st.serialize_field("message_id", &AsStr(&h.message_id))?;
+        st.serialize_field("chat_id", &Hex(h.chat_id.as_u128()))?;
+        st.serialize_field("message_id", &Hex(h.message_id.as_u128()))?;
         st.serialize_field("user_name", &h.user_name)?;
-        st.serialize_field("created_at", &AsStr(&h.created_at))?;
+        st.serialize_field("created_at", &Rfc3339(h.created_at))?;
         st.end()
     }
 }
@@ -329,5 +329,43 @@ impl SearchApi {
             }
             Err(e) => e.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::payload::render;
+    use messenger_domain::{ChatId, MessageId, Timestamp};
+    use poem_openapi::types::ParseFromJSON;
+    use serde_json::json;
+
+    #[test]
+    fn a_page_of_hits_is_written_exactly_and_parses_as_its_schema() {
+        let view = HitsView(HitsPage {
+            hits: vec![SearchHit {
+                message_id: MessageId::from_u128(1),
+                chat_id: ChatId::from_u128(2),
+                text: "hello world".into(),
+                user_name: "bob".into(),
+                created_at: Timestamp::from_micros(0),
+            }],
+            next: "x".into(),
+        });
+        let v: serde_json::Value = serde_json::from_slice(&render(&view, 0).unwrap()).unwrap();
+        assert_eq!(
+            v,
+            json!({
+                "messages": [{
+                    "text": "hello world",
+                    "chat_id": "00000000000000000000000000000002",
+                    "message_id": "00000000000000000000000000000001",
+                    "user_name": "bob",
+                    "created_at": "1970-01-01T00:00:00.000000Z",
+                }],
+                "next": { "iterator": "x" },
+            })
+        );
+        assert!(HitsPageSchema::parse_from_json(Some(v)).is_ok());
     }
 }

@@ -200,13 +200,14 @@ macro_rules! from_app_error {
 pub(crate) use from_app_error;
 
 /// Typed handlers for the framework's own errors, each turned into the contract's answer.
-/// They are applied with `catch_error` by type, so nothing else is swallowed.
+/// They are applied with `catch_error` by type, so nothing else is swallowed. (Path errors
+/// are answered by the gate, which knows whose id the path holds.)
 pub mod catchers {
     use super::error_response;
     use messenger_domain::Error;
     use poem::Response;
     use poem_openapi::error::{
-        AuthorizationError, ContentTypeError, ParseMultipartError, ParseParamError, ParsePathError,
+        AuthorizationError, ContentTypeError, ParseMultipartError, ParseParamError,
         ParseRequestPayloadError,
     };
 
@@ -228,12 +229,6 @@ pub mod catchers {
     /// Not sent by this API (no multipart routes), but bad input all the same.
     pub async fn multipart(_: ParseMultipartError) -> Response {
         error_response(&Error::BadParameters)
-    }
-
-    /// Path parameters are declared as strings, so this cannot happen short of a path the
-    /// router could not decode: such a path names nothing.
-    pub async fn path(_: ParsePathError) -> Response {
-        error_response(&Error::NotFound)
     }
 
     /// The security scheme found no caller: keep its `auth-failed` code.

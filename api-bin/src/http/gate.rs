@@ -40,6 +40,8 @@ pub struct GateSettings {
     pub request_timeout: Duration,
     /// Request counts and latencies.
     pub metrics: Arc<Metrics>,
+    /// Bytes of written full pages kept by the chat routes (0: none).
+    pub rendered_page_bytes: u64,
 }
 
 /// The middleware around the API's router.
@@ -68,13 +70,19 @@ impl<E: Endpoint<Output = Response>> Endpoint for Gate<E> {
         let request_id = self.ids.for_request(&req);
         let method = req.method().clone();
         let route = routes::table().find(&method, req.uri().path());
-        let answer = tokio::time::timeout(self.settings.request_timeout, self.handle(req, route));
-        let mut resp = match answer.await {
-            Ok(resp) => resp,
-            Err(_) => {
-                tracing::warn!(request_id = ?request_id, "request timed out; answering 503");
-                error_response(&Error::ServiceUnavailable)
+        let timed = matches!(route, RouteMatch::Found(spec) if spec.deadline);
+        let mut resp = if timed {
+            let answer =
+                tokio::time::timeout(self.settings.request_timeout, self.handle(req, route));
+            match answer.await {
+                Ok(resp) => resp,
+                Err(_) => {
+                    tracing::warn!(request_id = ?request_id, "request timed out; answering 503");
+                    error_response(&Error::ServiceUnavailable)
+                }
             }
+        } else {
+            self.handle(req, route).await
         };
         resp.headers_mut()
             .insert(X_REQUEST_ID.clone(), request_id.clone());
@@ -120,11 +128,27 @@ impl<E: Endpoint<Output = Response>> Gate<E> {
             }
         };
 
-        let client = self.client(&req);
-        if spec.throttled {
-            if let Some(limiter) = &s.limiter {
-                if let Some(e) = throttle(limiter.as_ref(), caller.as_ref(), &client).await {
-                    return error_response(&e);
+        // The client's address keys throttling without a session, and the per-address
+        // limits of register and login; other requests never need it.
+        let account = caller.filter(|c| c.session.is_some()).map(|c| c.account_id);
+        let limiter = s.limiter.as_ref().filter(|_| spec.throttled);
+        let client =
+            (!spec.auth || (limiter.is_some() && account.is_none())).then(|| self.client(&req));
+        if let Some(limiter) = limiter {
+            let key = match (account, &client) {
+                (Some(account), _) => format!("account:{account}"),
+                (None, Some(client)) => format!("address:{}", client.as_str()),
+                (None, None) => String::from("address:unknown"),
+            };
+            if let Some(e) = throttle(limiter.as_ref(), &key).await {
+                return error_response(&e);
+            }
+        }
+
+        if spec.template.contains('{') {
+            if let Some(path) = routes::fill_empty_ids(req.uri().path()) {
+                if let Some(uri) = with_path(req.uri(), &path) {
+                    *req.uri_mut() = uri;
                 }
             }
         }
@@ -136,12 +160,23 @@ impl<E: Endpoint<Output = Response>> Gate<E> {
             }
         }
 
-        req.extensions_mut().insert(client);
+        if let Some(client) = client {
+            req.extensions_mut().insert(client);
+        }
         if let Some(caller) = caller {
             req.extensions_mut().insert(caller);
         }
         match self.inner.call(req).await {
             Ok(resp) => resp,
+            // Path parameters are strings, so the only path error is one the router could
+            // not decode (`%FF`): an id that does not parse, so the resource's 404. Only
+            // the gate knows the route, hence here rather than with the other catchers.
+            Err(e)
+                if e.is::<poem::error::ParsePathError>()
+                    || e.is::<poem_openapi::error::ParsePathError>() =>
+            {
+                error_response(&spec.unknown_id())
+            }
             Err(e) => {
                 // The typed catchers turned every expected framework error into its
                 // answer; anything reaching here is a bug to look at.
@@ -176,20 +211,12 @@ impl<E: Endpoint<Output = Response>> Gate<E> {
     }
 }
 
-/// Counts the request against the budget of the account (valid session) or of the client's
-/// address; `Some` error when over it. A limiter that cannot answer lets the request
-/// through: throttling protects the service, and refusing everything while its store is
-/// down would be the outage it is meant to prevent.
-async fn throttle(
-    limiter: &dyn RateLimiter,
-    caller: Option<&Caller>,
-    client: &ClientAddress,
-) -> Option<Error> {
-    let key = match caller {
-        Some(c) if c.session.is_some() => format!("account:{}", c.account_id),
-        _ => format!("address:{}", client.as_str()),
-    };
-    match limiter.check(&key).await {
+/// Counts the request against `key`'s budget (the account with a valid session, else the
+/// client's address); `Some` error when over it. A limiter that cannot answer lets the
+/// request through: throttling protects the service, and refusing everything while its
+/// store is down would be the outage it is meant to prevent.
+async fn throttle(limiter: &dyn RateLimiter, key: &str) -> Option<Error> {
+    match limiter.check(key).await {
         Ok(RateDecision::Allowed) => None,
         Ok(RateDecision::Limited { retry_after }) => Some(Error::RequestLimitExceeded {
             retry_after_secs: whole_seconds_up(retry_after),
@@ -199,6 +226,18 @@ async fn throttle(
             None
         }
     }
+}
+
+/// `uri` with another path (the query kept).
+fn with_path(uri: &poem::http::Uri, path: &str) -> Option<poem::http::Uri> {
+    let path_and_query = match uri.query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_owned(),
+    };
+    poem::http::Uri::builder()
+        .path_and_query(path_and_query)
+        .build()
+        .ok()
 }
 
 /// `Retry-After`: whole seconds, rounded up, at least 1.

@@ -20,7 +20,7 @@ use std::sync::Arc;
 /// The whole service: the gate around the router of the API, the spec, the docs and the
 /// metrics.
 pub fn endpoint(settings: GateSettings) -> impl Endpoint<Output = Response> {
-    let service = api::service(&settings.messenger);
+    let service = api::service(&settings.messenger, settings.rendered_page_bytes);
     let spec = Bytes::from(api::spec_json(&service));
     // The UI embeds the document; give it the served one (with the general answers).
     let docs = Bytes::from(service.swagger_ui_html().replace(
@@ -58,7 +58,6 @@ pub fn endpoint(settings: GateSettings) -> impl Endpoint<Output = Response> {
         .catch_error(catchers::param)
         .catch_error(catchers::content_type)
         .catch_error(catchers::multipart)
-        .catch_error(catchers::path)
         .catch_error(catchers::authorization)
         .catch_error(catchers::not_found)
         .catch_error(catchers::read_body);

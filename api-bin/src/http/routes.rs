@@ -6,6 +6,7 @@
 //! The gate needs the table because poem-openapi parses parameters and bodies before a
 //! handler runs, while the contract orders errors route → auth → throttling → bad input.
 
+use messenger_domain::Error;
 use poem::http::Method;
 
 /// What the gate does for one (method, path template).
@@ -25,6 +26,23 @@ pub struct RouteSpec {
     pub logged: bool,
     /// Part of the OpenAPI document (the spec and documentation routes are not).
     pub in_spec: bool,
+    /// Runs under the whole-request deadline (routes that call stores; the others answer
+    /// from memory and skip the timer).
+    pub deadline: bool,
+}
+
+impl RouteSpec {
+    /// The answer for a path id that cannot even be decoded (say `%FF`): the resource's
+    /// 404, as for any id that does not parse.
+    pub fn unknown_id(&self) -> Error {
+        if self.template.contains("{chat_id}") {
+            Error::ChatNotFound
+        } else if self.template.contains("{task_id}") {
+            Error::TaskNotFound
+        } else {
+            Error::NotFound
+        }
+    }
 }
 
 /// The largest request body accepted (256 KiB); larger ones answer 400.
@@ -39,6 +57,7 @@ const fn api(method: Method, template: &'static str, auth: bool, body: bool) -> 
         body,
         logged: true,
         in_spec: true,
+        deadline: true,
     }
 }
 
@@ -51,13 +70,29 @@ const fn open(method: Method, template: &'static str, logged: bool, in_spec: boo
         body: false,
         logged,
         in_spec,
+        deadline: false,
+    }
+}
+
+/// `/ping_db`: not authenticated, throttled or logged, but it calls the database, so it
+/// runs under the request deadline.
+const fn health_db() -> RouteSpec {
+    RouteSpec {
+        method: Method::GET,
+        template: "/ping_db",
+        auth: false,
+        throttled: false,
+        body: false,
+        logged: false,
+        in_spec: true,
+        deadline: true,
     }
 }
 
 /// Every route. Health, metrics and documentation are neither authenticated nor throttled.
 pub static ROUTES: &[RouteSpec] = &[
     open(Method::GET, "/ping", false, true),
-    open(Method::GET, "/ping_db", false, true),
+    health_db(),
     open(Method::GET, "/metrics", false, false),
     open(Method::GET, "/openapi.json", true, false),
     open(Method::GET, "/docs", true, false),
@@ -213,11 +248,28 @@ fn matches(segments: &[Segment], path: &str) -> bool {
     for seg in segments {
         match (seg, parts.next()) {
             (Segment::Static(s), Some(p)) if *s == p => {}
-            (Segment::Param, Some(p)) if !p.is_empty() => {}
+            // An empty id is an id that does not parse: the route's handler answers the
+            // resource's 404 for it (the gate gives it a placeholder the router accepts).
+            (Segment::Param, Some(_)) => {}
             _ => return false,
         }
     }
     parts.next().is_none()
+}
+
+/// The path with every empty segment after the first replaced by `-` (an id that never
+/// parses), when there is one: the router does not match empty parameters, but the
+/// contract answers an empty id like any id that does not parse.
+pub fn fill_empty_ids(path: &str) -> Option<String> {
+    let rest = path.strip_prefix('/')?;
+    if !rest.split('/').any(str::is_empty) {
+        return None;
+    }
+    let filled: Vec<&str> = rest
+        .split('/')
+        .map(|seg| if seg.is_empty() { "-" } else { seg })
+        .collect();
+    Some(format!("/{}", filled.join("/")))
 }
 
 #[cfg(test)]
@@ -267,6 +319,14 @@ mod tests {
             "/v1/chats/{chat_id}/messages"
         );
         assert_eq!(found(&t, Method::HEAD, "/ping"), "/ping");
+        assert_eq!(
+            found(&t, Method::POST, "/v1/chats//users"),
+            "/v1/chats/{chat_id}/users"
+        );
+        assert_eq!(
+            found(&t, Method::GET, "/v1/chats/search/status/"),
+            "/v1/chats/search/status/{task_id}"
+        );
     }
 
     #[test]
@@ -279,10 +339,8 @@ mod tests {
             "/ping/",
             "/v1",
             "/v1/chats/",
-            "/v1/chats//users",
             "/v1/chats/a/b/users",
             "/v1/chats/search/status",
-            "/v1/chats/search/status/",
             "/v1/auth",
             "/docs/x",
         ] {
@@ -314,6 +372,37 @@ mod tests {
                 allow: "GET"
             }
         );
+    }
+
+    #[test]
+    fn empty_ids_get_a_placeholder() {
+        assert_eq!(fill_empty_ids("/v1/chats/x/users"), None);
+        assert_eq!(
+            fill_empty_ids("/v1/chats//users").as_deref(),
+            Some("/v1/chats/-/users")
+        );
+        assert_eq!(
+            fill_empty_ids("/v1/chats/search/status/").as_deref(),
+            Some("/v1/chats/search/status/-")
+        );
+    }
+
+    #[test]
+    fn undecodable_ids_are_the_resource_s_404() {
+        let t = RouteTable::new();
+        let spec = |m, p| match t.find(&m, p) {
+            RouteMatch::Found(r) => r,
+            other => panic!("{p}: {other:?}"),
+        };
+        assert_eq!(
+            spec(Method::POST, "/v1/chats/x/users").unknown_id(),
+            Error::ChatNotFound
+        );
+        assert_eq!(
+            spec(Method::GET, "/v1/chats/search/x/messages").unknown_id(),
+            Error::TaskNotFound
+        );
+        assert_eq!(spec(Method::GET, "/ping").unknown_id(), Error::NotFound);
     }
 
     #[test]
