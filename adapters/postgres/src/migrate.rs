@@ -254,10 +254,12 @@ impl Migrator {
             .map_err(|e| MigrateError::sql(None, &e))?;
         let result = async {
             // Created under the lock: two `CREATE SCHEMA IF NOT EXISTS` at once can collide.
-            // The name is a checked identifier (see `PgConfig::with_schema`).
+            // The name is a checked identifier (see `PgConfig::with_schema`). The notices
+            // "already exists, skipping" of every later run are not worth a log line.
             client
                 .batch_execute(&format!(
-                    "CREATE SCHEMA IF NOT EXISTS {schema};\n\
+                    "SET client_min_messages = warning;\n\
+                     CREATE SCHEMA IF NOT EXISTS {schema};\n\
                      CREATE TABLE IF NOT EXISTS schema_migrations (\n\
                          version bigint PRIMARY KEY,\n\
                          name text NOT NULL,\n\
