@@ -9,7 +9,8 @@
 # today (below). STACK_PROFILE (default debug: the tests have just built those binaries) is
 # passed on to deploy/stack.sh.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+here=$(cd "$(dirname "$0")" && pwd)
+cd "$here/../.."
 
 # messenger-api does not wire PostgreSQL, Redis or RabbitMQ yet, and messenger-worker is
 # not written yet: the stack is one in-memory instance, and the checks that need several
@@ -25,7 +26,6 @@ export STACK_PROFILE="${STACK_PROFILE:-debug}"
 export RUST_LOG="${RUST_LOG:-info}"
 unset NGINX_THROTTLING
 
-passed=0
 skipped=()
 cleanup() {
   local status=$?
@@ -49,53 +49,8 @@ nginx="http://127.0.0.1:$(port_of nginx)"
 mapfile -t instance_ports < <(awk '$1 ~ /^api-/ {print $2}' "$STACK_RUN_DIR/instances")
 echo "smoke test through nginx at $nginx (instances on ports ${instance_ports[*]})"
 
-# call METHOD URL [JSON-BODY|@FILE] [HEADER...]: sets $code and $body ($work/headers: the
-# answer's headers).
-call() {
-  local method=$1 url=$2 data=${3:-}
-  shift 2
-  [ "$#" -gt 0 ] && shift
-  local -a args=(-sS -X "$method" -o "$work/body" -D "$work/headers" -w '%{http_code}' --max-time 15)
-  [ -n "$data" ] && args+=(-H 'Content-Type: application/json' --data-binary "$data")
-  local header
-  for header in "$@"; do args+=(-H "$header"); done
-  code=$(curl "${args[@]}" "$url") || code="curl-failed"
-  body=$(cat "$work/body" 2>/dev/null || true)
-}
-# expect CODE WHAT: the last call answered CODE, else the step fails here.
-expect() {
-  if [ "$code" != "$1" ]; then
-    echo "FAIL $2: expected $1, got $code: $body"
-    exit 1
-  fi
-  passed=$((passed + 1))
-  echo "ok   $2"
-}
-# field PATH: a value from the last JSON answer (`messages.0.text`; `messages.#`: how many).
-field() {
-  python3 -c '
-import json, sys
-value = json.loads(sys.argv[1])
-for key in sys.argv[2].split("."):
-    if key == "#":
-        value = len(value)
-    else:
-        value = value[int(key)] if key.isdigit() else value[key]
-print(value if not isinstance(value, (list, dict)) else json.dumps(value))
-' "$body" "$1"
-}
-# expect_field PATH VALUE WHAT
-expect_field() {
-  local got
-  got=$(field "$1")
-  if [ "$got" != "$2" ]; then
-    echo "FAIL $3: $1 is '$got', expected '$2' (answer: $body)"
-    exit 1
-  fi
-  passed=$((passed + 1))
-  echo "ok   $3"
-}
-auth() { echo "Authorization: session_id $1"; }
+# shellcheck source-path=SCRIPTDIR source=lib/http.bash
+source "$here/lib/http.bash"
 
 call GET "$nginx/ping"
 expect 200 "GET /ping through nginx"
@@ -155,14 +110,7 @@ expect_field messages.0.text "one more after the end" "which is bob's new one"
 call POST "$nginx/v1/chats/search" '{"message":"Quick FOX"}' "$(auth "$bob")"
 expect 201 "bob starts a search"
 task=$(field task_id)
-status=""
-for _ in $(seq 150); do
-  call GET "$nginx/v1/chats/search/status/$task" "" "$(auth "$bob")"
-  [ "$code" = 200 ] || break
-  status=$(field status)
-  case $status in SUCCESS | FAILED) break ;; esac
-  sleep 0.2
-done
+wait_search "$nginx" "$task" "$(auth "$bob")"
 expect 200 "the task's status"
 expect_field status SUCCESS "the task ends SUCCESS within 30 s"
 call GET "$nginx/v1/chats/search/$task/messages?limit=10" "" "$(auth "$bob")"
@@ -184,29 +132,20 @@ call POST "$nginx/v1/chats" "@$work/260k.json" "$(auth "$alice")"
 expect 400 "a body over the API's 256 KiB limit answers 400"
 call GET "$nginx/ping" "" "X-Request-Id: smoke-request-1"
 expect 200 "GET /ping with a request id"
-if ! grep -qi '^x-request-id: smoke-request-1' "$work/headers"; then
-  echo "FAIL the request id sent through nginx is not echoed: $(cat "$work/headers")"
-  exit 1
-fi
-passed=$((passed + 1))
-echo "ok   the client's X-Request-Id is passed through nginx and echoed"
+grep -qi '^x-request-id: smoke-request-1' "$work/headers" ||
+  fail "the request id sent through nginx is not echoed: $(cat "$work/headers")"
+ok "the client's X-Request-Id is passed through nginx and echoed"
 call GET "$nginx/ping"
-if ! grep -qiE '^x-request-id: [0-9a-f]{32}' "$work/headers"; then
-  echo "FAIL no request id made by nginx is echoed: $(cat "$work/headers")"
-  exit 1
-fi
-passed=$((passed + 1))
-echo "ok   without one, nginx's request id is used and echoed"
+grep -qiE '^x-request-id: [0-9a-f]{32}' "$work/headers" ||
+  fail "no request id made by nginx is echoed: $(cat "$work/headers")"
+ok "without one, nginx's request id is used and echoed"
 call GET "$nginx/metrics"
 expect 404 "/metrics is not served through nginx"
 call GET "http://127.0.0.1:${instance_ports[0]}/metrics"
 expect 200 "/metrics on an instance"
-if ! grep -q '^messenger_http_requests_total{.*route="/v1/chats/{chat_id}/messages".*} [1-9]' <<<"$body"; then
-  echo "FAIL /metrics does not count the message routes: $(head -c 2000 <<<"$body")"
-  exit 1
-fi
-passed=$((passed + 1))
-echo "ok   which counts requests by route template"
+grep -q '^messenger_http_requests_total{.*route="/v1/chats/{chat_id}/messages".*} [1-9]' <<<"$body" ||
+  fail "/metrics does not count the message routes: $(head -c 2000 <<<"$body")"
+ok "which counts requests by route template"
 call GET "$nginx/no/such/route"
 expect 404 "an unknown route answers 404 through nginx"
 expect_field message not-found "with the not-found code"
