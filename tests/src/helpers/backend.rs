@@ -66,6 +66,16 @@ impl Backend {
         config.database_url.clone_from(&self.database_url);
         config.redis_url.clone_from(&self.redis_url);
         config.amqp_url.clone_from(&self.amqp_url);
+        if self.redis_url.is_some() {
+            // A key prefix of its own per service: tests running at once (and earlier runs)
+            // never share sessions, budgets, cached pages or tasks.
+            config.redis_key_prefix = format!("{}:", super::unique("messenger-test"));
+        }
+        if self.database_url.is_some() {
+            // Every test starts its own service and tests run in parallel: small pools
+            // keep the database's connection limit out of reach.
+            config.pool_size = config.pool_size.min(4);
+        }
     }
 
     /// Whether this build of the service can run over this backend. While an adapter is
