@@ -120,6 +120,18 @@ expect_field messages.0.text "the quick smoke fox jumps" "the message with both 
 expect_field messages.0.chat_id "$chat" "in the chat it was posted to"
 call GET "$nginx/v1/chats/search/status/$task" "" "$(auth "$alice")"
 expect 404 "another account does not see the task"
+if grep -q '^worker-' "$STACK_RUN_DIR/pids"; then
+  # With a queue the API runs no search itself: the task above was the worker's.
+  sed 's/\x1b\[[0-9;]*m//g' "$STACK_RUN_DIR/api-1.log" | head -n 1 | grep -q 'searches run by messenger-worker' ||
+    fail "the API does not say that messenger-worker runs the searches: $(head -n 1 "$STACK_RUN_DIR/api-1.log")"
+  ok "the API hands searches to messenger-worker (its first log line)"
+  vhost=$(awk '$1 == "vhost" {print $2}' "$STACK_RUN_DIR/isolation")
+  consumers=$(rabbitmqctl -q list_consumers -p "$vhost" queue_name | grep -c . || true)
+  [ "$consumers" -ge 1 ] || fail "no consumer on the stack's RabbitMQ vhost $vhost"
+  ok "the worker consumes the stack's queue ($consumers consumer(s) on vhost $vhost)"
+else
+  skipped+=("the worker: the stack has none (services: '$services')")
+fi
 
 # --- nginx in front: bodies, request ids, unknown routes ------------------------------------
 # (Files, not arguments: one argument may not exceed 128 KiB.)
