@@ -59,6 +59,7 @@ struct ScriptedSearch {
     worker: usize,
     runs: Arc<Mutex<Vec<(usize, String)>>>,
     gate: Arc<Gate>,
+    delay: Duration,
 }
 
 #[async_trait]
@@ -77,6 +78,10 @@ impl MessageSearch for ScriptedSearch {
             return Err(PortError::Unavailable("the search backend failed".into()));
         }
         self.gate.pass().await;
+        if !self.delay.is_zero() {
+            // A search that takes a while, as a real one does.
+            tokio::time::sleep(self.delay).await;
+        }
         self.inner.search(scope, query, cap).await
     }
 }
@@ -122,6 +127,7 @@ struct World {
     queue: Arc<AmqpTaskQueue>,
     runs: Arc<Mutex<Vec<(usize, String)>>>,
     caller: Caller,
+    search_delay: Duration,
 }
 
 impl World {
@@ -139,6 +145,7 @@ impl World {
             tasks,
             queue,
             runs: Arc::default(),
+            search_delay: Duration::ZERO,
             caller: Caller {
                 account_id: messenger_domain::AccountId::from_u128(0),
                 session: None,
@@ -155,6 +162,7 @@ impl World {
             worker,
             runs: self.runs.clone(),
             gate,
+            delay: self.search_delay,
         });
         let ports = Ports {
             accounts: self.store.clone(),
@@ -411,19 +419,22 @@ async fn two_workers_share_the_load_and_each_task_runs_once() {
     let mut cfg = unique_config(&url);
     cfg.prefetch = 2;
     let _cleanup = Cleanup(cfg.clone());
-    let w = Arc::new(World::new(cfg).await);
+    let mut w = World::new(cfg).await;
+    w.search_delay = Duration::from_millis(5);
+    let w = Arc::new(w);
+    // Both subscribed before the tasks come, so neither is first to everything.
+    let consumers = [w.consumer(), w.consumer()];
+    for c in &consumers {
+        c.connect().await.unwrap();
+    }
     let mut ids = Vec::new();
     for i in 0..40 {
         ids.push(w.search(&format!("hello {}", i % 10)).await);
     }
     let stop = Arc::new(Notify::new());
     let mut runs = Vec::new();
-    for n in 0..2 {
-        let worker = Worker::new(
-            w.messenger(n, Arc::default()),
-            w.consumer(),
-            quick_options(2),
-        );
+    for (n, consumer) in consumers.into_iter().enumerate() {
+        let worker = Worker::new(w.messenger(n, Arc::default()), consumer, quick_options(2));
         let stop = stop.clone();
         runs.push(tokio::spawn(async move {
             worker.run(async move { stop.notified().await }).await
