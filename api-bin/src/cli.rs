@@ -56,20 +56,59 @@ pub enum MigrateError {
     /// There is no database to migrate.
     #[error("PostgreSQL is not configured: set DATABASE_URL (or POSTGRES_HOSTS) to migrate")]
     NotConfigured,
-    /// This build has no PostgreSQL adapter yet.
-    #[error("this build cannot use PostgreSQL yet, so it cannot migrate it")]
-    NotWired,
+    /// The database URL cannot be used.
+    #[error(transparent)]
+    Config(#[from] messenger_postgres::PgError),
+    /// The runner failed (unreachable database, a failed or changed migration).
+    #[error(transparent)]
+    Migrate(#[from] messenger_postgres::MigrateError),
 }
 
-/// Runs a migration command against the configured database.
+/// Runs a migration command against the configured database, printing what it did.
 ///
 /// # Errors
 /// [`MigrateError`] when there is nothing to migrate or it cannot be reached.
 pub async fn migrate(config: &Config, action: MigrateAction) -> Result<(), MigrateError> {
-    let Some(_url) = &config.database_url else {
+    use messenger_postgres::{DownSteps, Migrator, MIGRATIONS};
+    let Some(url) = &config.database_url else {
         return Err(MigrateError::NotConfigured);
     };
-    // The PostgreSQL adapter's runner goes here: match on `action` (up, down, status).
-    let _ = action;
-    Err(MigrateError::NotWired)
+    let migrator = Migrator::new(&crate::wiring::pg_config(config, url)?);
+    let name = |v: i64| {
+        MIGRATIONS
+            .iter()
+            .find(|m| m.version == v)
+            .map_or("?", |m| m.name)
+    };
+    match action {
+        MigrateAction::Up => {
+            let applied = migrator.up().await?;
+            if applied.is_empty() {
+                println!("up to date");
+            }
+            for v in applied {
+                println!("applied  {v:04} {}", name(v));
+            }
+        }
+        MigrateAction::Down => match migrator.down(DownSteps::One).await?.as_slice() {
+            [] => println!("nothing to revert"),
+            reverted => {
+                for v in reverted {
+                    println!("reverted {v:04} {}", name(*v));
+                }
+            }
+        },
+        MigrateAction::Status => {
+            for m in migrator.status().await? {
+                let state = match (&m.applied_at, m.known, m.changed) {
+                    (None, _, _) => "pending".to_owned(),
+                    (Some(at), true, false) => format!("applied {at}"),
+                    (Some(at), true, true) => format!("applied {at}, CHANGED since"),
+                    (Some(at), false, _) => format!("applied {at}, unknown to this binary"),
+                };
+                println!("{:04} {:<24} {state}", m.version, m.name);
+            }
+        }
+    }
+    Ok(())
 }

@@ -60,6 +60,10 @@ pub enum StartError {
     /// Redis is configured but its URL cannot be used.
     #[error("REDIS_URL: {0}")]
     Redis(#[from] messenger_redis::RedisError),
+    /// PostgreSQL is configured but cannot be used: a bad URL, no answer until the
+    /// start-up deadline, or a migration that failed.
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] messenger_postgres::PgError),
     /// The listener could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {

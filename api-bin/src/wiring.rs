@@ -19,6 +19,7 @@ use messenger_ports::{
     Messenger, PageCache, PasswordHasher, Ports, RateLimiter, SessionCache, Sessions, TaskConsumer,
     TaskQueue, TaskStore,
 };
+use messenger_postgres::{PgConfig, PgError, PgStore};
 use messenger_rabbitmq::{AmqpConfig, AmqpTaskQueue};
 use messenger_redis::{
     FallbackAttempts, FallbackLimiter, RedisAttempts, RedisConfig, RedisPageCache,
@@ -26,6 +27,10 @@ use messenger_redis::{
 };
 use std::sync::Arc;
 use std::time::Duration;
+
+/// How long start-up waits for PostgreSQL to answer (a database starting next to the
+/// service), retrying with backoff, before giving up.
+const DATABASE_WAIT: Duration = Duration::from_secs(30);
 
 /// How long a login or registration waits for a password-hashing permit before 503.
 const HASH_PERMIT_WAIT: Duration = Duration::from_secs(2);
@@ -135,11 +140,27 @@ fn system(config: &Config, overrides: Overrides) -> System {
 async fn repositories(config: &Config, system: &System) -> Result<Repositories, StartError> {
     match &config.database_url {
         None => Ok(memory_repositories(system)),
-        Some(_) => Err(StartError::NotWired {
-            part: "PostgreSQL storage",
-            variable: "DATABASE_URL (or POSTGRES_HOSTS)",
-        }),
+        Some(url) => {
+            // Waits for the database and migrates before the port is bound.
+            let store = Arc::new(PgStore::connect(&pg_config(config, url)?, DATABASE_WAIT).await?);
+            Ok(Repositories {
+                accounts: store.clone(),
+                sessions: store.clone(),
+                chats: store.clone(),
+                members: store.clone(),
+                messages: store.clone(),
+                search: store,
+            })
+        }
     }
+}
+
+/// The PostgreSQL adapter's settings: the URL, `POOL_SIZE` and `DEPENDENCY_TIMEOUT_MS`.
+pub(crate) fn pg_config(config: &Config, url: &str) -> Result<PgConfig, PgError> {
+    Ok(PgConfig::from_url(url)
+        .map_err(|e| PgError::Config(e.to_string()))?
+        .with_pool_size(config.pool_size)
+        .with_dependency_timeout(config.dependency_timeout))
 }
 
 fn memory_repositories(system: &System) -> Repositories {
