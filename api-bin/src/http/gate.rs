@@ -6,6 +6,7 @@
 use super::client_addr::{client_ip, peer_ip, ClientAddress};
 use super::errors::{error_response, method_not_allowed, reduce};
 use super::metrics::Metrics;
+use super::payload::hex32;
 use super::routes::{self, RouteMatch, RouteSpec, MAX_BODY_BYTES};
 use super::security::{credentials, Credentials};
 use bytes::Bytes;
@@ -290,8 +291,8 @@ impl RequestIds {
             }
         }
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let id = format!("{:016x}{n:016x}", self.prefix);
-        HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("unknown"))
+        let id = hex32((u128::from(self.prefix) << 64) | u128::from(n));
+        HeaderValue::from_bytes(&id).unwrap_or(HeaderValue::from_static("unknown"))
     }
 }
 
