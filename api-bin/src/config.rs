@@ -117,6 +117,9 @@ pub struct Config {
     pub redis_key_prefix: String,
     /// RabbitMQ (`AMQP_URL`, or the original's `RMQ_URL`; `AMQP_URL` wins).
     pub amqp_url: Option<String>,
+    /// The search-task queue's name (`AMQP_QUEUE`, `messenger.search_tasks`); the API and
+    /// its workers must agree, and a test run can take one of its own.
+    pub amqp_queue: String,
     /// Where the page cache lives (`CACHE_TYPE`, memory).
     pub cache_type: CacheType,
     /// Database connections per instance (`POOL_SIZE`, 16).
@@ -168,6 +171,7 @@ impl Default for Config {
             redis_url: None,
             redis_key_prefix: "messenger:".into(),
             amqp_url: None,
+            amqp_queue: messenger_rabbitmq::AmqpConfig::DEFAULT_QUEUE.into(),
             cache_type: CacheType::Memory,
             pool_size: 16,
             log_format: LogFormat::Text,
@@ -211,6 +215,7 @@ impl fmt::Debug for Config {
             .field("redis_url", &set(&self.redis_url))
             .field("redis_key_prefix", &self.redis_key_prefix)
             .field("amqp_url", &set(&self.amqp_url))
+            .field("amqp_queue", &self.amqp_queue)
             .field("cache_type", &self.cache_type)
             .field("pool_size", &self.pool_size)
             .field("log_format", &self.log_format)
@@ -433,6 +438,7 @@ impl Config {
             redis_key_prefix: value(&raw.redis_key_prefix)
                 .map_or(d.redis_key_prefix.clone(), str::to_owned),
             amqp_url,
+            amqp_queue: value(&raw.amqp_queue).map_or(d.amqp_queue.clone(), str::to_owned),
             cache_type,
             pool_size: at_least_one("POOL_SIZE", &raw.pool_size, d.pool_size)?,
             log_format,
@@ -879,6 +885,9 @@ pub struct RawConfig {
         help_heading = "RabbitMQ"
     )]
     pub rmq_url: Option<String>,
+    /// Name of the search-task queue [default: messenger.search_tasks].
+    #[arg(long, env = "AMQP_QUEUE", help_heading = "RabbitMQ")]
+    pub amqp_queue: Option<String>,
 }
 
 #[cfg(test)]

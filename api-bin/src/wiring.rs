@@ -304,7 +304,7 @@ async fn tasks(
     housekeeping: &mut Vec<Housekeeping>,
 ) -> Result<Tasks, StartError> {
     if let Some(url) = &config.amqp_url {
-        return rabbitmq_tasks(url, system, redis).await;
+        return rabbitmq_tasks(url, &config.amqp_queue, system, redis).await;
     }
     let (queue, consumer) = memory_task_queue(config.search_queue_capacity);
     let store: Arc<dyn TaskStore> = match redis {
@@ -330,6 +330,7 @@ async fn tasks(
 /// [`StartError::Config`] when the URL is unusable or Redis is missing.
 async fn rabbitmq_tasks(
     url: &str,
+    queue: &str,
     system: &System,
     redis: Option<&RedisStore>,
 ) -> Result<Tasks, StartError> {
@@ -338,12 +339,11 @@ async fn rabbitmq_tasks(
             "a queue (AMQP_URL/RMQ_URL) needs a shared task store: set REDIS_URL".into(),
         )));
     };
-    let queue = AmqpTaskQueue::new(AmqpConfig::new(url)).map_err(|_| {
-        StartError::Config(ConfigError::Invalid {
-            var: "AMQP_URL",
-            value: "<hidden>".into(),
-            expected: "an AMQP URL such as amqp://user:password@host:5672/%2f",
-        })
+    // The adapter's message names the fault without echoing the URL (it holds a password).
+    let queue = AmqpTaskQueue::new(AmqpConfig::new(url).with_queue(queue)).map_err(|e| {
+        StartError::Config(ConfigError::Combination(format!(
+            "AMQP_URL/AMQP_QUEUE: {e}"
+        )))
     })?;
     // Declares the queue now. A broker that is down does not stop the service: new
     // searches answer 503 until it is back, and the publisher reconnects by itself.

@@ -88,10 +88,11 @@ impl WorkerConfig {
         })
     }
 
-    /// The queue's settings (the API uses the same defaults, so both declare the queue
-    /// identically).
+    /// The queue's settings: `AMQP_QUEUE` and otherwise the defaults the API uses too, so
+    /// both declare the queue identically.
     pub fn amqp(&self) -> AmqpConfig {
-        let mut amqp = AmqpConfig::new(self.shared.amqp_url.clone().unwrap_or_default());
+        let mut amqp = AmqpConfig::new(self.shared.amqp_url.clone().unwrap_or_default())
+            .with_queue(self.shared.amqp_queue.clone());
         amqp.prefetch = self.prefetch;
         amqp
     }
@@ -177,6 +178,12 @@ mod tests {
         assert_eq!((c.concurrency, c.prefetch), (3, 10));
         assert_eq!(c.amqp().prefetch, 10);
         assert_eq!(c.amqp().queue, AmqpConfig::DEFAULT_QUEUE);
+        let own_queue = Config {
+            amqp_queue: "tasks.of.this.run".into(),
+            ..full()
+        };
+        let c = WorkerConfig::from_parts(own_queue, env(&[])).unwrap();
+        assert_eq!(c.amqp().queue, "tasks.of.this.run");
     }
 
     #[test]
