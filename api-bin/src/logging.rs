@@ -30,7 +30,11 @@ pub fn init(config: &Config) -> Result<(), LoggingError> {
         filter: config.log_filter.clone(),
         reason: e.to_string(),
     })?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Colours only for a terminal: log files and collectors get plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi);
     let result = match config.log_format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
