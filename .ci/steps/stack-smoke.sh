@@ -4,18 +4,15 @@
 # PostgreSQL database, Redis key prefix and RabbitMQ vhost, runs a black-box smoke test through
 # nginx, and stops exactly what it started, whatever happens. Any failed check fails CI.
 #
-# SMOKE_SERVICES picks the local services the stack uses: any of postgres redis rabbitmq;
-# empty: one in-memory instance without a worker. The default is what the binaries wire
-# today (below). STACK_PROFILE (default debug: the tests have just built those binaries) is
-# passed on to deploy/stack.sh.
+# SMOKE_SERVICES picks the local services the stack uses: any of postgres redis rabbitmq
+# (default: all three: two instances and a worker); empty: one in-memory instance without a
+# worker (the checks that need more are then reported as skipped). STACK_PROFILE (default
+# debug: the tests have just built those binaries) is passed on to deploy/stack.sh.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/../.."
 
-# messenger-api does not wire PostgreSQL, Redis or RabbitMQ yet, and messenger-worker is
-# not written yet: the stack is one in-memory instance, and the checks that need several
-# instances are reported as skipped.
-services=${SMOKE_SERVICES-}
+services=${SMOKE_SERVICES-postgres redis rabbitmq}
 work=$(mktemp -d)
 export STACK_NAME="ci-smoke-$$"
 export STACK_RUN_DIR="$work/stack"
