@@ -4,7 +4,10 @@ use super::Backend;
 use messenger_api::{App, Config, Overrides};
 use messenger_domain::Timestamp;
 use messenger_memory::{ManualClock, PlainHasher, SequentialIds};
-use messenger_ports::{Clock, IdGenerator, Messenger, PasswordHasher};
+use messenger_ports::{run_worker, Clock, IdGenerator, Messenger, PasswordHasher, TaskConsumer};
+use messenger_rabbitmq::{delete_topology, AmqpConfig, AmqpTaskConsumer};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 use tokio::sync::oneshot;
 
@@ -83,6 +86,65 @@ pub struct TestApp {
     messenger: Messenger,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    worker: Option<Worker>,
+}
+
+/// The search worker a test runs itself when the queue is RabbitMQ (in production, the
+/// `messenger-worker` process): the shared task loop over a consumer of the service's own
+/// queue, with the service's use cases (so its clock too).
+struct Worker {
+    shutdown: oneshot::Sender<()>,
+    alive: Arc<AtomicBool>,
+}
+
+/// The queues the suite declared, with whether their service still runs: deleted by
+/// [`delete_finished_queues`] once it does not.
+static QUEUES: Mutex<Vec<(AmqpConfig, Arc<AtomicBool>)>> = Mutex::new(Vec::new());
+
+fn start_worker(messenger: Messenger, url: &str, queue: &str) -> Worker {
+    let amqp = AmqpConfig::new(url).with_queue(queue);
+    let consumer: Arc<dyn TaskConsumer> =
+        Arc::new(AmqpTaskConsumer::new(amqp.clone()).expect("a RabbitMQ consumer"));
+    let (tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(run_worker(
+        messenger,
+        consumer,
+        4,
+        async {
+            let _ = rx.await;
+        },
+        || tokio::time::sleep(Duration::from_millis(100)),
+    ));
+    let alive = Arc::new(AtomicBool::new(true));
+    QUEUES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push((amqp, alive.clone()));
+    Worker {
+        shutdown: tx,
+        alive,
+    }
+}
+
+/// Deletes the RabbitMQ queues (and their dead-letter parts) of services that have
+/// stopped, so test runs leave no queues behind. Run after each test over RabbitMQ;
+/// queues of tests still running are left to a later call.
+pub async fn delete_finished_queues() {
+    let finished: Vec<AmqpConfig> = {
+        let mut queues = QUEUES
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (done, running): (Vec<_>, Vec<_>) = queues
+            .drain(..)
+            .partition(|(_, alive)| !alive.load(Ordering::SeqCst));
+        *queues = running;
+        done.into_iter().map(|(amqp, _)| amqp).collect()
+    };
+    for amqp in finished {
+        if let Err(e) = delete_topology(&amqp).await {
+            println!("could not delete test queue {}: {e}", amqp.queue);
+        }
+    }
 }
 
 /// The time the manual clock starts at: the real time, so stores that keep their own
@@ -115,6 +177,7 @@ pub async fn spawn_app(options: TestOptions) -> TestApp {
     };
     let auth_header = config.auth_header.clone();
     let auth_scheme = config.auth_scheme.clone();
+    let queue = config.amqp_queue.clone();
     let app = App::build(config, overrides)
         .await
         .unwrap_or_else(|e| panic!("the service did not start over {}: {e}", backend.name));
@@ -124,6 +187,10 @@ pub async fn spawn_app(options: TestOptions) -> TestApp {
     let server = tokio::spawn(app.run(async {
         let _ = rx.await;
     }));
+    let worker = backend
+        .amqp_url
+        .as_deref()
+        .map(|url| start_worker(messenger.clone(), url, &queue));
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(15))
         .no_proxy()
@@ -140,6 +207,7 @@ pub async fn spawn_app(options: TestOptions) -> TestApp {
         messenger,
         shutdown: Some(tx),
         server: Some(server),
+        worker,
     }
 }
 
@@ -156,6 +224,7 @@ impl TestApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        self.stop_worker();
         match self.server.take() {
             Some(server) => server.await.expect("the server task panicked"),
             None => Ok(()),
@@ -178,10 +247,20 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    fn stop_worker(&mut self) {
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.shutdown.send(());
+            worker.alive.store(false, Ordering::SeqCst);
+        }
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        self.stop_worker();
     }
 }

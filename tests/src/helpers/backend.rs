@@ -71,6 +71,10 @@ impl Backend {
             // never share sessions, budgets, cached pages or tasks.
             config.redis_key_prefix = format!("{}:", super::unique("messenger-test"));
         }
+        if self.amqp_url.is_some() {
+            // A queue of its own per service, consumed by that service's own worker.
+            config.amqp_queue = super::unique("messenger-test-tasks");
+        }
         if self.database_url.is_some() {
             // Every test starts its own service and tests run in parallel: small pools
             // keep the database's connection limit out of reach.
@@ -99,12 +103,24 @@ impl Backend {
             ..Config::default()
         };
         self.apply(&mut config);
+        let queue = config.amqp_queue.clone();
         let answer = match App::build(config, Overrides::default()).await {
             Err(StartError::NotWired { part, variable }) => {
                 println!("skipped: this build cannot use {part} ({variable}) yet");
                 false
             }
-            _ => true,
+            Ok(app) => {
+                drop(app);
+                if let Some(url) = &self.amqp_url {
+                    // The probe declared a queue of its own; leave nothing behind.
+                    let amqp = messenger_rabbitmq::AmqpConfig::new(url.as_str()).with_queue(queue);
+                    if let Err(e) = messenger_rabbitmq::delete_topology(&amqp).await {
+                        println!("could not delete test queue {}: {e}", amqp.queue);
+                    }
+                }
+                true
+            }
+            Err(_) => true,
         };
         ANSWERS
             .lock()

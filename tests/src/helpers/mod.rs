@@ -113,7 +113,14 @@ macro_rules! backend_tests {
             async fn postgres_redis_rabbitmq() {
                 if let Some(backend) = $crate::helpers::Backend::postgres_redis_rabbitmq() {
                     if backend.is_wired().await {
-                        super::$name(backend).await;
+                        // Run as a task, so the queues are deleted even when it fails.
+                        let outcome = tokio::spawn(super::$name(backend)).await;
+                        $crate::helpers::app::delete_finished_queues().await;
+                        if let Err(e) = outcome {
+                            if e.is_panic() {
+                                std::panic::resume_unwind(e.into_panic());
+                            }
+                        }
                     }
                 }
             }
