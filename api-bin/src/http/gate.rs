@@ -130,11 +130,13 @@ impl<E: Endpoint<Output = Response>> Gate<E> {
         };
 
         // The client's address keys throttling without a session, and the per-address
-        // limits of register and login; other requests never need it.
+        // limits of register and login (the API routes without a session); health and
+        // documentation never need it.
         let account = caller.filter(|c| c.session.is_some()).map(|c| c.account_id);
         let limiter = s.limiter.as_ref().filter(|_| spec.throttled);
+        let public_api = spec.throttled && !spec.auth;
         let client =
-            (!spec.auth || (limiter.is_some() && account.is_none())).then(|| self.client(&req));
+            (public_api || (limiter.is_some() && account.is_none())).then(|| self.client(&req));
         if let Some(limiter) = limiter {
             let key = match (account, &client) {
                 (Some(account), _) => format!("account:{account}"),
