@@ -9,11 +9,13 @@ pub mod payload;
 pub mod routes;
 pub mod security;
 
+use self::metrics::Metrics;
 use crate::api;
 use bytes::Bytes;
 use errors::catchers;
 use gate::{Gate, GateSettings};
-use metrics::Metrics;
+use messenger_domain::Error;
+use poem::middleware::CatchPanic;
 use poem::{endpoint::make_sync, get, Endpoint, EndpointExt, Response, Route};
 use std::sync::Arc;
 
@@ -60,6 +62,12 @@ pub fn endpoint(settings: GateSettings) -> impl Endpoint<Output = Response> {
         .catch_error(catchers::multipart)
         .catch_error(catchers::authorization)
         .catch_error(catchers::not_found)
-        .catch_error(catchers::read_body);
+        .catch_error(catchers::read_body)
+        // A panicking handler is a bug: answer 500 in the contract's shape (the panic
+        // message is on stderr), keep the connection, and let the gate log the request.
+        .with(CatchPanic::new().with_handler(|_| {
+            tracing::error!("a handler panicked; answering 500");
+            errors::error_response(&Error::InternalError)
+        }));
     Gate::new(router, settings)
 }
