@@ -6,6 +6,8 @@
 //!   service's names honoured;
 //! - `cli` — the command line (`serve`, `healthcheck`, `migrate`);
 //! - `wiring` — the composition root: one function per part picks the adapters;
+//! - `metered` — port decorators counting cache hits, search tasks and queue publishes for
+//!   `/metrics`;
 //! - `background` — the in-process search worker and the periodic maintenance;
 //! - `app` — [`App`]: build (connect, start jobs, bind), run until shutdown;
 //! - `api` — one poem-openapi area per file (health, auth, chats, search), the spec;
@@ -23,6 +25,7 @@ pub mod config;
 pub mod healthcheck;
 pub mod http;
 pub mod logging;
+mod metered;
 mod wiring;
 
 pub use app::App;

@@ -9,6 +9,7 @@
 
 use crate::background::Background;
 use crate::config::{CacheType, Config, ConfigError};
+use crate::metered;
 use crate::{Overrides, StartError};
 use messenger_memory::{
     memory_task_queue, Argon2Hasher, GcraLimiter, MemoryAttempts, MemoryPageCache,
@@ -107,12 +108,13 @@ pub(crate) async fn wire(config: &Config, overrides: Overrides) -> Result<Wired,
         members: repos.members,
         messages: repos.messages,
         search: repos.search,
-        session_cache: caches.sessions,
-        page_cache: caches.pages,
+        // The caches and the task ports are counted for /metrics (crate::metered).
+        session_cache: metered::session_cache(caches.sessions),
+        page_cache: caches.pages.map(metered::page_cache),
         login_attempts: limits.login_attempts,
         register_limiter: limits.registrations,
-        task_queue: tasks.queue,
-        task_store: tasks.store,
+        task_queue: metered::task_queue(tasks.queue),
+        task_store: metered::task_store(tasks.store),
         hasher: system.hasher,
         clock: system.clock,
         ids: system.ids,

@@ -1,41 +1,142 @@
-//! Prometheus metrics at `/metrics`: requests by route and status, and latency histograms
-//! by route. Counters are plain atomics, indexed by the route table, so recording costs a
-//! few relaxed additions per request.
+//! Prometheus metrics at `/metrics`, kept with the `metrics` facade and rendered by
+//! `metrics-exporter-prometheus`: requests by route template and status, latency histograms
+//! by route, rate-limited requests, and, recorded by the port decorators of
+//! [`crate::metered`], cache hits and misses, search tasks by status and queue publish
+//! failures.
+//!
+//! The `metrics` facade has one recorder per process: the first [`install`] sets it, and
+//! every app built in the process shares it. Per-request recording goes through handles
+//! registered once per (route, status) and kept here, so a request costs an array index and
+//! a few atomic operations, not a registry lookup.
 
 use super::routes::{RouteSpec, ROUTES};
+use ::metrics::{Counter, Histogram};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use poem::http::StatusCode;
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 use std::time::Duration;
 
-/// The statuses counted one by one; others are counted as `other`.
-const STATUSES: [u16; 10] = [200, 201, 400, 401, 404, 405, 422, 429, 500, 503];
+/// Requests answered, by `method`, `route` (the template) and `status`.
+pub const REQUESTS: &str = "messenger_http_requests_total";
+/// Time to answer in seconds, by `method` and `route`.
+pub const DURATION: &str = "messenger_http_request_duration_seconds";
+/// Requests refused with 429 (request budget or login limits), by `method` and `route`.
+pub const RATE_LIMITED: &str = "messenger_http_rate_limited_total";
 
-/// Upper bounds of the latency buckets, in microseconds.
-const BUCKETS_US: [u64; 9] = [
-    500, 1_000, 2_500, 5_000, 10_000, 25_000, 100_000, 500_000, 2_500_000,
+/// Upper bounds of the latency buckets, in seconds (the API answers within 10 s).
+const BUCKETS: [f64; 13] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
 ];
 
-#[derive(Default)]
-struct Series {
-    by_status: [AtomicU64; STATUSES.len() + 1],
-    buckets: [AtomicU64; BUCKETS_US.len()],
-    count: AtomicU64,
-    sum_us: AtomicU64,
+/// The statuses counted one by one; the others are counted as `other`.
+const STATUSES: [(u16, &str); 10] = [
+    (200, "200"),
+    (201, "201"),
+    (400, "400"),
+    (401, "401"),
+    (404, "404"),
+    (405, "405"),
+    (422, "422"),
+    (429, "429"),
+    (500, "500"),
+    (503, "503"),
+];
+
+/// How often the recorder drains its histogram samples when nobody scrapes.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+static RECORDER: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the process's Prometheus recorder (once; later calls return the same handle).
+/// `None` when another recorder was installed first: then nothing is recorded here.
+pub fn install() -> Option<&'static PrometheusHandle> {
+    RECORDER
+        .get_or_init(|| {
+            let builder = match PrometheusBuilder::new().set_buckets(&BUCKETS) {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::warn!(error = %e, "metrics disabled: bad histogram buckets");
+                    return None;
+                }
+            };
+            let handle = match builder.install_recorder() {
+                Ok(h) => h,
+                Err(e) => {
+                    tracing::warn!(error = %e, "metrics disabled: another recorder is installed");
+                    return None;
+                }
+            };
+            describe();
+            // Histogram samples wait in a buffer until upkeep folds them into the buckets; a
+            // thread (not a task) does it, so it outlives any one runtime.
+            let upkeep = handle.clone();
+            let spawned = std::thread::Builder::new()
+                .name("metrics-upkeep".into())
+                .spawn(move || loop {
+                    std::thread::sleep(UPKEEP_EVERY);
+                    upkeep.run_upkeep();
+                });
+            if let Err(e) = spawned {
+                tracing::warn!(error = %e, "metrics upkeep thread not started; /metrics does it");
+            }
+            Some(handle)
+        })
+        .as_ref()
 }
 
-/// Request counters for every route of the table, plus one series for requests that
-/// matched no route (404/405).
+fn describe() {
+    use ::metrics::{describe_counter, describe_histogram, Unit};
+    describe_counter!(REQUESTS, "Requests answered, by route template and status.");
+    describe_histogram!(
+        DURATION,
+        Unit::Seconds,
+        "Time to answer, by route template."
+    );
+    describe_counter!(
+        RATE_LIMITED,
+        "Requests refused with 429, by route template."
+    );
+    crate::metered::describe();
+}
+
+/// The handles of one route (or of the requests that matched none).
+struct Series {
+    method: &'static str,
+    route: &'static str,
+    by_status: [OnceLock<Counter>; STATUSES.len() + 1],
+    duration: OnceLock<Histogram>,
+    rate_limited: OnceLock<Counter>,
+}
+
+impl Series {
+    fn new(method: &'static str, route: &'static str) -> Self {
+        Self {
+            method,
+            route,
+            by_status: Default::default(),
+            duration: OnceLock::new(),
+            rate_limited: OnceLock::new(),
+        }
+    }
+}
+
+/// Request metrics for every route of the table, plus one series for requests that matched
+/// no route (404/405). Handles are registered on first use, so a route never called adds
+/// no lines to `/metrics`.
 pub struct Metrics {
     series: Vec<Series>,
 }
 
 impl Metrics {
-    /// Zeroed counters.
+    /// Installs the recorder if needed and prepares the per-route series.
     pub fn new() -> Self {
-        Self {
-            series: (0..=ROUTES.len()).map(|_| Series::default()).collect(),
-        }
+        install();
+        let mut series: Vec<Series> = ROUTES
+            .iter()
+            .map(|r| Series::new(method_label(r), r.template))
+            .collect();
+        series.push(Series::new("", "<unmatched>"));
+        Self { series }
     }
 
     /// Counts one answered request.
@@ -46,78 +147,33 @@ impl Metrics {
         let Some(s) = self.series.get(index) else {
             return;
         };
-        let status_slot = STATUSES
+        let code = status.as_u16();
+        let slot = STATUSES
             .iter()
-            .position(|&c| c == status.as_u16())
+            .position(|&(c, _)| c == code)
             .unwrap_or(STATUSES.len());
-        s.by_status[status_slot].fetch_add(1, Ordering::Relaxed);
-        let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
-        if let Some(b) = BUCKETS_US.iter().position(|&le| us <= le) {
-            s.buckets[b].fetch_add(1, Ordering::Relaxed);
+        let (method, route) = (s.method, s.route);
+        if let Some(counter) = s.by_status.get(slot) {
+            let label = STATUSES.get(slot).map_or("other", |&(_, l)| l);
+            counter
+                .get_or_init(|| ::metrics::counter!(REQUESTS, "method" => method, "route" => route, "status" => label))
+                .increment(1);
         }
-        s.count.fetch_add(1, Ordering::Relaxed);
-        s.sum_us.fetch_add(us, Ordering::Relaxed);
+        s.duration
+            .get_or_init(|| ::metrics::histogram!(DURATION, "method" => method, "route" => route))
+            .record(latency.as_secs_f64());
+        if code == 429 {
+            s.rate_limited
+                .get_or_init(
+                    || ::metrics::counter!(RATE_LIMITED, "method" => method, "route" => route),
+                )
+                .increment(1);
+        }
     }
 
-    /// The Prometheus text exposition.
+    /// The Prometheus text exposition of everything recorded in this process.
     pub fn render(&self) -> String {
-        let mut out = String::with_capacity(16 * 1024);
-        let label = |i: usize| match ROUTES.get(i) {
-            Some(r) => format!("method=\"{}\",route=\"{}\"", r.method, r.template),
-            None => "method=\"\",route=\"<unmatched>\"".to_owned(),
-        };
-        out.push_str(
-            "# HELP messenger_http_requests_total Requests answered, by route and status.\n",
-        );
-        out.push_str("# TYPE messenger_http_requests_total counter\n");
-        for (i, s) in self.series.iter().enumerate() {
-            for (slot, n) in s.by_status.iter().enumerate() {
-                let n = n.load(Ordering::Relaxed);
-                if n == 0 {
-                    continue;
-                }
-                let status = STATUSES
-                    .get(slot)
-                    .map_or("other".to_owned(), u16::to_string);
-                let _ = writeln!(
-                    out,
-                    "messenger_http_requests_total{{{},status=\"{status}\"}} {n}",
-                    label(i)
-                );
-            }
-        }
-        out.push_str("# HELP messenger_http_request_duration_seconds Time to answer, by route.\n");
-        out.push_str("# TYPE messenger_http_request_duration_seconds histogram\n");
-        for (i, s) in self.series.iter().enumerate() {
-            let count = s.count.load(Ordering::Relaxed);
-            if count == 0 {
-                continue;
-            }
-            let l = label(i);
-            let mut cumulative = 0;
-            for (b, le) in BUCKETS_US.iter().enumerate() {
-                cumulative += s.buckets[b].load(Ordering::Relaxed);
-                let _ = writeln!(
-                    out,
-                    "messenger_http_request_duration_seconds_bucket{{{l},le=\"{}\"}} {cumulative}",
-                    *le as f64 / 1e6
-                );
-            }
-            let _ = writeln!(
-                out,
-                "messenger_http_request_duration_seconds_bucket{{{l},le=\"+Inf\"}} {count}"
-            );
-            let _ = writeln!(
-                out,
-                "messenger_http_request_duration_seconds_sum{{{l}}} {}",
-                s.sum_us.load(Ordering::Relaxed) as f64 / 1e6
-            );
-            let _ = writeln!(
-                out,
-                "messenger_http_request_duration_seconds_count{{{l}}} {count}"
-            );
-        }
-        out
+        install().map(PrometheusHandle::render).unwrap_or_default()
     }
 }
 
@@ -127,31 +183,134 @@ impl Default for Metrics {
     }
 }
 
+/// The route's method as a static label.
+fn method_label(r: &RouteSpec) -> &'static str {
+    use poem::http::Method;
+    match r.method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Records into a recorder of the test's own (the process-wide one is shared by every
+    /// test), and renders it.
+    fn recorded(f: impl FnOnce(&Metrics)) -> String {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets(&BUCKETS)
+            .unwrap()
+            .build_recorder();
+        let handle = recorder.handle();
+        ::metrics::with_local_recorder(&recorder, || f(&Metrics::new()));
+        handle.render()
+    }
+
     #[test]
-    fn counts_by_route_and_status() {
+    fn counts_by_route_template_and_status() {
+        let text = recorded(|m| {
+            m.record(Some(&ROUTES[0]), StatusCode::OK, Duration::from_micros(300));
+            m.record(Some(&ROUTES[0]), StatusCode::OK, Duration::from_millis(3));
+            m.record(None, StatusCode::NOT_FOUND, Duration::from_micros(10));
+            m.record(None, StatusCode::IM_A_TEAPOT, Duration::from_micros(10));
+        });
+        let ping = format!("method=\"GET\",route=\"{}\"", ROUTES[0].template);
+        assert_eq!(ROUTES[0].template, "/ping");
+        assert!(
+            text.contains(&format!("{REQUESTS}{{{ping},status=\"200\"}} 2")),
+            "{text}"
+        );
+        let unmatched = "method=\"\",route=\"<unmatched>\"";
+        assert!(
+            text.contains(&format!("{REQUESTS}{{{unmatched},status=\"404\"}} 1")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("{REQUESTS}{{{unmatched},status=\"other\"}} 1")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("{DURATION}_bucket{{{ping},le=\"0.0005\"}} 1")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("{DURATION}_bucket{{{ping},le=\"0.005\"}} 2")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("{DURATION}_count{{{ping}}} 2")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("# TYPE {DURATION} histogram")),
+            "{text}"
+        );
+        assert!(!text.contains(RATE_LIMITED), "nothing was refused: {text}");
+    }
+
+    #[test]
+    fn refused_requests_are_counted_as_rate_limited() {
+        let chats = ROUTES
+            .iter()
+            .find(|r| r.template == "/v1/chats" && r.method == poem::http::Method::POST)
+            .unwrap();
+        let text = recorded(|m| {
+            for _ in 0..3 {
+                m.record(
+                    Some(chats),
+                    StatusCode::TOO_MANY_REQUESTS,
+                    Duration::from_micros(50),
+                );
+            }
+            m.record(Some(chats), StatusCode::CREATED, Duration::from_micros(50));
+        });
+        let labels = "method=\"POST\",route=\"/v1/chats\"";
+        assert!(
+            text.contains(&format!("{RATE_LIMITED}{{{labels}}} 3")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("{REQUESTS}{{{labels},status=\"429\"}} 3")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("{REQUESTS}{{{labels},status=\"201\"}} 1")),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn routes_never_called_add_no_lines() {
+        let text = recorded(|m| {
+            m.record(Some(&ROUTES[0]), StatusCode::OK, Duration::from_micros(1));
+        });
+        assert!(!text.contains("/v1/chats"), "{text}");
+    }
+
+    #[test]
+    fn the_process_recorder_renders_what_apps_record() {
         let m = Metrics::new();
-        m.record(Some(&ROUTES[0]), StatusCode::OK, Duration::from_micros(300));
-        m.record(Some(&ROUTES[0]), StatusCode::OK, Duration::from_millis(3));
-        m.record(None, StatusCode::NOT_FOUND, Duration::from_micros(10));
+        m.record(
+            None,
+            StatusCode::METHOD_NOT_ALLOWED,
+            Duration::from_micros(1),
+        );
         let text = m.render();
         assert!(
-            text.contains(
-                "messenger_http_requests_total{method=\"GET\",route=\"/ping\",status=\"200\"} 2"
-            ),
+            text.contains(&format!("# TYPE {REQUESTS} counter")),
             "{text}"
         );
         assert!(
-            text.contains("route=\"<unmatched>\",status=\"404\"} 1"),
+            text.contains("route=\"<unmatched>\",status=\"405\"}"),
             "{text}"
         );
-        assert!(text.contains("route=\"/ping\",le=\"0.0005\"} 1"), "{text}");
-        assert!(text.contains("route=\"/ping\",le=\"0.005\"} 2"), "{text}");
-        assert!(text.contains(
-            "messenger_http_request_duration_seconds_count{method=\"GET\",route=\"/ping\"} 2"
-        ));
     }
 }
