@@ -159,6 +159,88 @@ call GET "$nginx/no/such/route"
 expect 404 "an unknown route answers 404 through nginx"
 expect_field message not-found "with the not-found code"
 
+# --- throttling: one account's burst, refused with 429 and Retry-After --------------------------
+call POST "$nginx/v1/auth/register" '{"user_name":"smoke-carol","password":"carol-password"}'
+expect 201 "register carol"
+call POST "$nginx/v1/auth/login" '{"user_name":"smoke-carol","password":"carol-password"}'
+expect 201 "login carol"
+carol=$(field session_id)
+# 300 requests from 16 threads: well over the burst of 100 and the refill of 100/s.
+python3 - "$nginx/v1/chats" "$carol" >"$work/burst.txt" <<'PY'
+import concurrent.futures, sys, urllib.error, urllib.request
+url, token = sys.argv[1], sys.argv[2]
+def one(_):
+    req = urllib.request.Request(url, data=b'{"chat_name":"burst"}', method="POST", headers={
+        "Authorization": f"session_id {token}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, None
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("Retry-After")
+with concurrent.futures.ThreadPoolExecutor(16) as pool:
+    answers = list(pool.map(one, range(300)))
+print(sum(1 for s, _ in answers if s == 201), sum(1 for s, _ in answers if s == 429),
+      sum(1 for s, _ in answers if s not in (201, 429)),
+      min((int(r) for s, r in answers if s == 429 and r), default=0))
+PY
+read -r created refused other retry_after <"$work/burst.txt"
+[ "$other" = 0 ] || fail "the burst got $other answers other than 201 and 429"
+if [ "$created" -lt 100 ] || [ "$refused" -lt 1 ]; then
+  fail "a burst of 300: $created created, $refused refused (expected at least 100 and 1)"
+fi
+ok "a burst of 300 from one account: $created created, $refused refused with 429"
+[ "$retry_after" -ge 1 ] || fail "the 429 answers carry no Retry-After of at least 1"
+ok "with Retry-After: $retry_after"
+
+# --- /metrics on the instances (summed over them; nginx spreads the requests) ---------------
+scrape() {
+  local port
+  rm -f "$work"/metrics-*.txt
+  for port in "${instance_ports[@]}"; do
+    curl -fsS --max-time 5 "http://127.0.0.1:$port/metrics" >"$work/metrics-$port.txt"
+  done
+}
+# metric_sum NAME [LABEL-FRAGMENT...]: the sum of the matching series over the instances.
+metric_sum() {
+  python3 - "$work" "$@" <<'PY'
+import glob, sys
+work, name, fragments = sys.argv[1], sys.argv[2], sys.argv[3:]
+total = 0.0
+for path in glob.glob(f"{work}/metrics-*.txt"):
+    for line in open(path):
+        series, _, value = line.strip().rpartition(" ")
+        if series.split("{")[0] == name and all(f in series for f in fragments):
+            total += float(value)
+print(int(total))
+PY
+}
+# expect_metric MIN WHAT NAME [LABEL-FRAGMENT...]
+expect_metric() {
+  local min=$1 what=$2 got
+  shift 2
+  got=$(metric_sum "$@")
+  [ "$got" -ge "$min" ] || fail "$what: $* sums to $got, expected at least $min"
+  ok "$what ($* = $got)"
+}
+# A full page (2 of the chat's 3 messages), read twice: the second read is a cache hit.
+for i in 1 2; do
+  call GET "$nginx/v1/chats/$chat/messages?limit=2" "" "$(auth "$bob")"
+  expect 200 "bob reads a full page (read $i)"
+done
+scrape
+expect_metric 1 "requests counted by route template and status" \
+  messenger_http_requests_total 'route="/v1/chats/{chat_id}/messages"' 'status="200"'
+expect_metric 1 "latency histogram by route" \
+  messenger_http_request_duration_seconds_count 'route="/v1/chats/{chat_id}/messages"'
+expect_metric "$refused" "rate-limited requests" messenger_http_rate_limited_total 'route="/v1/chats"'
+expect_metric 1 "page cache hits" messenger_cache_lookups_total 'cache="page"' 'result="hit"'
+expect_metric 1 "session cache hits" messenger_cache_lookups_total 'cache="session"' 'result="hit"'
+expect_metric 1 "search tasks created" messenger_search_tasks_total 'status="WAITING"'
+expect_metric 1 "tasks published to the queue" messenger_queue_publishes_total 'result="ok"'
+[ "$(metric_sum messenger_queue_publishes_total 'result="failed"')" = 0 ] ||
+  fail "queue publishes failed"
+ok "no queue publish failed"
+
 # --- sessions across instances -------------------------------------------------------------
 if [ "${#instance_ports[@]}" -ge 2 ]; then
   one="http://127.0.0.1:${instance_ports[0]}"
