@@ -234,7 +234,34 @@ async fn bad_input_does_not_count_as_a_failed_login(backend: Backend) {
     app.login_ok(&user.name, &user.password).await;
 }
 
+async fn concurrent_registrations_cannot_exceed_the_limit(backend: Backend) {
+    let app = std::sync::Arc::new(
+        spawn_app(TestOptions::new(backend).with(|c| c.register_limit_per_min = 10)).await,
+    );
+    let mut tasks = Vec::new();
+    for _ in 0..25 {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            app.register(&unique("user"), "secret").await
+        }));
+    }
+    let mut created = 0;
+    for task in tasks {
+        let reply = task.await.expect("a task panicked");
+        if reply.status == 201 {
+            created += 1;
+        } else {
+            reply.assert_throttled("a registration over the limit");
+        }
+    }
+    assert_eq!(
+        created, 10,
+        "{created} of 25 simultaneous registrations passed a limit of 10"
+    );
+}
+
 backend_tests!(
+    concurrent_registrations_cannot_exceed_the_limit,
     bad_input_does_not_count_as_a_failed_login,
     concurrent_failed_logins_cannot_exceed_the_limit,
     ten_failed_logins_lock_the_account_from_that_address_even_with_the_right_password,

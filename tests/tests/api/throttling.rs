@@ -48,6 +48,13 @@ async fn an_account_over_its_burst_gets_429_with_retry_after(backend: Backend) {
     app.start_search(&user, "hello")
         .await
         .assert_throttled("search");
+    let task = "0".repeat(32);
+    app.search_status(&user, &task)
+        .await
+        .assert_throttled("search status");
+    app.search_results(&user, &task, "10", None)
+        .await
+        .assert_throttled("search results");
     app.logout(&user).await.assert_throttled("logout");
 }
 
