@@ -7,7 +7,11 @@
 #  3. deploy/nginx/nginx.conf with `nginx -t` (Debian's nginx, installed here if missing),
 #     the replicas' host names pointed at 127.0.0.1 since they only resolve inside compose;
 #  4. the env files: deploy/.env.example lists every variable the binaries declare, and the
-#     others set no variable that nothing reads (a typo there would be ignored silently).
+#     others set no variable that nothing reads (a typo there would be ignored silently);
+#  5. the environment the compose file gives messenger-api and messenger-worker (with
+#     deploy/.env.prod) is a configuration they accept: each is started with it, the
+#     services' host names pointed at a closed local port, until its first log line says
+#     what it runs on; then it is stopped.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -117,11 +121,13 @@ if command -v docker-compose >/dev/null 2>&1 || apt_install docker-compose; then
   # The production env file as shipped (secrets are placeholders) and a minimal one that
   # names only the required secrets, so the defaults of every ${...} are exercised.
   printf 'POSTGRES_PWD=p\nREDIS_PWD=r\nRMQ_PWD=q\nMESSENGER_ENV_FILE=.env.example\n' >"$work/minimal.env"
-  for env_file in deploy/.env.prod "$work/minimal.env"; do
+  for env_file in "$work/minimal.env" deploy/.env.prod; do
     echo "docker-compose config with --env-file $env_file"
     docker-compose --env-file "$env_file" -f deploy/docker-compose.yml config >"$work/rendered.yml"
     check_layout "$work/rendered.yml"
   done
+  # $work/rendered.yml is now the production one (deploy/.env.prod): step 5 reads it.
+  rendered_prod="$work/rendered.yml"
   # A missing secret must stop `up` with a message instead of starting with an empty password.
   printf 'REDIS_PWD=r\nRMQ_PWD=q\n' >"$work/no-db-password.env"
   if docker-compose --env-file "$work/no-db-password.env" -f deploy/docker-compose.yml config -q \
@@ -168,3 +174,53 @@ for file in deploy/.env.example deploy/.env.dev deploy/.env.prod deploy/.env.leg
 done
 [ "$env_problems" = 0 ] || exit 1
 echo "env files: the $(wc -w <<<"$declared") declared variables are documented; no unknown ones are set"
+
+# Step 5 needs the environment docker-compose renders; without docker-compose it is skipped.
+if [ -z "${rendered_prod:-}" ]; then
+  echo "docker-compose is not available: the binaries' compose environment NOT checked"
+  exit 0
+fi
+cargo build --quiet -p messenger-api -p messenger-worker
+target_dir=$(cargo metadata --format-version 1 --no-deps |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+find_yaml_python
+"$yaml_python" - "$rendered_prod" "$target_dir/debug" <<'PY'
+import json, os, select, subprocess, sys, yaml
+
+services = yaml.safe_load(open(sys.argv[1]))["services"]
+bin_dir = sys.argv[2]
+# What each binary's first log line must say with the production settings.
+expected = {
+    "api-1": ("messenger-api", "storage in PostgreSQL; sessions, limits and task state in Redis; "
+              "search queue in RabbitMQ"),
+    "worker": ("messenger-worker", "messenger-worker: search tasks from RabbitMQ"),
+}
+for name, (binary, says) in expected.items():
+    env = {k: str(v) for k, v in (services[name].get("environment") or {}).items()}
+    # Only reachable inside compose: point them at a closed port here (nothing is contacted),
+    # and listen on loopback, on a port of the system's choosing.
+    env["POSTGRES_HOSTS"] = "127.0.0.1:9"
+    env["REDIS_URL"] = env["REDIS_URL"].replace("//redis:6379", "//127.0.0.1:9")
+    env["RMQ_URL"] = env["RMQ_URL"].replace("@rabbitmq:5672", "@127.0.0.1:9")
+    env.update(HOST="127.0.0.1", PORT="0", PATH=os.environ["PATH"])
+    proc = subprocess.Popen([os.path.join(bin_dir, binary)], env=env, cwd="/",
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 15)
+        first = proc.stdout.readline() if ready else ""
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    try:
+        message = json.loads(first)["message"]
+    except (ValueError, KeyError):
+        sys.exit(f"{name}: {binary} refused the compose environment, or did not log JSON "
+                 f"(LOG_FORMAT=json): {first!r}")
+    if says not in message:
+        sys.exit(f"{name}: the first log line does not say {says!r}: {message!r}")
+    print(f"{name}: {binary} accepts the compose environment: {message}")
+PY
