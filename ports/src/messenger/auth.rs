@@ -85,6 +85,19 @@ impl Messenger {
                 .into());
             }
         }
+        // Count this attempt against the (account, address) window before the password is
+        // checked, so guesses sent at once cannot all pass the check above: the count holds
+        // the attempts not proven right, and a success resets it.
+        let attempts = counter
+            .record_failure(&client_key, limits.per_client_window)
+            .await?;
+        if attempts > limits.per_client {
+            let w = counter.failures(&client_key).await?;
+            return Err(Error::RequestLimitExceeded {
+                retry_after_secs: retry_after_secs(w.resets_in),
+            }
+            .into());
+        }
         let account = self.ports.accounts.account_by_name(name.as_str()).await?;
         let failure = match &account {
             None => Some(Error::UserNotFound),
@@ -100,9 +113,6 @@ impl Messenger {
             Some(_) => None,
         };
         let (Some(account), None) = (account, failure.clone()) else {
-            counter
-                .record_failure(&client_key, limits.per_client_window)
-                .await?;
             counter
                 .record_failure(&account_key, limits.per_account_window)
                 .await?;
