@@ -1,12 +1,13 @@
 //! System ports: the argon2id hasher, clocks and id generators (real ones and test doubles).
 
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use async_trait::async_trait;
 use messenger_domain::{Password, Timestamp};
 use messenger_ports::{Clock, IdGenerator, PasswordHasher, PortError, PortResult};
 use std::sync::{
     atomic::{AtomicI64, AtomicU64, Ordering},
-    Arc,
+    Arc, Mutex, PoisonError,
 };
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::Semaphore;
@@ -14,10 +15,16 @@ use tokio::sync::Semaphore;
 /// Argon2id with the OWASP parameters (m = 19456 KiB, t = 2, p = 1), run on the blocking
 /// pool behind a small semaphore: a login flood queues for a permit (at most
 /// `permit_wait`, then 503) instead of starving the async workers.
+///
+/// Each hash needs 19 MiB of working memory. Allocating it per hash on whichever blocking
+/// thread runs it leaves the allocator holding one such block per thread that ever hashed
+/// (hundreds of MiB after a flood), so the blocks are kept in a pool instead: at most one
+/// per permit, reused for every hash.
 #[derive(Clone)]
 pub struct Argon2Hasher {
     permits: Arc<Semaphore>,
     permit_wait: Duration,
+    memory: Arc<Mutex<Vec<Vec<Block>>>>,
 }
 
 impl Argon2Hasher {
@@ -26,27 +33,58 @@ impl Argon2Hasher {
         Self {
             permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
             permit_wait,
+            memory: Arc::default(),
         }
     }
 
+    /// Runs `job` on the blocking pool with a permit and a working-memory block.
     async fn run<T: Send + 'static>(
         &self,
-        job: impl FnOnce() -> PortResult<T> + Send + 'static,
+        job: impl FnOnce(&mut Vec<Block>) -> PortResult<T> + Send + 'static,
     ) -> PortResult<T> {
         let permit =
             tokio::time::timeout(self.permit_wait, Arc::clone(&self.permits).acquire_owned())
                 .await
                 .map_err(|_| PortError::Unavailable("no password-hashing capacity in time".into()))?
                 .map_err(|_| PortError::Internal("hashing semaphore closed".into()))?;
-        let out = tokio::task::spawn_blocking(move || {
-            let r = job();
+        let pool = Arc::clone(&self.memory);
+        tokio::task::spawn_blocking(move || {
+            let mut blocks = pool
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .pop()
+                .unwrap_or_default();
+            let r = job(&mut blocks);
+            pool.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(blocks);
             drop(permit);
             r
         })
         .await
-        .map_err(|e| PortError::Internal(format!("hashing task failed: {e}")))?;
-        out
+        .map_err(|e| PortError::Internal(format!("hashing task failed: {e}")))?
     }
+}
+
+fn argon2_error(e: impl std::fmt::Display) -> PortError {
+    PortError::Internal(format!("argon2: {e}"))
+}
+
+/// Computes the raw argon2id hash into `out`, using (and growing if needed) `blocks`.
+fn argon2id_into(
+    params: Params,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+    blocks: &mut Vec<Block>,
+) -> PortResult<()> {
+    let needed = params.block_count();
+    if blocks.len() != needed {
+        blocks.resize(needed, Block::default());
+    }
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+        .hash_password_into_with_memory(password, salt, out, blocks.as_mut_slice())
+        .map_err(argon2_error)
 }
 
 #[async_trait]
@@ -55,13 +93,25 @@ impl PasswordHasher for Argon2Hasher {
         let password = password.clone();
         let mut salt = [0u8; 16];
         getrandom::fill(&mut salt).map_err(|e| PortError::Internal(format!("OS RNG: {e}")))?;
-        self.run(move || {
-            let salt = SaltString::encode_b64(&salt)
-                .map_err(|e| PortError::Internal(format!("salt: {e}")))?;
-            argon2::Argon2::default()
-                .hash_password(password.expose().as_bytes(), &salt)
-                .map(|h| h.to_string())
-                .map_err(|e| PortError::Internal(format!("argon2: {e}")))
+        self.run(move |blocks| {
+            let params = Params::default();
+            let mut out = [0u8; 32];
+            argon2id_into(
+                params.clone(),
+                password.expose().as_bytes(),
+                &salt,
+                &mut out,
+                blocks,
+            )?;
+            let salt = SaltString::encode_b64(&salt).map_err(argon2_error)?;
+            let phc = PasswordHash {
+                algorithm: argon2::ARGON2ID_IDENT,
+                version: Some(Version::V0x13.into()),
+                params: ParamsString::try_from(&params).map_err(argon2_error)?,
+                salt: Some(salt.as_salt()),
+                hash: Some(Output::new(&out).map_err(argon2_error)?),
+            };
+            Ok(phc.to_string())
         })
         .await
     }
@@ -69,14 +119,22 @@ impl PasswordHasher for Argon2Hasher {
     async fn verify(&self, password: &Password, hash: &str) -> PortResult<bool> {
         let password = password.clone();
         let hash = hash.to_owned();
-        self.run(move || {
+        self.run(move |blocks| {
             let parsed = PasswordHash::new(&hash)
                 .map_err(|e| PortError::Internal(format!("stored hash: {e}")))?;
-            match argon2::Argon2::default().verify_password(password.expose().as_bytes(), &parsed) {
-                Ok(()) => Ok(true),
-                Err(argon2::password_hash::Error::Password) => Ok(false),
-                Err(e) => Err(PortError::Internal(format!("argon2: {e}"))),
+            if parsed.algorithm != argon2::ARGON2ID_IDENT {
+                return Err(PortError::Internal("stored hash is not argon2id".into()));
             }
+            let params = Params::try_from(&parsed).map_err(argon2_error)?;
+            let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+                return Err(PortError::Internal("stored hash lacks salt or hash".into()));
+            };
+            let mut salt_buf = [0u8; 64];
+            let salt = salt.decode_b64(&mut salt_buf).map_err(argon2_error)?;
+            let mut out = vec![0u8; expected.len()];
+            argon2id_into(params, password.expose().as_bytes(), salt, &mut out, blocks)?;
+            // `Output`'s equality is constant-time.
+            Ok(Output::new(&out).map_err(argon2_error)? == expected)
         })
         .await
     }
@@ -199,6 +257,42 @@ mod tests {
             h.verify(&pw, "not a hash").await,
             Err(PortError::Internal(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn argon2_hashes_agree_with_the_reference_implementation() {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let h = Argon2Hasher::new(2, Duration::from_secs(5));
+        let pw = Password::parse("pässwörd").unwrap();
+        let ours = h.hash(&pw).await.unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(Argon2::default()
+            .verify_password(pw.expose().as_bytes(), &parsed)
+            .is_ok());
+        let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
+        let theirs = Argon2::default()
+            .hash_password(pw.expose().as_bytes(), &salt)
+            .unwrap()
+            .to_string();
+        assert!(h.verify(&pw, &theirs).await.unwrap());
+        assert!(!h
+            .verify(&Password::parse("other").unwrap(), &theirs)
+            .await
+            .unwrap());
+    }
+
+    #[tokio::test]
+    async fn argon2_reuses_its_working_memory() {
+        let h = Argon2Hasher::new(2, Duration::from_secs(5));
+        let pw = Password::parse("x").unwrap();
+        for _ in 0..4 {
+            h.hash(&pw).await.unwrap();
+        }
+        let blocks = h.memory.lock().unwrap().len();
+        assert!(
+            (1..=2).contains(&blocks),
+            "{blocks} working-memory blocks kept"
+        );
     }
 
     #[tokio::test]
