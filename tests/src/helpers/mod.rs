@@ -76,7 +76,7 @@ pub fn cursor_position(cursor: &str) -> u64 {
 /// dead code, which the lints refuse, so no test is forgotten. The calling crate needs
 /// `tokio` (with `macros` and `rt-multi-thread`) as a dependency.
 ///
-/// ```ignore
+/// ```text
 /// async fn posting_to_a_chat_you_did_not_join_is_404(backend: Backend) { /* … */ }
 ///
 /// backend_tests!(posting_to_a_chat_you_did_not_join_is_404);
