@@ -110,6 +110,9 @@ pub struct Config {
     /// PostgreSQL (`DATABASE_URL`, or built from `POSTGRES_HOSTS`/`POSTGRES_DB`/
     /// `POSTGRES_USER`/`POSTGRES_PWD`; `DATABASE_URL` wins).
     pub database_url: Option<String>,
+    /// The PostgreSQL schema holding the service's tables (`DATABASE_SCHEMA`, `messenger`),
+    /// so the service can share a database, and test runs can take a schema of their own.
+    pub database_schema: String,
     /// Redis (`REDIS_URL`, with `REDIS_PWD` as its password when it has none).
     pub redis_url: Option<String>,
     /// The prefix of every Redis key (`REDIS_KEY_PREFIX`, `messenger:`), so several
@@ -168,6 +171,7 @@ impl Default for Config {
             hash_concurrency: cores.saturating_sub(1).max(1),
             workers_num: None,
             database_url: None,
+            database_schema: "messenger".into(),
             redis_url: None,
             redis_key_prefix: "messenger:".into(),
             amqp_url: None,
@@ -212,6 +216,7 @@ impl fmt::Debug for Config {
             .field("hash_concurrency", &self.hash_concurrency)
             .field("workers_num", &self.workers_num)
             .field("database_url", &set(&self.database_url))
+            .field("database_schema", &self.database_schema)
             .field("redis_url", &set(&self.redis_url))
             .field("redis_key_prefix", &self.redis_key_prefix)
             .field("amqp_url", &set(&self.amqp_url))
@@ -434,6 +439,8 @@ impl Config {
                 Some(_) => Some(at_least_one("WORKERS_NUM", &raw.workers_num, 1)?),
             },
             database_url,
+            database_schema: value(&raw.database_schema)
+                .map_or(d.database_schema.clone(), str::to_owned),
             redis_url,
             redis_key_prefix: value(&raw.redis_key_prefix)
                 .map_or(d.redis_key_prefix.clone(), str::to_owned),
@@ -848,6 +855,9 @@ pub struct RawConfig {
     /// Database connections per instance [default: 16].
     #[arg(long, env = "POOL_SIZE", help_heading = "PostgreSQL")]
     pub pool_size: Option<String>,
+    /// PostgreSQL schema of the service's tables [default: messenger].
+    #[arg(long, env = "DATABASE_SCHEMA", help_heading = "PostgreSQL")]
+    pub database_schema: Option<String>,
 
     /// Redis URL: shared sessions, limits, task state [default: in this process].
     #[arg(

@@ -157,10 +157,13 @@ async fn repositories(config: &Config, system: &System) -> Result<Repositories, 
     }
 }
 
-/// The PostgreSQL adapter's settings: the URL, `POOL_SIZE` and `DEPENDENCY_TIMEOUT_MS`.
+/// The PostgreSQL adapter's settings: the URL, `DATABASE_SCHEMA`, `POOL_SIZE` and
+/// `DEPENDENCY_TIMEOUT_MS`.
 pub(crate) fn pg_config(config: &Config, url: &str) -> Result<PgConfig, PgError> {
     Ok(PgConfig::from_url(url)
         .map_err(|e| PgError::Config(e.to_string()))?
+        .with_schema(&config.database_schema)
+        .map_err(|e| PgError::Config(format!("DATABASE_SCHEMA: {e}")))?
         .with_pool_size(config.pool_size)
         .with_dependency_timeout(config.dependency_timeout))
 }

@@ -3,7 +3,8 @@
 
 use messenger_api::{App, Config, Overrides, StartError};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The variable naming the PostgreSQL database for test runs.
 pub const DATABASE_VAR: &str = "MESSENGER_TEST_DATABASE_URL";
@@ -76,6 +77,7 @@ impl Backend {
             config.amqp_queue = super::unique("messenger-test-tasks");
         }
         if self.database_url.is_some() {
+            config.database_schema = run_schema().to_owned();
             // Every test starts its own service and tests run in parallel: small pools
             // keep the database's connection limit out of reach.
             config.pool_size = config.pool_size.min(4);
@@ -96,6 +98,10 @@ impl Backend {
             .and_then(|m| m.get(self.name).copied());
         if let Some(answer) = known {
             return answer;
+        }
+        if let Some(url) = &self.database_url {
+            static CLEANED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+            CLEANED.get_or_init(|| drop_stale_schemas(url)).await;
         }
         let mut config = Config {
             host: "127.0.0.1".parse().expect("an address"),
@@ -149,4 +155,62 @@ impl Backend {
         }
         Some(backend)
     }
+}
+
+/// What every test run's PostgreSQL schema is named after.
+const RUN_SCHEMA_PREFIX: &str = "messenger_api_test_";
+
+/// The PostgreSQL schema of this test run (`messenger_api_test_<start secs>_<pid>`): the
+/// tests of one run share it, and no other run sees its data.
+pub fn run_schema() -> &'static str {
+    static SCHEMA: OnceLock<String> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        format!("{RUN_SCHEMA_PREFIX}{secs}_{}", std::process::id())
+    })
+}
+
+/// Drops the schemas of test runs that started over an hour ago. A run cannot drop its own
+/// schema when it ends (the test harness has no hook for that), so each run removes what
+/// earlier ones left. Problems are reported and otherwise ignored: they cost disk, not
+/// correctness.
+async fn drop_stale_schemas(url: &str) {
+    let cutoff = SystemTime::now()
+        .checked_sub(Duration::from_secs(3600))
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs());
+    let (client, connection) = match tokio_postgres::connect(url, tokio_postgres::NoTls).await {
+        Ok(c) => c,
+        Err(e) => {
+            println!("could not connect to drop stale test schemas: {e}");
+            return;
+        }
+    };
+    let driver = tokio::spawn(connection);
+    let pattern = format!("{}%", RUN_SCHEMA_PREFIX.replace('_', "\\_"));
+    let rows = client
+        .query(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE $1",
+            &[&pattern],
+        )
+        .await
+        .unwrap_or_default();
+    for row in rows {
+        let name: String = row.get(0);
+        let started = name
+            .strip_prefix(RUN_SCHEMA_PREFIX)
+            .and_then(|rest| rest.split('_').next())
+            .and_then(|secs| secs.parse::<u64>().ok());
+        if started.is_some_and(|secs| secs < cutoff) {
+            // The name came from the catalogue and matched the prefix: quoting it is enough.
+            let sql = format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE");
+            if let Err(e) = client.batch_execute(&sql).await {
+                println!("could not drop stale test schema {name}: {e}");
+            }
+        }
+    }
+    drop(client);
+    let _ = driver.await;
 }
