@@ -158,6 +158,17 @@ impl Limit {
     }
 }
 
+/// What makes an idempotent retry "the same request": SHA-256 over the posting member and
+/// the exact text (length-prefixed, so no two different pairs share an input).
+pub fn idempotency_fingerprint(member: crate::MemberId, text: &str) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(member.to_bytes());
+    h.update((text.len() as u64).to_be_bytes());
+    h.update(text.as_bytes());
+    h.finalize().into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,21 +221,28 @@ mod tests {
     }
 
     #[test]
+    fn fingerprints_tell_member_and_text_apart() {
+        let a = crate::MemberId::from_u128(1);
+        let b = crate::MemberId::from_u128(2);
+        assert_eq!(
+            idempotency_fingerprint(a, "hi"),
+            idempotency_fingerprint(a, "hi")
+        );
+        assert_ne!(
+            idempotency_fingerprint(a, "hi"),
+            idempotency_fingerprint(b, "hi")
+        );
+        assert_ne!(
+            idempotency_fingerprint(a, "hi"),
+            idempotency_fingerprint(a, "hi ")
+        );
+    }
+
+    #[test]
     fn password_debug_hides_it() {
         assert_eq!(
             format!("{:?}", Password::parse("secret").unwrap()),
             "Password(***)"
         );
     }
-}
-
-/// What makes an idempotent retry "the same request": SHA-256 over the posting member and
-/// the exact text (length-prefixed, so no two different pairs share an input).
-pub fn idempotency_fingerprint(member: crate::MemberId, text: &str) -> [u8; 32] {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    h.update(member.to_bytes());
-    h.update((text.len() as u64).to_be_bytes());
-    h.update(text.as_bytes());
-    h.finalize().into()
 }
