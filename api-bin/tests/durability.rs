@@ -4,6 +4,8 @@
 //!
 //! Runs when `MESSENGER_TEST_DATABASE_URL` is set; otherwise it says it is skipped.
 
+#![allow(clippy::expect_used, clippy::unwrap_used)] // a test: failing loudly is the point
+
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::process::{Child, Command, Stdio};
@@ -18,7 +20,7 @@ fn free_port() -> u16 {
 
 /// Starts the binary over PostgreSQL (schema `schema`) and waits until it serves.
 async fn start(url: &str, schema: &str, port: u16) -> Child {
-    let child = Command::new(env!("CARGO_BIN_EXE_messenger-api"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_messenger-api"))
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("PORT", port.to_string())
@@ -45,6 +47,8 @@ async fn start(url: &str, schema: &str, port: u16) -> Child {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("messenger-api did not serve within 30 s");
 }
 
