@@ -19,6 +19,28 @@ pub const CACHE_LOOKUPS: &str = "messenger_cache_lookups_total";
 pub const SEARCH_TASKS: &str = "messenger_search_tasks_total";
 /// Search tasks handed to the queue, by `result` (ok, failed).
 pub const QUEUE_PUBLISHES: &str = "messenger_queue_publishes_total";
+/// PostgreSQL pool connections, by `state` (in_use, idle, waiting: callers waiting for one).
+pub const DB_POOL: &str = "messenger_db_pool_connections";
+/// How often the pool gauges are refreshed.
+const POOL_SAMPLE_EVERY: Duration = Duration::from_secs(5);
+
+/// Keeps the PostgreSQL pool gauges current while `store` lives (a task holding only a
+/// weak reference, so it ends with the app).
+pub(crate) fn watch_pool(store: &Arc<messenger_postgres::PgStore>) {
+    crate::http::metrics::install();
+    let store = Arc::downgrade(store);
+    let in_use = metrics::gauge!(DB_POOL, "state" => "in_use");
+    let idle = metrics::gauge!(DB_POOL, "state" => "idle");
+    let waiting = metrics::gauge!(DB_POOL, "state" => "waiting");
+    tokio::spawn(async move {
+        while let Some(s) = store.upgrade().map(|s| s.pool_status()) {
+            in_use.set(s.in_use as f64);
+            idle.set(s.idle as f64);
+            waiting.set(s.waiting as f64);
+            tokio::time::sleep(POOL_SAMPLE_EVERY).await;
+        }
+    });
+}
 
 /// Describes the metrics of this module (called once, when the recorder is installed).
 pub(crate) fn describe() {
@@ -34,6 +56,10 @@ pub(crate) fn describe() {
     describe_counter!(
         QUEUE_PUBLISHES,
         "Search tasks handed to the queue, by result."
+    );
+    metrics::describe_gauge!(
+        DB_POOL,
+        "PostgreSQL pool connections: in use, idle, and callers waiting."
     );
 }
 

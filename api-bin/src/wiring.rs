@@ -145,6 +145,7 @@ async fn repositories(config: &Config, system: &System) -> Result<Repositories, 
         Some(url) => {
             // Waits for the database and migrates before the port is bound.
             let store = Arc::new(PgStore::connect(&pg_config(config, url)?, DATABASE_WAIT).await?);
+            metered::watch_pool(&store);
             Ok(Repositories {
                 accounts: store.clone(),
                 sessions: store.clone(),

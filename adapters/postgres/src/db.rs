@@ -111,6 +111,12 @@ impl Db {
         Instant::now() + self.search_timeout
     }
 
+    /// The pool's connections: (open, idle, callers waiting for one).
+    pub(crate) fn pool_status(&self) -> (usize, usize, usize) {
+        let st = self.pool.status();
+        (st.size, st.available, st.waiting)
+    }
+
     /// A pooled connection, or `Unavailable` when none can be had before `deadline`.
     pub(crate) async fn checkout(&self, deadline: Instant) -> Result<Object, Failure> {
         match timeout_at(deadline, self.pool.get()).await {

@@ -31,4 +31,4 @@ mod store;
 
 pub use config::{ConfigError, PgConfig};
 pub use migrate::{DownSteps, MigrateError, Migration, MigrationState, Migrator, MIGRATIONS};
-pub use store::{PgError, PgStore};
+pub use store::{PgError, PgStore, PoolStatus};

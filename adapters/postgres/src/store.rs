@@ -95,4 +95,25 @@ impl PgStore {
     pub async fn ping(&self) -> PortResult<()> {
         Ok(self.db.ping().await?)
     }
+
+    /// The connection pool's state, for metrics.
+    pub fn pool_status(&self) -> PoolStatus {
+        let (open, idle, waiting) = self.db.pool_status();
+        PoolStatus {
+            in_use: open.saturating_sub(idle),
+            idle,
+            waiting,
+        }
+    }
+}
+
+/// The connection pool's state at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Connections checked out by calls.
+    pub in_use: usize,
+    /// Open connections waiting in the pool.
+    pub idle: usize,
+    /// Calls waiting for a connection.
+    pub waiting: usize,
 }
