@@ -12,13 +12,7 @@ async fn concurrent_posts_get_distinct_gapless_sequence_numbers_and_readers_neve
         return;
     };
     let store = schema.store().await;
-    let owner = AccountId::from_u128(id());
-    let chat = chat_by(owner);
-    store.insert_chat(&chat).await.unwrap();
-    let m = store
-        .join(&member_of(chat.id, owner, "me"), true)
-        .await
-        .unwrap();
+    let (chat, m) = chat_with_creator_joined(&store).await;
 
     const WRITERS: usize = 3;
     const EACH: usize = 40;
@@ -78,13 +72,7 @@ async fn racing_duplicates_of_an_idempotent_post_store_one_message_and_replay_it
         return;
     };
     let store = schema.store().await;
-    let owner = AccountId::from_u128(id());
-    let chat = chat_by(owner);
-    store.insert_chat(&chat).await.unwrap();
-    let m = store
-        .join(&member_of(chat.id, owner, "me"), true)
-        .await
-        .unwrap();
+    let (chat, m) = chat_with_creator_joined(&store).await;
 
     for round in 0..5 {
         let key = format!("key-{round}");

@@ -2,7 +2,7 @@
 //! proxy between the adapter and PostgreSQL that can be cut or blackholed.
 
 use messenger_domain::{Account, AccountId, Chat, ChatId, Member, MemberId, MessageId, Timestamp};
-use messenger_ports::{AppendOutcome, Messages, NewMessage};
+use messenger_ports::{AppendOutcome, Chats, Members, Messages, NewMessage};
 use messenger_postgres::{PgConfig, PgStore};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -148,6 +148,18 @@ pub fn new_message(chat: ChatId, member: &Member, text: &str, now: i64) -> NewMe
         now: ts(now),
         idempotency: None,
     }
+}
+
+/// A fresh chat stored in `store`, and its creator joined to it as `me`.
+pub async fn chat_with_creator_joined(store: &PgStore) -> (Chat, Member) {
+    let owner = AccountId::from_u128(id());
+    let chat = chat_by(owner);
+    store.insert_chat(&chat).await.unwrap();
+    let member = store
+        .join(&member_of(chat.id, owner, "me"), true)
+        .await
+        .unwrap();
+    (chat, member)
 }
 
 /// Appends and expects it stored.

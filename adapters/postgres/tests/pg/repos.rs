@@ -193,13 +193,7 @@ async fn messages_get_gapless_sequence_numbers_and_times_that_never_run_backward
         return;
     };
     let store = schema.store().await;
-    let owner = AccountId::from_u128(id());
-    let chat = chat_by(owner);
-    store.insert_chat(&chat).await.unwrap();
-    let m = store
-        .join(&member_of(chat.id, owner, "me"), true)
-        .await
-        .unwrap();
+    let (chat, m) = chat_with_creator_joined(&store).await;
 
     let first = post(&store, new_message(chat.id, &m, "one", 5_000)).await;
     assert_eq!((first.seq, first.created_at), (1, ts(5_000)));
@@ -222,7 +216,7 @@ async fn messages_get_gapless_sequence_numbers_and_times_that_never_run_backward
     let page = store.page_after(chat.id, u64::MAX, 10).await.unwrap();
     assert_eq!((page.messages.len(), page.last_seq), (0, 3));
 
-    let empty = chat_by(owner);
+    let empty = chat_by(chat.creator);
     store.insert_chat(&empty).await.unwrap();
     let page = store.page_after(empty.id, 0, 10).await.unwrap();
     assert_eq!((page.messages.len(), page.last_seq), (0, 0));
@@ -286,13 +280,7 @@ async fn idempotency_keys_replay_refuse_and_purge() {
         return;
     };
     let store = schema.store().await;
-    let owner = AccountId::from_u128(id());
-    let chat = chat_by(owner);
-    store.insert_chat(&chat).await.unwrap();
-    let m = store
-        .join(&member_of(chat.id, owner, "me"), true)
-        .await
-        .unwrap();
+    let (chat, m) = chat_with_creator_joined(&store).await;
 
     let first = post(
         &store,
@@ -312,10 +300,10 @@ async fn idempotency_keys_replay_refuse_and_purge() {
     assert_eq!(store.page_after(chat.id, 0, 10).await.unwrap().last_seq, 1);
 
     // Keys are per chat and scope.
-    let other_chat = chat_by(owner);
+    let other_chat = chat_by(chat.creator);
     store.insert_chat(&other_chat).await.unwrap();
     let m2 = store
-        .join(&member_of(other_chat.id, owner, "me"), true)
+        .join(&member_of(other_chat.id, chat.creator, "me"), true)
         .await
         .unwrap();
     post(
