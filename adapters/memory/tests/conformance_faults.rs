@@ -172,6 +172,52 @@ async fn chats_suite_catches_a_join_that_never_reuses() {
     testing::chats_suite(&members.0, &members.0, &members).await;
 }
 
+// --- read markers ---------------------------------------------------------------------
+
+/// Answers a read marker at whatever position was asked, even an earlier one.
+struct BackwardsMarkers(MemoryStore);
+
+#[async_trait]
+impl Members for BackwardsMarkers {
+    async fn join(&self, member: &Member, reuse: bool) -> PortResult<Member> {
+        self.0.join(member, reuse).await
+    }
+    async fn member(&self, chat: ChatId, id: MemberId) -> PortResult<Option<Member>> {
+        self.0.member(chat, id).await
+    }
+    async fn chat_access(&self, chat: ChatId, account: AccountId) -> PortResult<ChatAccess> {
+        self.0.chat_access(chat, account).await
+    }
+    async fn leave(&self, chat: ChatId, member: MemberId, bar: bool) -> PortResult<()> {
+        self.0.leave(chat, member, bar).await
+    }
+    async fn members_page(&self, chat: ChatId, after: u64, limit: u32) -> PortResult<MembersPage> {
+        self.0.members_page(chat, after, limit).await
+    }
+    async fn mark_read(
+        &self,
+        chat: ChatId,
+        account: AccountId,
+        upto: u64,
+    ) -> PortResult<ReadUpdate> {
+        Ok(match self.0.mark_read(chat, account, upto).await? {
+            ReadUpdate::Marked { last_seq, .. } => ReadUpdate::Marked {
+                read_seq: upto,
+                last_seq,
+            },
+            other => other,
+        })
+    }
+}
+
+#[tokio::test]
+#[should_panic(expected = "never moves the marker back")]
+async fn conversations_suite_catches_a_marker_moving_back() {
+    let (_, s) = store();
+    let members = BackwardsMarkers(s);
+    testing::conversations_suite(&members.0, &members.0, &members, &members.0).await;
+}
+
 // --- messages -------------------------------------------------------------------------
 
 /// Pages of at most 10 messages, and idempotency keys that ignore their scope.
