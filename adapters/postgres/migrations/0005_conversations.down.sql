@@ -7,5 +7,4 @@ DROP TABLE participants;
 DELETE FROM members WHERE NOT active;
 DROP INDEX members_join_order_idx;
 ALTER TABLE members DROP COLUMN removed, DROP COLUMN active, DROP COLUMN join_seq;
-DROP INDEX chats_activity_idx;
 ALTER TABLE chats DROP COLUMN member_count, DROP COLUMN member_seq, DROP COLUMN activity;

@@ -11,8 +11,10 @@ ALTER TABLE chats
     ADD COLUMN member_seq bigint NOT NULL DEFAULT 0,     -- the last join number given
     ADD COLUMN member_count bigint NOT NULL DEFAULT 0;   -- current members
 
--- Legacy mode lists every chat by activity (read backwards).
-CREATE INDEX chats_activity_idx ON chats (activity, id);
+-- No index on activity: it changes with every message, and an index on it would make
+-- every append's update of the chat row a non-HOT update touching each of the chat's
+-- indexes. An account's list reads its own chats by primary key instead; legacy mode's
+-- list of every chat is a top-N sort over the chats.
 
 -- Members are numbered in joining order; a member that left or was removed stays (its
 -- messages refer to it) but is no longer active, and gives up its name ownership.

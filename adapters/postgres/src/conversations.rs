@@ -4,8 +4,9 @@
 //! chat row (activity, last sequence number, member count), the viewer's `participants`
 //! row (read marker), the last message by `(chat_id, last_seq)`, and the viewer's own
 //! active members. The list of an account is its `participants` rows (a primary-key
-//! range) joined to their chats, cut to the page by the activity keyset before anything
-//! else is looked up; legacy mode walks `chats_activity_idx` backwards instead.
+//! range), each with its chat's activity by primary key, cut to the page by the activity
+//! keyset (a top-N sort over the account's chats) before anything else is looked up; legacy
+//! mode sorts every chat the same way.
 
 use crate::convert::{seq, uuid, RowExt};
 use crate::PgStore;
@@ -45,12 +46,20 @@ fn summaries_of(source: &str) -> String {
 
 static ONE_CHAT: LazyLock<String> = LazyLock::new(|| summaries_of("SELECT $2::uuid AS id"));
 
+/// The account's chats are its `participants` rows, each chat's activity one primary-key
+/// lookup (a scalar subquery, and `OFFSET 0` keeps it evaluated once per row): left to
+/// itself the planner may prefer walking every chat, or hashing the whole chats table,
+/// which grow with the store rather than with the account.
 static ACCOUNT_LIST: LazyLock<String> = LazyLock::new(|| {
     summaries_of(
-        "SELECT c.id FROM participants p JOIN chats c ON c.id = p.chat_id \
-         WHERE p.account_id = $1 AND (p.is_creator OR p.identities > 0) \
-           AND c.activity <= $2 \
-         ORDER BY c.activity DESC, c.id DESC OFFSET $3 LIMIT $4",
+        "SELECT chat_id AS id FROM (\
+             SELECT p.chat_id, \
+                    (SELECT c.activity FROM chats c WHERE c.id = p.chat_id) AS activity \
+             FROM participants p \
+             WHERE p.account_id = $1 AND (p.is_creator OR p.identities > 0) \
+             OFFSET 0) mine \
+         WHERE activity <= $2 \
+         ORDER BY activity DESC, chat_id DESC OFFSET $3 LIMIT $4",
     )
 });
 
