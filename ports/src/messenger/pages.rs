@@ -12,7 +12,9 @@ use messenger_domain::{
 };
 use std::sync::Arc;
 
-/// Where a page of a chat's messages is anchored.
+/// Where a page of a chat's messages is anchored. On the wire an empty `from=` is absent
+/// (the start) and an empty `before=` is absent (the end); `from` and `before` together
+/// are bad input, refused before this is built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PageAnchor {
     /// The messages right after the point the cursor marks (absent: the chat's start).
