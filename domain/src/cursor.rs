@@ -4,7 +4,13 @@
 //! For a chat the position is a message sequence number (sequence numbers start at 1
 //! and have no gaps, so position 0 is "before the first message"); for a search task it
 //! is an offset into the hits. The scope hash makes a cursor of another chat or task
-//! detectable; the format leaves room for newest-first paging later (the same pair).
+//! detectable; newest-first paging (`before`) uses the same pair: a cursor marks the point
+//! after a position, and `before` reads the messages at or below it.
+//!
+//! Cursors arrive before the rules that check them may run (a bad cursor on a chat the
+//! caller may not read answers `chat-not-found`, not `bad-cursor`), so the wire form is
+//! first read into an [`UncheckedCursor`], which use cases check against their scope at
+//! the right moment.
 
 use crate::{ChatId, Error, TaskId};
 use sha2::{Digest, Sha256};
@@ -16,6 +22,8 @@ pub enum CursorScope {
     Chat(ChatId),
     /// A search task's hits.
     Task(TaskId),
+    /// A chat's current members, in joining order (the position is a join number).
+    Members(ChatId),
 }
 
 impl CursorScope {
@@ -30,11 +38,60 @@ impl CursorScope {
                 h.update(b"task:");
                 h.update(id.to_bytes());
             }
+            CursorScope::Members(id) => {
+                h.update(b"members:");
+                h.update(id.to_bytes());
+            }
         }
-        let d = h.finalize();
-        let mut first = [0u8; 8];
-        first.copy_from_slice(&d[..8]);
-        u64::from_be_bytes(first)
+        digest_u64(h)
+    }
+}
+
+/// The first 64 bits of a SHA-256 digest.
+pub(crate) fn digest_u64(h: Sha256) -> u64 {
+    let d = h.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&d[..8]);
+    u64::from_be_bytes(first)
+}
+
+/// A cursor as received: its wire form read, but not yet checked against a scope (that
+/// happens where the error order puts `bad-cursor`). Malformed input is kept as such and
+/// answers `bad-cursor` when checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UncheckedCursor(Option<(u64, u64)>);
+
+impl UncheckedCursor {
+    /// Reads the 32-hex wire form (any case). Never fails: see [`UncheckedCursor::check`].
+    pub fn parse(s: &str) -> Self {
+        if s.len() != 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Self(None);
+        }
+        let pair = u64::from_str_radix(&s[..16], 16)
+            .ok()
+            .zip(u64::from_str_radix(&s[16..], 16).ok());
+        Self(pair.filter(|&(hi, lo)| hi != 0 || lo != 0))
+    }
+
+    /// The two 64-bit halves.
+    ///
+    /// # Errors
+    /// [`Error::BadCursor`] when the wire form was malformed or all zeros.
+    pub fn halves(self) -> Result<(u64, u64), Error> {
+        self.0.ok_or(Error::BadCursor)
+    }
+
+    /// The cursor, when it is one of `scope`.
+    ///
+    /// # Errors
+    /// [`Error::BadCursor`] when malformed, all zeros, or of another scope. Bounds against
+    /// the scope's end are the caller's to check.
+    pub fn check(self, scope: CursorScope) -> Result<Cursor, Error> {
+        let (hash, position) = self.halves()?;
+        if hash != scope.hash() {
+            return Err(Error::BadCursor);
+        }
+        Ok(Cursor::new(scope, position))
     }
 }
 
@@ -67,19 +124,10 @@ impl Cursor {
     /// # Errors
     /// [`Error::BadCursor`] when malformed, all zeros, or of another scope.
     pub fn decode(scope: CursorScope, from: Option<&str>) -> Result<Self, Error> {
-        let s = match from {
-            None | Some("") => return Ok(Self::new(scope, 0)),
-            Some(s) => s,
-        };
-        if s.len() != 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(Error::BadCursor);
+        match from {
+            None | Some("") => Ok(Self::new(scope, 0)),
+            Some(s) => UncheckedCursor::parse(s).check(scope),
         }
-        let scope_part = u64::from_str_radix(&s[..16], 16).map_err(|_| Error::BadCursor)?;
-        let position = u64::from_str_radix(&s[16..], 16).map_err(|_| Error::BadCursor)?;
-        if (scope_part == 0 && position == 0) || scope_part != scope.hash() {
-            return Err(Error::BadCursor);
-        }
-        Ok(Self::new(scope, position))
     }
 }
 
@@ -112,6 +160,22 @@ mod tests {
     fn empty_or_absent_is_the_start() {
         assert_eq!(Cursor::decode(chat(1), None).unwrap().position(), 0);
         assert_eq!(Cursor::decode(chat(1), Some("")).unwrap().position(), 0);
+    }
+
+    #[test]
+    fn unchecked_cursors_are_checked_later() {
+        let c = Cursor::new(CursorScope::Members(ChatId::from_u128(3)), 9);
+        let raw = UncheckedCursor::parse(&c.encode());
+        assert_eq!(raw.check(CursorScope::Members(ChatId::from_u128(3))), Ok(c));
+        assert_eq!(raw.check(chat(3)), Err(Error::BadCursor));
+        assert_eq!(
+            UncheckedCursor::parse("nope").check(chat(3)),
+            Err(Error::BadCursor)
+        );
+        assert_eq!(
+            UncheckedCursor::parse(&"0".repeat(32)).halves(),
+            Err(Error::BadCursor)
+        );
     }
 
     #[test]

@@ -57,6 +57,9 @@ pub enum Error {
     /// The same idempotency key was used with another body.
     #[error("idempotency-key-reused")]
     IdempotencyKeyReused,
+    /// The caller may see the chat but not do this (only its creator may).
+    #[error("forbidden")]
+    Forbidden,
     /// A backing store is down or did not answer in time.
     #[error("service-unavailable")]
     ServiceUnavailable,
@@ -85,6 +88,7 @@ impl Error {
             Error::TaskFailed => "task-failed",
             Error::RequestLimitExceeded { .. } => "request-limit-exceeded",
             Error::IdempotencyKeyReused => "idempotency-key-reused",
+            Error::Forbidden => "forbidden",
             Error::ServiceUnavailable => "service-unavailable",
             Error::InternalError => "internal-error",
         }
@@ -101,6 +105,7 @@ mod tests {
             Error::BadParameters,
             Error::BadCursor,
             Error::ChatNotFound,
+            Error::Forbidden,
             Error::RequestLimitExceeded {
                 retry_after_secs: 3,
             },

@@ -7,8 +7,10 @@
 //!
 //! Layout: `error` (the API's codes), `ids` (opaque 128-bit ids), `text` (names, texts,
 //! keys), `time` (timestamps), `token` (session tokens), `cursor` (paging cursors),
-//! `search` (tokenizer and query parser), `entities`.
+//! `search` (tokenizer and query parser), `entities`, `conversation` (chat summaries, the
+//! chat list's cursor, event positions).
 
+pub mod conversation;
 pub mod cursor;
 pub mod entities;
 pub mod error;
@@ -18,7 +20,8 @@ pub mod text;
 pub mod time;
 pub mod token;
 
-pub use cursor::{Cursor, CursorScope};
+pub use conversation::{ChatListCursor, ChatSummary, EventPosition, MessagePreview, PREVIEW_CHARS};
+pub use cursor::{Cursor, CursorScope, UncheckedCursor};
 pub use entities::{
     Account, Caller, Chat, Member, Message, SearchHit, SearchTask, Session, TaskStatus,
 };

@@ -128,6 +128,10 @@ impl Limit {
     pub const MAX_MESSAGES: u32 = 1000;
     /// Largest page of search hits.
     pub const MAX_SEARCH_HITS: u32 = 100;
+    /// Largest page of the chat list.
+    pub const MAX_CHATS: u32 = 100;
+    /// Largest page of a chat's members.
+    pub const MAX_MEMBERS: u32 = 1000;
 
     /// A page size of chat messages (1–1000).
     ///
@@ -143,6 +147,22 @@ impl Limit {
     /// [`Error::BadParameters`] when out of range.
     pub fn search_hits(n: i64) -> Result<Self, Error> {
         Self::within(n, Self::MAX_SEARCH_HITS)
+    }
+
+    /// A page size of the chat list (1–100).
+    ///
+    /// # Errors
+    /// [`Error::BadParameters`] when out of range.
+    pub fn chats(n: i64) -> Result<Self, Error> {
+        Self::within(n, Self::MAX_CHATS)
+    }
+
+    /// A page size of a chat's members (1–1000).
+    ///
+    /// # Errors
+    /// [`Error::BadParameters`] when out of range.
+    pub fn members(n: i64) -> Result<Self, Error> {
+        Self::within(n, Self::MAX_MEMBERS)
     }
 
     fn within(n: i64, max: u32) -> Result<Self, Error> {
@@ -218,6 +238,10 @@ mod tests {
         assert!(Limit::messages(-1).is_err());
         assert!(Limit::search_hits(101).is_err());
         assert_eq!(Limit::search_hits(100).unwrap().get(), 100);
+        assert!(Limit::chats(101).is_err());
+        assert_eq!(Limit::chats(100).unwrap().get(), 100);
+        assert!(Limit::members(1001).is_err());
+        assert_eq!(Limit::members(1000).unwrap().get(), 1000);
     }
 
     #[test]

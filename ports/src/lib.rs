@@ -8,7 +8,8 @@
 //! runs them against itself. Port errors are backend-neutral ([`PortError`]): a driver's
 //! error type never crosses this edge.
 //!
-//! Layout: `error` (port and use-case errors), `repos` (durable data), `caches` (fast,
+//! Layout: `error` (port and use-case errors), `repos` (durable data), `conversations`
+//! (what the repositories answer for chat lists, members and read markers), `caches` (fast,
 //! lossy), `limits` (rate limiter, failure counters), `tasks` (search-task queue and store),
 //! `system` (hasher, clock, ids), `messenger` (the use cases), `worker` (the task loop).
 //!
@@ -16,6 +17,7 @@
 //! `futures-util` only.
 
 pub mod caches;
+pub mod conversations;
 pub mod error;
 pub mod limits;
 pub mod messenger;
@@ -28,10 +30,12 @@ pub mod worker;
 pub mod testing;
 
 pub use caches::{PageCache, PageKey, SessionCache};
+pub use conversations::{ChatListPage, ChatViewer, MemberEntry, MembersPage, ReadUpdate};
 pub use error::{AppError, PortError, PortResult};
 pub use limits::{AttemptCounter, FailureWindow, RateDecision, RateLimiter};
 pub use messenger::{
-    HitsPage, LoginLimits, MessagesPage, Messenger, Ports, RunOutcome, Settings, ANONYMOUS_ACCOUNT,
+    ChatList, ChatPage, HitsPage, ListedMember, LoginLimits, MemberList, MessagesPage, Messenger,
+    PageAnchor, Ports, ReadMarker, RunOutcome, Settings, ANONYMOUS_ACCOUNT,
 };
 pub use repos::{
     Accounts, AppendOutcome, ChatAccess, Chats, IdempotencyRecord, Members, MessagePage,

@@ -1,10 +1,10 @@
 //! Repository ports: the durable data (PostgreSQL, or memory).
 
-use crate::PortResult;
+use crate::{ChatListPage, ChatViewer, MembersPage, PortResult, ReadUpdate};
 use async_trait::async_trait;
 use messenger_domain::{
-    Account, AccountId, Chat, ChatId, Member, MemberId, Message, MessageId, SearchHit, SearchQuery,
-    Session, Timestamp, TokenHash,
+    Account, AccountId, Chat, ChatId, ChatListCursor, ChatSummary, EventPosition, Member, MemberId,
+    Message, MessageId, SearchHit, SearchQuery, Session, Timestamp, TokenHash,
 };
 
 /// Registered accounts.
@@ -40,10 +40,15 @@ pub trait Sessions: Send + Sync + 'static {
     async fn purge_sessions(&self, expired_before: Timestamp) -> PortResult<u64>;
 }
 
-/// Chats.
+/// Chats, and the chat list with its read state.
+///
+/// Every change (a chat created or renamed, a member joining or leaving, a message, a read
+/// marker moving) advances the event position ([`Chats::event_position`]) in the change's
+/// own transaction.
 #[async_trait]
 pub trait Chats: Send + Sync + 'static {
-    /// Stores a new chat (with no messages: its last sequence number is 0).
+    /// Stores a new chat (with no messages: its last sequence number is 0). Its creator
+    /// takes part in it from now on (it appears in the creator's list, read marker 0).
     ///
     /// # Errors
     /// [`crate::PortError::Conflict`] when the id exists.
@@ -51,6 +56,41 @@ pub trait Chats: Send + Sync + 'static {
 
     /// The chat, if it exists.
     async fn chat(&self, id: ChatId) -> PortResult<Option<Chat>>;
+
+    /// Gives the chat a new name.
+    ///
+    /// # Errors
+    /// [`crate::PortError::NotFound`] when the chat does not exist.
+    async fn rename_chat(&self, chat: ChatId, name: &str) -> PortResult<()>;
+
+    /// The chat as `viewer` sees it, in one read — also when the viewer may not see it
+    /// (the caller decides, e.g. with [`ChatSummary::is_visible`]); `None` when there is
+    /// no such chat. `unread_count` costs no counting: the chat keeps its last sequence
+    /// number beside the viewer's read marker. The last message's text may come cut to
+    /// no fewer than `PREVIEW_CHARS + 1` characters (the preview's rule is the domain's).
+    async fn chat_summary(
+        &self,
+        chat: ChatId,
+        viewer: ChatViewer,
+    ) -> PortResult<Option<ChatSummary>>;
+
+    /// Up to `limit` summaries of the chats `viewer` created or has a current identity in
+    /// (every chat, for a viewer that sees every chat), ordered by activity, newest first,
+    /// ties by chat id descending, starting at `from` (chats whose activity is at most
+    /// `from.activity()`, skipping the first `from.skip()` of those exactly at it), with
+    /// the event position read just before the chats. Costs the same at a million
+    /// messages as at ten: nothing is counted, last messages are found by their position.
+    async fn list_chats(
+        &self,
+        viewer: ChatViewer,
+        from: ChatListCursor,
+        limit: u32,
+    ) -> PortResult<ChatListPage>;
+
+    /// The event-stream position now: monotonic, shared by every instance using the
+    /// store, advanced by every change. A stand-in until the event log records the
+    /// changes themselves (with the same position type).
+    async fn event_position(&self) -> PortResult<EventPosition>;
 }
 
 /// What an account may do with a chat.
@@ -58,32 +98,66 @@ pub trait Chats: Send + Sync + 'static {
 pub enum ChatAccess {
     /// There is no such chat.
     NoChat,
-    /// The chat exists; the account neither created nor joined it.
+    /// The chat exists; the account neither created it nor has a current member in it.
     Outsider,
-    /// The account created the chat or has a member in it.
+    /// The account created the chat or has a current member in it.
     Participant,
 }
 
-/// Members of chats.
+/// Members of chats, and read markers (per account and chat).
 #[async_trait]
 pub trait Members: Send + Sync + 'static {
     /// Adds `member` to `member.chat_id` and returns the stored member.
     ///
-    /// With `reuse`, when the same account already has a member with exactly the same name
-    /// in that chat, that member is returned instead and nothing is stored — also when two
-    /// such calls race (never two members of one name for one account in one chat).
-    /// Without `reuse` (legacy mode) a new member is always stored.
+    /// With `reuse`, when the same account already has a *current* member with exactly the
+    /// same name in that chat, that member is returned instead and nothing changes — also
+    /// when two such calls race (never two current members of one name for one account in
+    /// one chat). Without `reuse` (legacy mode) a new member is always stored. A member
+    /// that left is never revived: joining again under its name stores a new member (the
+    /// old one keeps its id on its messages).
+    ///
+    /// A stored member takes the chat's next join number (1, 2, 3, …: the members'
+    /// order), counts in the chat's member count, and in the same transaction moves the
+    /// account's read marker to the chat's last message (history is not unread).
+    ///
+    /// # Errors
+    /// [`crate::PortError::NotFound`] when the chat does not exist, or when the creator
+    /// removed a member of this account from it (the bar lasts for the chat's life).
+    async fn join(&self, member: &Member, reuse: bool) -> PortResult<Member>;
+
+    /// The current member `id` of chat `chat`; `None` when it does not exist, is of
+    /// another chat, or has left or been removed.
+    async fn member(&self, chat: ChatId, id: MemberId) -> PortResult<Option<Member>>;
+
+    /// Whether the chat exists and whether `account` created it or has a current member
+    /// in it, in one read.
+    async fn chat_access(&self, chat: ChatId, account: AccountId) -> PortResult<ChatAccess>;
+
+    /// Ends the membership of the current member `member` of `chat`, in one transaction:
+    /// it stops being current (its messages keep its id and name), the chat's member count
+    /// drops, and with `bar_account` its account may never join this chat again.
+    ///
+    /// # Errors
+    /// [`crate::PortError::NotFound`] when `member` is not a current member of `chat`.
+    async fn leave(&self, chat: ChatId, member: MemberId, bar_account: bool) -> PortResult<()>;
+
+    /// Up to `limit` current members of `chat` whose join number is above `after`, in
+    /// joining order, and the chat's last join number from the same read. Keyset access;
+    /// an unknown chat reads as empty (last join number 0).
+    async fn members_page(&self, chat: ChatId, after: u64, limit: u32) -> PortResult<MembersPage>;
+
+    /// Moves `account`'s read marker in `chat` forward to `upto`: a marker already at or
+    /// past it stays. `upto` above the chat's last sequence number changes nothing and
+    /// answers [`ReadUpdate::BeyondEnd`]. One transaction.
     ///
     /// # Errors
     /// [`crate::PortError::NotFound`] when the chat does not exist.
-    async fn join(&self, member: &Member, reuse: bool) -> PortResult<Member>;
-
-    /// The member `id` of chat `chat`; `None` when it does not exist or is of another chat.
-    async fn member(&self, chat: ChatId, id: MemberId) -> PortResult<Option<Member>>;
-
-    /// Whether the chat exists and whether `account` created it or has a member in it,
-    /// in one read.
-    async fn chat_access(&self, chat: ChatId, account: AccountId) -> PortResult<ChatAccess>;
+    async fn mark_read(
+        &self,
+        chat: ChatId,
+        account: AccountId,
+        upto: u64,
+    ) -> PortResult<ReadUpdate>;
 }
 
 /// An idempotency key stored with a message, in the same transaction.
@@ -145,7 +219,9 @@ pub trait Messages: Send + Sync + 'static {
     /// sequence number of its chat, assigned so that a chat's order is total and a reader
     /// never sees `seq` n+1 before n. `created_at` never runs backwards within a chat.
     /// With an idempotency record, the key is stored in the same transaction; a duplicate
-    /// racing the first waits for it and replays it.
+    /// racing the first waits for it and replays it. In the same transaction, the chat's
+    /// activity becomes the message's time and the poster's account's read marker moves
+    /// forward to the message.
     ///
     /// # Errors
     /// [`crate::PortError::NotFound`] when the chat does not exist.
@@ -155,6 +231,18 @@ pub trait Messages: Send + Sync + 'static {
     /// last sequence number. Keyset access: as fast at the millionth message as at the
     /// first. An unknown chat reads as empty (`last_seq` 0).
     async fn page_after(&self, chat: ChatId, after: u64, limit: u32) -> PortResult<MessagePage>;
+
+    /// The newest `limit` messages of `chat` with `seq <= before` (`None`: the chat's
+    /// end), oldest first, and the chat's last sequence number from the same read. Keyset
+    /// access: as fast at the end of a million messages as at the start. `before` above
+    /// the last sequence number reads as the end (the caller tells it apart by
+    /// `last_seq`); an unknown chat reads as empty (`last_seq` 0).
+    async fn page_before(
+        &self,
+        chat: ChatId,
+        before: Option<u64>,
+        limit: u32,
+    ) -> PortResult<MessagePage>;
 
     /// Deletes idempotency keys stored before `before`; returns how many.
     async fn purge_idempotency_keys(&self, before: Timestamp) -> PortResult<u64>;

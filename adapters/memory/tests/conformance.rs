@@ -44,6 +44,12 @@ async fn chats_and_members() {
 }
 
 #[tokio::test]
+async fn conversations() {
+    let (_, store) = store();
+    testing::conversations_suite(&store, &store, &store, &store).await;
+}
+
+#[tokio::test]
 async fn messages() {
     let (clock, store) = store();
     testing::messages_suite(&store, &store, &store, &store, &*clock).await;

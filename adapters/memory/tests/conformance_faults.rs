@@ -14,9 +14,9 @@ use messenger_memory::{
 use messenger_ports::testing::{self, TimeTravel};
 use messenger_ports::{
     Accounts, AppendOutcome, AttemptCounter, ChatAccess, Delivery, FailureWindow, HitsSlice,
-    Members, MessagePage, MessageSearch, Messages, NewMessage, PageCache, PageKey, PortError,
-    PortResult, RateDecision, RateLimiter, SearchScope, SessionCache, Sessions, TaskConsumer,
-    TaskStore,
+    Members, MembersPage, MessagePage, MessageSearch, Messages, NewMessage, PageCache, PageKey,
+    PortError, PortResult, RateDecision, RateLimiter, ReadUpdate, SearchScope, SessionCache,
+    Sessions, TaskConsumer, TaskStore,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -148,6 +148,20 @@ impl Members for NoReuse {
     async fn chat_access(&self, chat: ChatId, account: AccountId) -> PortResult<ChatAccess> {
         self.0.chat_access(chat, account).await
     }
+    async fn leave(&self, chat: ChatId, member: MemberId, bar: bool) -> PortResult<()> {
+        self.0.leave(chat, member, bar).await
+    }
+    async fn members_page(&self, chat: ChatId, after: u64, limit: u32) -> PortResult<MembersPage> {
+        self.0.members_page(chat, after, limit).await
+    }
+    async fn mark_read(
+        &self,
+        chat: ChatId,
+        account: AccountId,
+        upto: u64,
+    ) -> PortResult<ReadUpdate> {
+        self.0.mark_read(chat, account, upto).await
+    }
 }
 
 #[tokio::test]
@@ -156,6 +170,52 @@ async fn chats_suite_catches_a_join_that_never_reuses() {
     let (_, s) = store();
     let members = NoReuse(s);
     testing::chats_suite(&members.0, &members.0, &members).await;
+}
+
+// --- read markers ---------------------------------------------------------------------
+
+/// Answers a read marker at whatever position was asked, even an earlier one.
+struct BackwardsMarkers(MemoryStore);
+
+#[async_trait]
+impl Members for BackwardsMarkers {
+    async fn join(&self, member: &Member, reuse: bool) -> PortResult<Member> {
+        self.0.join(member, reuse).await
+    }
+    async fn member(&self, chat: ChatId, id: MemberId) -> PortResult<Option<Member>> {
+        self.0.member(chat, id).await
+    }
+    async fn chat_access(&self, chat: ChatId, account: AccountId) -> PortResult<ChatAccess> {
+        self.0.chat_access(chat, account).await
+    }
+    async fn leave(&self, chat: ChatId, member: MemberId, bar: bool) -> PortResult<()> {
+        self.0.leave(chat, member, bar).await
+    }
+    async fn members_page(&self, chat: ChatId, after: u64, limit: u32) -> PortResult<MembersPage> {
+        self.0.members_page(chat, after, limit).await
+    }
+    async fn mark_read(
+        &self,
+        chat: ChatId,
+        account: AccountId,
+        upto: u64,
+    ) -> PortResult<ReadUpdate> {
+        Ok(match self.0.mark_read(chat, account, upto).await? {
+            ReadUpdate::Marked { last_seq, .. } => ReadUpdate::Marked {
+                read_seq: upto,
+                last_seq,
+            },
+            other => other,
+        })
+    }
+}
+
+#[tokio::test]
+#[should_panic(expected = "never moves the marker back")]
+async fn conversations_suite_catches_a_marker_moving_back() {
+    let (_, s) = store();
+    let members = BackwardsMarkers(s);
+    testing::conversations_suite(&members.0, &members.0, &members, &members.0).await;
 }
 
 // --- messages -------------------------------------------------------------------------
@@ -183,6 +243,14 @@ impl Messages for SloppyMessages {
             limit
         };
         self.store.page_after(chat, after, limit).await
+    }
+    async fn page_before(
+        &self,
+        chat: ChatId,
+        before: Option<u64>,
+        limit: u32,
+    ) -> PortResult<MessagePage> {
+        self.store.page_before(chat, before, limit).await
     }
     async fn purge_idempotency_keys(&self, before: Timestamp) -> PortResult<u64> {
         self.store.purge_idempotency_keys(before).await

@@ -1,17 +1,17 @@
-//! `Chats` and `Members`.
+//! `Chats`: storing and renaming chats; the chat list and summaries are in
+//! `conversations`.
 //!
-//! Joins that reuse a name rely on a partial unique index: the first member of a (chat,
-//! account, name) is its "name owner", and the index admits one owner per triple. A join
-//! first tries to insert an owner (`ON CONFLICT … DO NOTHING`, which waits for a racing
-//! insert to commit); when one exists, a reusing join returns it, and a legacy join stores
-//! a further member that owns nothing. So two racing joins never make two owners, and
-//! legacy mode still gets a new member each time.
+//! A chat is stored together with its creator's row in `participants` (one statement), so
+//! the creator's list shows it at once. Every change takes a value of the event position
+//! in its own statement (`RETURNING nextval(…)`), so it is part of the change.
 
 use crate::convert::{uuid, RowExt};
 use crate::PgStore;
 use async_trait::async_trait;
-use messenger_domain::{AccountId, Chat, ChatId, Member, MemberId, Timestamp};
-use messenger_ports::{ChatAccess, Chats, Members, PortError, PortResult};
+use messenger_domain::{
+    AccountId, Chat, ChatId, ChatListCursor, ChatSummary, EventPosition, Timestamp,
+};
+use messenger_ports::{ChatListPage, ChatViewer, Chats, PortError, PortResult};
 use tokio::time::timeout_at;
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -25,17 +25,16 @@ fn chat_from(row: &Row) -> Result<Chat, PortError> {
     })
 }
 
-fn member_from(row: &Row) -> Result<Member, PortError> {
-    Ok(Member {
-        chat_id: ChatId::from_u128(row.col::<Uuid>(0)?.as_u128()),
-        id: MemberId::from_u128(row.col::<Uuid>(1)?.as_u128()),
-        account_id: AccountId::from_u128(row.col::<Uuid>(2)?.as_u128()),
-        name: row.col(3)?,
-        joined_at: Timestamp::from_micros(row.col(4)?),
-    })
-}
+const INSERT_CHAT: &str = "\
+    WITH c AS (\
+        INSERT INTO chats (id, name, creator, created_at) VALUES ($1, $2, $3, $4) \
+        RETURNING id, creator) \
+    INSERT INTO participants (account_id, chat_id, is_creator) \
+    SELECT creator, id, true FROM c \
+    RETURNING nextval('event_position')";
 
-const MEMBER_COLUMNS: &str = "chat_id, id, account_id, name, joined_at";
+const RENAME_CHAT: &str =
+    "UPDATE chats SET name = $2 WHERE id = $1 RETURNING nextval('event_position')";
 
 #[async_trait]
 impl Chats for PgStore {
@@ -43,11 +42,7 @@ impl Chats for PgStore {
         let deadline = self.db.deadline();
         let client = self.db.checkout(deadline).await?;
         let outcome = timeout_at(deadline, async {
-            let st = client
-                .prepare_cached(
-                    "INSERT INTO chats (id, name, creator, created_at) VALUES ($1, $2, $3, $4)",
-                )
-                .await?;
+            let st = client.prepare_cached(INSERT_CHAT).await?;
             client
                 .execute(
                     &st,
@@ -84,109 +79,39 @@ impl Chats for PgStore {
             .map(chat_from)
             .transpose()
     }
-}
 
-#[async_trait]
-impl Members for PgStore {
-    async fn join(&self, member: &Member, reuse: bool) -> PortResult<Member> {
+    async fn rename_chat(&self, chat: ChatId, name: &str) -> PortResult<()> {
         let deadline = self.db.deadline();
         let client = self.db.checkout(deadline).await?;
-        let id = uuid(member.id.as_u128());
-        let chat = uuid(member.chat_id.as_u128());
-        let account = uuid(member.account_id.as_u128());
-        let joined_at = member.joined_at.as_micros();
         let outcome = timeout_at(deadline, async {
-            let claim = client
-                .prepare_cached(&format!(
-                    "INSERT INTO members (chat_id, id, account_id, name, joined_at, name_owner) \
-                     VALUES ($1, $2, $3, $4, $5, true) \
-                     ON CONFLICT (chat_id, account_id, name) WHERE name_owner DO NOTHING \
-                     RETURNING {MEMBER_COLUMNS}"
-                ))
-                .await?;
-            let owner = client
-                .prepare_cached(&format!(
-                    "SELECT {MEMBER_COLUMNS} FROM members \
-                     WHERE chat_id = $1 AND account_id = $2 AND name = $3 AND name_owner"
-                ))
-                .await?;
-            let extra = client
-                .prepare_cached(&format!(
-                    "INSERT INTO members (chat_id, id, account_id, name, joined_at, name_owner) \
-                     VALUES ($1, $2, $3, $4, $5, false) \
-                     RETURNING {MEMBER_COLUMNS}"
-                ))
-                .await?;
-            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
-                [&chat, &id, &account, &member.name, &joined_at];
-            // The owner row is never deleted, so the loop ends on its second turn at most;
-            // it is bounded anyway.
-            for _ in 0..3 {
-                if let Some(row) = client.query_opt(&claim, &params).await? {
-                    return Ok(row);
-                }
-                if !reuse {
-                    return client.query_one(&extra, &params).await;
-                }
-                if let Some(row) = client
-                    .query_opt(&owner, &[&chat, &account, &member.name])
-                    .await?
-                {
-                    return Ok(row);
-                }
-            }
-            client.query_one(&claim, &params).await
+            let st = client.prepare_cached(RENAME_CHAT).await?;
+            client.execute(&st, &[&uuid(chat.as_u128()), &name]).await
         })
         .await;
-        match self.db.settle(client, outcome) {
-            Ok(row) => member_from(&row),
-            // The chat does not exist (members refer to chats by foreign key).
-            Err(f) if f.is_foreign_key_violation() => Err(PortError::NotFound),
-            Err(f) => Err(f.into()),
+        match self.db.settle(client, outcome)? {
+            0 => Err(PortError::NotFound),
+            _ => Ok(()),
         }
     }
 
-    async fn member(&self, chat: ChatId, id: MemberId) -> PortResult<Option<Member>> {
-        let deadline = self.db.deadline();
-        let client = self.db.checkout(deadline).await?;
-        let outcome = timeout_at(deadline, async {
-            let st = client
-                .prepare_cached(&format!(
-                    "SELECT {MEMBER_COLUMNS} FROM members WHERE chat_id = $1 AND id = $2"
-                ))
-                .await?;
-            client
-                .query_opt(&st, &[&uuid(chat.as_u128()), &uuid(id.as_u128())])
-                .await
-        })
-        .await;
-        self.db
-            .settle(client, outcome)?
-            .as_ref()
-            .map(member_from)
-            .transpose()
+    async fn chat_summary(
+        &self,
+        chat: ChatId,
+        viewer: ChatViewer,
+    ) -> PortResult<Option<ChatSummary>> {
+        self.summary_of(chat, viewer).await
     }
 
-    async fn chat_access(&self, chat: ChatId, account: AccountId) -> PortResult<ChatAccess> {
-        let deadline = self.db.deadline();
-        let client = self.db.checkout(deadline).await?;
-        let outcome = timeout_at(deadline, async {
-            let st = client
-                .prepare_cached(
-                    "SELECT c.creator = $2 OR EXISTS \
-                     (SELECT 1 FROM members m WHERE m.account_id = $2 AND m.chat_id = c.id) \
-                     FROM chats c WHERE c.id = $1",
-                )
-                .await?;
-            client
-                .query_opt(&st, &[&uuid(chat.as_u128()), &uuid(account.as_u128())])
-                .await
-        })
-        .await;
-        Ok(match self.db.settle(client, outcome)? {
-            None => ChatAccess::NoChat,
-            Some(row) if row.col::<bool>(0)? => ChatAccess::Participant,
-            Some(_) => ChatAccess::Outsider,
-        })
+    async fn list_chats(
+        &self,
+        viewer: ChatViewer,
+        from: ChatListCursor,
+        limit: u32,
+    ) -> PortResult<ChatListPage> {
+        self.chat_list(viewer, from, limit).await
+    }
+
+    async fn event_position(&self) -> PortResult<EventPosition> {
+        self.current_event_position().await
     }
 }

@@ -27,11 +27,6 @@ impl Failure {
     pub(crate) fn is_unique_violation(&self) -> bool {
         matches!(self, Failure::Sql(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION))
     }
-
-    /// Whether this is a violation of a foreign key (a referenced row is missing).
-    pub(crate) fn is_foreign_key_violation(&self) -> bool {
-        matches!(self, Failure::Sql(e) if e.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION))
-    }
 }
 
 impl From<Failure> for PortError {

@@ -11,8 +11,9 @@
 //!
 //! Layout: `config` ([`PgConfig`]), `db` (pool, deadlines, error mapping, availability
 //! log), `migrate` (embedded SQL migrations in `migrations/` and [`Migrator`]), `store`
-//! ([`PgStore`]), `accounts` (accounts and sessions), `chats` (chats and members),
-//! `messages` (append and paging), `search` (tsvector/tsquery literals and the search),
+//! ([`PgStore`]), `accounts` (accounts and sessions), `chats` (chats), `members` (members
+//! and read markers), `conversations` (chat list and summaries), `messages` (append and
+//! paging), `history` (paging backwards), `search` (tsvector/tsquery literals and the search),
 //! `convert` (column values).
 //!
 //! Tables live in one schema (`messenger` by default), set as each connection's
@@ -22,8 +23,11 @@
 mod accounts;
 mod chats;
 mod config;
+mod conversations;
 mod convert;
 mod db;
+mod history;
+mod members;
 mod messages;
 pub mod migrate;
 mod search;

@@ -202,6 +202,15 @@ impl Messages for PgStore {
         Ok(MessagePage { messages, last_seq })
     }
 
+    async fn page_before(
+        &self,
+        chat: ChatId,
+        before: Option<u64>,
+        limit: u32,
+    ) -> PortResult<MessagePage> {
+        self.messages_before(chat, before, limit).await
+    }
+
     async fn purge_idempotency_keys(&self, before: Timestamp) -> PortResult<u64> {
         let deadline = self.db.deadline();
         let client = self.db.checkout(deadline).await?;

@@ -52,6 +52,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(2, "chats_and_members", "0002_chats_and_members"),
     migration!(3, "messages", "0003_messages"),
     migration!(4, "messages_by_time", "0004_messages_by_time"),
+    migration!(5, "conversations", "0005_conversations"),
 ];
 
 /// Why migrating failed.

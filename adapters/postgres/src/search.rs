@@ -115,9 +115,9 @@ fn search_sql(scoped: bool, with_phrases: bool) -> String {
     )
 }
 
-/// The chats an account created or has a member in.
-const SCOPE: &str = "SELECT id FROM chats WHERE creator = $1 \
-                     UNION SELECT chat_id FROM members WHERE account_id = $1";
+/// The chats an account created or has an active member in.
+const SCOPE: &str = "SELECT chat_id FROM participants \
+                     WHERE account_id = $1 AND (is_creator OR identities > 0)";
 
 #[async_trait]
 impl MessageSearch for PgStore {

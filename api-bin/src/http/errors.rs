@@ -33,6 +33,7 @@ pub fn status_of(e: &Error) -> StatusCode {
         }
         Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         Error::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+        Error::Forbidden => StatusCode::FORBIDDEN,
         Error::RequestLimitExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
         Error::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         Error::InternalError => StatusCode::INTERNAL_SERVER_ERROR,

@@ -1,7 +1,7 @@
 //! Chats and members: create, join, and the access rule every chat route shares.
 
 use super::Messenger;
-use crate::{AppError, ChatAccess, PortError};
+use crate::{AppError, PortError};
 use messenger_domain::{Caller, Chat, ChatId, ChatName, DisplayName, Error, Member, MemberId};
 
 impl Messenger {
@@ -21,11 +21,13 @@ impl Messenger {
     }
 
     /// Adds the caller to the chat under `name`. Knowing the chat's id is the invitation.
-    /// With auth on, the same account, chat and name always give the same member; in
-    /// legacy mode each join is a new member.
+    /// With auth on, the same account, chat and name give the same member while it is a
+    /// member (after leaving, joining again makes a new one); in legacy mode each join is
+    /// a new member. Joining puts the account's read marker at the chat's end.
     ///
     /// # Errors
-    /// `chat-not-found` (also for an id that does not parse), unavailable.
+    /// `chat-not-found` (also for an id that does not parse, and for an account the
+    /// creator removed from the chat), unavailable.
     pub async fn join_chat(
         &self,
         caller: &Caller,
@@ -52,22 +54,15 @@ impl Messenger {
         }
     }
 
-    /// The chat the caller may use: with auth on, one it created or joined; in legacy mode
-    /// any existing chat. Others do not exist for the caller.
+    /// The chat the caller may use: with auth on, one it created or has a current member
+    /// in; in legacy mode any existing chat. Others do not exist for the caller.
     pub(crate) async fn accessible_chat(
         &self,
         caller: &Caller,
         chat_id: &str,
     ) -> Result<ChatId, AppError> {
         let chat_id = ChatId::parse(chat_id).ok_or(Error::ChatNotFound)?;
-        let access = self
-            .ports
-            .members
-            .chat_access(chat_id, caller.account_id)
-            .await?;
-        match (access, self.settings.legacy_mode) {
-            (ChatAccess::Participant, _) | (ChatAccess::Outsider, true) => Ok(chat_id),
-            _ => Err(Error::ChatNotFound.into()),
-        }
+        self.readable_chat(caller, chat_id).await?;
+        Ok(chat_id)
     }
 }

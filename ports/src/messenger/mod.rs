@@ -4,10 +4,18 @@
 
 mod auth;
 mod chats;
+mod conversations;
+mod members;
 mod messages;
+mod pages;
+mod read;
 mod search;
 
+pub use conversations::ChatList;
+pub use members::{ListedMember, MemberList};
 pub use messages::MessagesPage;
+pub use pages::{ChatPage, PageAnchor};
+pub use read::ReadMarker;
 pub use search::{HitsPage, RunOutcome};
 
 use crate::{

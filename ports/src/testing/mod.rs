@@ -25,15 +25,18 @@
 //! [`task_queue_suite`] needs a queue of its own (a unique queue name).
 //!
 //! Layout: one file per area — `accounts`, `sessions`, `chats` (chats and members),
-//! `messages`, `search`, `session_cache`, `page_cache`, `rate_limiter`, `attempts`,
+//! `conversations` and `read_state` (chat list, summaries, read markers, leaving, paging
+//! backwards), `messages`, `search`, `session_cache`, `page_cache`, `rate_limiter`, `attempts`,
 //! `task_store`, `task_queue` — and `support` (unique ids, fixtures, assertion helpers).
 
 pub mod accounts;
 pub mod attempts;
 pub mod chats;
+pub mod conversations;
 pub mod messages;
 pub mod page_cache;
 pub mod rate_limiter;
+pub mod read_state;
 pub mod search;
 pub mod session_cache;
 pub mod sessions;
@@ -44,6 +47,7 @@ pub mod task_store;
 pub use accounts::accounts_suite;
 pub use attempts::attempts_suite;
 pub use chats::chats_suite;
+pub use conversations::conversations_suite;
 pub use messages::messages_suite;
 pub use page_cache::page_cache_suite;
 pub use rate_limiter::rate_limiter_suite;

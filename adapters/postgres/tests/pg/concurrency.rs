@@ -146,3 +146,91 @@ async fn racing_reusing_joins_give_one_member_and_legacy_joins_give_many() {
         assert_eq!(ids.len(), expected, "reuse = {reuse}");
     }
 }
+
+/// Joins and leaves racing in one chat keep the member count equal to the members listed,
+/// and read markers racing with posts end at the furthest point marked (never moved back).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_joins_leaves_and_read_markers_stay_consistent() {
+    let Some(schema) = TestSchema::new("racing_joins_leaves_and_read_markers_stay_consistent")
+    else {
+        return;
+    };
+    let store = schema.store().await;
+    let (chat, poster) = chat_with_creator_joined(&store).await;
+    let mut early = Vec::new();
+    for i in 0..6 {
+        let m = member_of(chat.id, AccountId::from_u128(id()), &format!("e{i}"));
+        early.push(store.join(&m, true).await.unwrap());
+    }
+    let mut tasks = Vec::new();
+    for (i, m) in early.iter().enumerate() {
+        let (store, m) = (store.clone(), m.clone());
+        tasks.push(tokio::spawn(async move {
+            if i % 2 == 0 {
+                store.leave(chat.id, m.id, i % 4 == 0).await.unwrap();
+            } else {
+                let again = member_of(chat.id, AccountId::from_u128(id()), "late");
+                store.join(&again, true).await.unwrap();
+            }
+        }));
+    }
+    let reader = AccountId::from_u128(id());
+    store
+        .join(&member_of(chat.id, reader, "reader"), true)
+        .await
+        .unwrap();
+    let posts = {
+        let (store, poster) = (store.clone(), poster.clone());
+        tokio::spawn(async move {
+            for i in 0..30 {
+                post(
+                    &store,
+                    new_message(chat.id, &poster, &format!("p{i}"), 5_000 + i),
+                )
+                .await;
+            }
+        })
+    };
+    let marks = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut furthest = 0;
+            for _ in 0..30 {
+                let end = store.page_after(chat.id, 0, 1).await.unwrap().last_seq;
+                // Alternately the end and an earlier point: the marker must keep the end.
+                for upto in [end, end / 2] {
+                    store.mark_read(chat.id, reader, upto).await.unwrap();
+                    furthest = furthest.max(upto);
+                }
+            }
+            furthest
+        })
+    };
+    for t in tasks {
+        t.await.unwrap();
+    }
+    posts.await.unwrap();
+    let furthest = marks.await.unwrap();
+
+    let page = store.members_page(chat.id, 0, 1000).await.unwrap();
+    let viewer = messenger_ports::ChatViewer {
+        account: reader,
+        every_chat: false,
+    };
+    let summary = store.chat_summary(chat.id, viewer).await.unwrap().unwrap();
+    assert_eq!(
+        summary.member_count,
+        page.members.len() as u64,
+        "member_count must equal the members listed"
+    );
+    assert_eq!(
+        page.members.len(),
+        1 + 6 - 3 + 3 + 1,
+        "creator, early, late, reader"
+    );
+    assert_eq!(summary.last_seq, 30);
+    assert_eq!(
+        summary.read_seq, furthest,
+        "the marker ends at the furthest point marked"
+    );
+}

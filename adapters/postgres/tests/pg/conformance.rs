@@ -33,6 +33,15 @@ async fn chats_and_members() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conversations() {
+    let Some(schema) = TestSchema::new("conformance::conversations") else {
+        return;
+    };
+    let store = schema.store().await;
+    testing::conversations_suite(&store, &store, &store, &store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages() {
     let Some(schema) = TestSchema::new("conformance::messages") else {
         return;

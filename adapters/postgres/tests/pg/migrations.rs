@@ -212,3 +212,111 @@ async fn a_migration_applied_by_a_newer_binary_is_reported_and_not_reverted() {
         Err(MigrateError::Unknown { version: 9999 })
     ));
 }
+
+/// Migration 0005 on a store with data: members are numbered in joining order, every
+/// account's part is recorded with everything read so far, and the chats and their
+/// messages keep working; down forgets members that left.
+#[tokio::test]
+async fn conversations_migration_fills_in_existing_chats() {
+    let Some(schema) = TestSchema::new("conversations_migration_fills_in_existing_chats") else {
+        return;
+    };
+    let migrator = Migrator::new(&schema.config());
+    migrator.up().await.unwrap();
+    assert_eq!(migrator.down(DownSteps::One).await.unwrap(), [5]);
+    let client = schema.client().await;
+    // A chat with two messages and two members of one account (0004's shape).
+    client
+        .batch_execute(
+            "INSERT INTO chats (id, name, creator, created_at, last_seq, last_created_at) \
+             VALUES ('00000000-0000-0000-0000-00000000000c', 'old', \
+                     '00000000-0000-0000-0000-0000000000a1', 10, 2, 30); \
+             INSERT INTO members (chat_id, id, account_id, name, joined_at, name_owner) VALUES \
+             ('00000000-0000-0000-0000-00000000000c', '00000000-0000-0000-0000-0000000000b2', \
+              '00000000-0000-0000-0000-0000000000a2', 'second', 20, true), \
+             ('00000000-0000-0000-0000-00000000000c', '00000000-0000-0000-0000-0000000000b1', \
+              '00000000-0000-0000-0000-0000000000a2', 'first', 15, true); \
+             INSERT INTO messages (chat_id, seq, id, user_id, user_name, text, created_at, words) \
+             VALUES ('00000000-0000-0000-0000-00000000000c', 1, gen_random_uuid(), \
+                     '00000000-0000-0000-0000-0000000000b1', 'first', 'a', 25, ''), \
+                    ('00000000-0000-0000-0000-00000000000c', 2, gen_random_uuid(), \
+                     '00000000-0000-0000-0000-0000000000b1', 'first', 'b', 30, '');",
+        )
+        .await
+        .unwrap();
+    assert_eq!(migrator.up().await.unwrap(), [5]);
+    let rows = client
+        .query(
+            "SELECT id::text, join_seq FROM members ORDER BY join_seq",
+            &[],
+        )
+        .await
+        .unwrap();
+    let order: Vec<(String, i64)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert_eq!(
+        order,
+        [
+            ("00000000-0000-0000-0000-0000000000b1".to_owned(), 1),
+            ("00000000-0000-0000-0000-0000000000b2".to_owned(), 2)
+        ],
+        "members are numbered in joining order"
+    );
+    let rows = client
+        .query(
+            "SELECT account_id::text, is_creator, identities, read_seq FROM participants \
+             ORDER BY account_id",
+            &[],
+        )
+        .await
+        .unwrap();
+    let parts: Vec<(String, bool, i32, i64)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    assert_eq!(
+        parts,
+        [
+            (
+                "00000000-0000-0000-0000-0000000000a1".to_owned(),
+                true,
+                0,
+                2
+            ),
+            (
+                "00000000-0000-0000-0000-0000000000a2".to_owned(),
+                false,
+                2,
+                2
+            )
+        ],
+        "the creator and the member's account take part, with everything read"
+    );
+    let row = client
+        .query_one("SELECT activity, member_seq, member_count FROM chats", &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            row.get::<_, i64>(0),
+            row.get::<_, i64>(1),
+            row.get::<_, i64>(2)
+        ),
+        (30, 2, 2)
+    );
+    // One member leaves; down forgets it and everything 0005 added.
+    client
+        .batch_execute(
+            "UPDATE members SET active = false, name_owner = false \
+             WHERE id = '00000000-0000-0000-0000-0000000000b2'",
+        )
+        .await
+        .unwrap();
+    assert_eq!(migrator.down(DownSteps::One).await.unwrap(), [5]);
+    let left: i64 = client
+        .query_one("SELECT count(*) FROM members", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 1, "down forgets members that left");
+    assert_eq!(migrator.up().await.unwrap(), [5]);
+}

@@ -1,0 +1,174 @@
+//! `Messages` and `MessageSearch`: append (with idempotency keys and the poster's read
+//! marker), paging both ways, and word/phrase search with the domain tokenizer.
+
+use super::{read, write, ChatCell, IdempotencyEntry, MemoryStore, StoredMessage};
+use async_trait::async_trait;
+use messenger_domain::{tokenize, ChatId, MessageId, SearchHit, SearchQuery, Timestamp};
+use messenger_ports::{
+    AppendOutcome, MessagePage, MessageSearch, Messages, NewMessage, PortError, PortResult,
+    SearchScope,
+};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::Arc;
+
+#[async_trait]
+impl Messages for MemoryStore {
+    async fn append(&self, m: NewMessage) -> PortResult<AppendOutcome> {
+        let cell = self.chat_cell(m.chat_id).ok_or(PortError::NotFound)?;
+        // The whole check-and-store runs under the chat's lock: a racing duplicate waits
+        // for the first and then sees its key.
+        let mut chat = write(&cell);
+        if let Some(rec) = &m.idempotency {
+            if let Some(entry) = chat.keys.get(&(rec.scope.clone(), rec.key.clone())) {
+                return Ok(if entry.fingerprint == rec.fingerprint {
+                    AppendOutcome::Replayed(entry.message_id)
+                } else {
+                    AppendOutcome::KeyReused
+                });
+            }
+        }
+        let created_at = chat.last_created_at().map_or(m.now, |last| last.max(m.now));
+        let user_name = match chat.names.get(&m.user_id) {
+            Some(n) if **n == *m.user_name => Arc::clone(n),
+            _ => {
+                let n: Arc<str> = Arc::from(m.user_name.as_str());
+                chat.names.insert(m.user_id, Arc::clone(&n));
+                n
+            }
+        };
+        chat.messages.push(StoredMessage {
+            id: m.id,
+            user_id: m.user_id,
+            user_name,
+            text: m.text.into_boxed_str(),
+            created_at,
+        });
+        if let Some(rec) = m.idempotency {
+            chat.keys.insert(
+                (rec.scope, rec.key),
+                IdempotencyEntry {
+                    fingerprint: rec.fingerprint,
+                    message_id: m.id,
+                    created_at: self.clock.now(),
+                },
+            );
+        }
+        // The poster has read up to its own message.
+        let seq = chat.last_seq();
+        if let Some(account) = chat.members.get(&m.user_id).map(|s| s.member.account_id) {
+            let reader = chat.readers.entry(account).or_default();
+            reader.read_seq = reader.read_seq.max(seq);
+        }
+        self.changed();
+        let index = chat.messages.len() - 1;
+        chat.message(index)
+            .map(AppendOutcome::Stored)
+            .ok_or_else(|| PortError::Internal("stored message vanished".into()))
+    }
+
+    async fn page_after(&self, chat: ChatId, after: u64, limit: u32) -> PortResult<MessagePage> {
+        let Some(cell) = self.chat_cell(chat) else {
+            return Ok(MessagePage {
+                messages: Vec::new(),
+                last_seq: 0,
+            });
+        };
+        let chat = read(&cell);
+        let last_seq = chat.messages.len() as u64;
+        let start = usize::try_from(after).unwrap_or(usize::MAX);
+        let end = start
+            .saturating_add(limit as usize)
+            .min(chat.messages.len());
+        let messages = (start..end).filter_map(|i| chat.message(i)).collect();
+        Ok(MessagePage { messages, last_seq })
+    }
+
+    async fn page_before(
+        &self,
+        chat: ChatId,
+        before: Option<u64>,
+        limit: u32,
+    ) -> PortResult<MessagePage> {
+        let Some(cell) = self.chat_cell(chat) else {
+            return Ok(MessagePage {
+                messages: Vec::new(),
+                last_seq: 0,
+            });
+        };
+        let chat = read(&cell);
+        let last_seq = chat.last_seq();
+        let end = before.map_or(last_seq, |b| b.min(last_seq));
+        let start = end.saturating_sub(u64::from(limit));
+        // Sequence number n is index n − 1: the page is indexes start..end.
+        let messages = (start..end)
+            .filter_map(|i| usize::try_from(i).ok().and_then(|i| chat.message(i)))
+            .collect();
+        Ok(MessagePage { messages, last_seq })
+    }
+
+    async fn purge_idempotency_keys(&self, before: Timestamp) -> PortResult<u64> {
+        let cells: Vec<ChatCell> = read(&self.chats).values().cloned().collect();
+        let mut purged = 0;
+        for cell in cells {
+            let mut chat = write(&cell);
+            let n = chat.keys.len();
+            chat.keys.retain(|_, e| e.created_at >= before);
+            purged += (n - chat.keys.len()) as u64;
+        }
+        Ok(purged)
+    }
+}
+
+#[async_trait]
+impl MessageSearch for MemoryStore {
+    async fn search(
+        &self,
+        scope: SearchScope,
+        query: &SearchQuery,
+        cap: u32,
+    ) -> PortResult<Vec<SearchHit>> {
+        let cells: Vec<ChatCell> = match scope {
+            SearchScope::AllChats => read(&self.chats).values().cloned().collect(),
+            SearchScope::ChatsOf(account) => {
+                let ids: Vec<ChatId> = read(&self.participation)
+                    .get(&account)
+                    .map(|s| s.iter().copied().collect())
+                    .unwrap_or_default();
+                let chats = read(&self.chats);
+                ids.iter().filter_map(|id| chats.get(id).cloned()).collect()
+            }
+        };
+        // Keep only the `cap` newest matches while scanning (a min-heap on the sort key),
+        // then materialise those: a common word in a big store costs no big allocation.
+        let mut best: BinaryHeap<Reverse<(Timestamp, MessageId, usize, usize)>> =
+            BinaryHeap::with_capacity(cap as usize + 1);
+        for (ci, cell) in cells.iter().enumerate() {
+            let chat = read(cell);
+            for (mi, m) in chat.messages.iter().enumerate() {
+                if query.matches_words(&tokenize(&m.text)) {
+                    best.push(Reverse((m.created_at, m.id, ci, mi)));
+                    if best.len() > cap as usize {
+                        best.pop();
+                    }
+                }
+            }
+        }
+        let mut keys: Vec<_> = best.into_iter().map(|Reverse(k)| k).collect();
+        keys.sort_by_key(|k| Reverse((k.0, k.1)));
+        let hits = keys
+            .into_iter()
+            .filter_map(|(_, _, ci, mi)| {
+                let chat = read(&cells[ci]);
+                chat.messages.get(mi).map(|m| SearchHit {
+                    message_id: m.id,
+                    chat_id: chat.chat.id,
+                    text: m.text.to_string(),
+                    user_name: m.user_name.to_string(),
+                    created_at: m.created_at,
+                })
+            })
+            .collect();
+        Ok(hits)
+    }
+}
