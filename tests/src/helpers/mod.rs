@@ -2,12 +2,17 @@
 
 pub mod app;
 pub mod backend;
+pub mod conversations;
 pub mod hashers;
 pub mod reply;
 pub mod requests;
 
 pub use app::{spawn_app, TestApp, TestOptions};
 pub use backend::Backend;
+pub use conversations::{
+    conversation_routes, parse_message_page, parse_summary, rfc3339_micros, ChatList, ChatSummary,
+    LastMessage, Member, MemberPage, MessagePage, MyUser, ReadMarker, SUMMARY_KEYS,
+};
 pub use hashers::SlowHasher;
 pub use reply::Reply;
 pub use requests::{

@@ -11,14 +11,22 @@
 
 mod auth;
 mod bad_input;
+mod before_paging;
+mod before_paging_while_posting;
+mod chat_list;
+mod chat_summary;
 mod chats;
+mod conversation_rules;
 mod error_order;
 mod health;
 mod idempotency;
 mod legacy;
 mod login_limits;
+mod members;
+mod members_list;
 mod messages;
 mod paging;
+mod read_markers;
 mod search;
 mod throttling;
 
