@@ -18,12 +18,12 @@ pub mod text;
 pub mod time;
 pub mod token;
 
-pub use cursor::{Cursor, CursorScope};
+pub use cursor::{Cursor, CursorParam, CursorScope};
 pub use entities::{
     Account, Caller, Chat, Member, Message, SearchHit, SearchTask, Session, TaskStatus,
 };
 pub use error::Error;
-pub use ids::{AccountId, ChatId, MemberId, MessageId, TaskId};
+pub use ids::{AccountId, ChatId, IdParam, MemberId, MessageId, TaskId};
 pub use search::{tokenize, SearchQuery, Term};
 pub use text::{
     idempotency_fingerprint, ChatName, DisplayName, IdempotencyKey, Limit, MessageText, Password,

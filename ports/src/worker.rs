@@ -1,7 +1,7 @@
 //! The search-task loop, shared by the in-process worker (memory queue) and the
 //! `messenger-worker` binary: take a delivery, run its task, settle it.
 
-use crate::{messenger::RunOutcome, Delivery, Messenger, TaskConsumer};
+use crate::{use_cases::RunOutcome, Delivery, Messenger, TaskConsumer};
 use futures_util::{stream, Future, StreamExt};
 use messenger_domain::TaskId;
 

@@ -3,8 +3,8 @@
 use super::Messenger;
 use crate::{AppError, SearchScope};
 use messenger_domain::{
-    Caller, Cursor, CursorScope, Error, Limit, SearchHit, SearchQuery, SearchTask, TaskId,
-    TaskStatus,
+    Caller, Cursor, CursorParam, CursorScope, Error, Limit, SearchHit, SearchQuery, SearchTask,
+    TaskId, TaskStatus,
 };
 
 /// A page of a search task's hits.
@@ -13,7 +13,7 @@ pub struct HitsPage {
     /// Newest first.
     pub hits: Vec<SearchHit>,
     /// The cursor to continue from; at the end, the same position (an empty page next).
-    pub next: String,
+    pub next: Cursor,
 }
 
 /// How a run of a task ended (for the worker's decision to ack).
@@ -63,11 +63,10 @@ impl Messenger {
     }
 
     /// The caller's task, or `task-not-found`.
-    async fn own_task(&self, caller: &Caller, task_id: &str) -> Result<SearchTask, AppError> {
+    async fn own_task(&self, caller: &Caller, id: TaskId) -> Result<SearchTask, AppError> {
         if !self.settings.search_enabled {
             return Err(Error::TaskNotFound.into());
         }
-        let id = TaskId::parse(task_id).ok_or(Error::TaskNotFound)?;
         self.ports
             .task_store
             .task(id)
@@ -83,7 +82,7 @@ impl Messenger {
     pub async fn search_status(
         &self,
         caller: &Caller,
-        task_id: &str,
+        task_id: TaskId,
     ) -> Result<TaskStatus, AppError> {
         Ok(self.own_task(caller, task_id).await?.status)
     }
@@ -95,8 +94,8 @@ impl Messenger {
     pub async fn search_results(
         &self,
         caller: &Caller,
-        task_id: &str,
-        from: Option<&str>,
+        task_id: TaskId,
+        from: CursorParam,
         limit: Limit,
     ) -> Result<HitsPage, AppError> {
         let task = self.own_task(caller, task_id).await?;
@@ -108,7 +107,7 @@ impl Messenger {
             TaskStatus::Success => {}
         }
         let scope = CursorScope::Task(task.id);
-        let offset = Cursor::decode(scope, from)?.position();
+        let offset = from.in_scope(scope)?.position();
         let slice = self
             .ports
             .task_store
@@ -121,7 +120,7 @@ impl Messenger {
         let next = offset + slice.hits.len() as u64;
         Ok(HitsPage {
             hits: slice.hits,
-            next: Cursor::new(scope, next).encode(),
+            next: Cursor::new(scope, next),
         })
     }
 

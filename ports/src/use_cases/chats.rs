@@ -25,14 +25,13 @@ impl Messenger {
     /// legacy mode each join is a new member.
     ///
     /// # Errors
-    /// `chat-not-found` (also for an id that does not parse), unavailable.
+    /// `chat-not-found`, unavailable.
     pub async fn join_chat(
         &self,
         caller: &Caller,
-        chat_id: &str,
+        chat_id: ChatId,
         name: DisplayName,
     ) -> Result<MemberId, AppError> {
-        let chat_id = ChatId::parse(chat_id).ok_or(Error::ChatNotFound)?;
         let member = Member {
             id: MemberId::from_u128(self.ports.ids.new_id()),
             chat_id,
@@ -57,9 +56,8 @@ impl Messenger {
     pub(crate) async fn accessible_chat(
         &self,
         caller: &Caller,
-        chat_id: &str,
+        chat_id: ChatId,
     ) -> Result<ChatId, AppError> {
-        let chat_id = ChatId::parse(chat_id).ok_or(Error::ChatNotFound)?;
         let access = self
             .ports
             .members
