@@ -25,8 +25,6 @@ pub enum RunOutcome {
     AlreadyFinal,
     /// The task record is gone (expired or deleted): nothing to do.
     Gone,
-    /// The task can never succeed (its query does not parse): marked `FAILED`.
-    Failed,
 }
 
 impl Messenger {
@@ -46,7 +44,7 @@ impl Messenger {
         let task = SearchTask {
             id: TaskId::from_u128(self.ports.ids.new_id()),
             account_id: caller.account_id,
-            query: query.as_str().to_owned(),
+            query,
             all_chats: self.settings.legacy_mode,
             status: TaskStatus::Waiting,
             created_at: self.ports.clock.now(),
@@ -140,10 +138,6 @@ impl Messenger {
         if task.status.is_final() {
             return Ok(RunOutcome::AlreadyFinal);
         }
-        let Ok(query) = SearchQuery::parse(&task.query) else {
-            store.set_status(id, TaskStatus::Failed, ttl).await?;
-            return Ok(RunOutcome::Failed);
-        };
         if task.status != TaskStatus::InProcess
             && !store.set_status(id, TaskStatus::InProcess, ttl).await?
         {
@@ -157,7 +151,7 @@ impl Messenger {
         let hits = self
             .ports
             .search
-            .search(scope, &query, self.settings.search_hit_cap)
+            .search(scope, &task.query, self.settings.search_hit_cap)
             .await?;
         if store.complete(id, &hits, ttl).await? {
             Ok(RunOutcome::Completed)
