@@ -312,7 +312,7 @@ mod tests {
         let task = SearchTask {
             id: TaskId::from_bytes([1; 16]),
             account_id: AccountId::from_bytes([2; 16]),
-            query: "word".into(),
+            query: messenger_domain::SearchQuery::parse("word").unwrap(),
             all_chats: false,
             status: TaskStatus::Waiting,
             created_at: Timestamp::from_micros(1_000_000),

@@ -118,15 +118,80 @@ impl Cursor {
         format!("{:016x}{:016x}", self.scope.hash(), self.position)
     }
 
-    /// Parses the `from` parameter for `scope`. Empty or absent means "from the start"
+    /// Parses the `from` parameter for `scope` (syntax and scope at once; see
+    /// [`CursorParam`] for the two steps apart). Empty or absent means "from the start"
     /// (position 0). Bounds against the scope's end are the caller's to check.
     ///
     /// # Errors
     /// [`Error::BadCursor`] when malformed, all zeros, or of another scope.
     pub fn decode(scope: CursorScope, from: Option<&str>) -> Result<Self, Error> {
-        match from {
-            None | Some("") => Ok(Self::new(scope, 0)),
-            Some(s) => UncheckedCursor::parse(s).check(scope),
+        CursorParam::parse(from).in_scope(scope)
+    }
+}
+
+/// A `from` parameter read at the edge: its syntax parsed, its scope not yet checked. The
+/// HTTP layer parses it; the use case checks it against the chat or task only after its
+/// access check, because `chat-not-found` answers before `bad-cursor` (so a malformed
+/// cursor is kept as [`CursorParam::Malformed`], not answered at once).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CursorParam {
+    /// Absent or empty: from the start.
+    Start,
+    /// 32 hex digits: a scope's hash and a position, not yet checked against a scope.
+    Token {
+        /// The scope's hash (the first 16 digits).
+        scope_hash: u64,
+        /// The position (the last 16 digits).
+        position: u64,
+    },
+    /// Anything else (also all zeros, which no scope hashes to by design).
+    Malformed,
+}
+
+impl From<Cursor> for CursorParam {
+    /// A cursor handed back as the next `from` (as if encoded and parsed again).
+    fn from(c: Cursor) -> Self {
+        Self::Token {
+            scope_hash: c.scope.hash(),
+            position: c.position,
+        }
+    }
+}
+
+impl CursorParam {
+    /// Parses the wire form: absent or empty, or 32 hex digits in any case.
+    pub fn parse(from: Option<&str>) -> Self {
+        let s = match from {
+            None | Some("") => return Self::Start,
+            Some(s) => s,
+        };
+        if s.len() != 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Self::Malformed;
+        }
+        match (
+            u64::from_str_radix(&s[..16], 16),
+            u64::from_str_radix(&s[16..], 16),
+        ) {
+            (Ok(0), Ok(0)) | (Err(_), _) | (_, Err(_)) => Self::Malformed,
+            (Ok(scope_hash), Ok(position)) => Self::Token {
+                scope_hash,
+                position,
+            },
+        }
+    }
+
+    /// The cursor in `scope`. Bounds against the scope's end are the caller's to check.
+    ///
+    /// # Errors
+    /// [`Error::BadCursor`] when malformed or of another scope.
+    pub fn in_scope(self, scope: CursorScope) -> Result<Cursor, Error> {
+        match self {
+            Self::Start => Ok(Cursor::new(scope, 0)),
+            Self::Token {
+                scope_hash,
+                position,
+            } if scope_hash == scope.hash() => Ok(Cursor::new(scope, position)),
+            Self::Token { .. } | Self::Malformed => Err(Error::BadCursor),
         }
     }
 }
@@ -153,6 +218,22 @@ mod tests {
                 .unwrap()
                 .position(),
             42
+        );
+    }
+
+    #[test]
+    fn syntax_is_parsed_apart_from_the_scope() {
+        let s = Cursor::new(chat(7), 3).encode();
+        let param = CursorParam::parse(Some(&s));
+        assert!(matches!(param, CursorParam::Token { position: 3, .. }));
+        assert_eq!(param.in_scope(chat(7)).unwrap().position(), 3);
+        assert_eq!(param.in_scope(chat(8)), Err(Error::BadCursor));
+        assert_eq!(CursorParam::from(Cursor::new(chat(7), 3)), param);
+        assert_eq!(CursorParam::parse(Some("nope")), CursorParam::Malformed);
+        assert_eq!(CursorParam::parse(None), CursorParam::Start);
+        assert_eq!(
+            CursorParam::Malformed.in_scope(chat(7)),
+            Err(Error::BadCursor)
         );
     }
 

@@ -149,8 +149,9 @@ pub struct SearchTask {
     pub id: TaskId,
     /// The account that started it (only it may read it).
     pub account_id: AccountId,
-    /// The query as given (trimmed); workers parse it again with the domain parser.
-    pub query: String,
+    /// The query, parsed once when the task was started; stores keep it in whatever form
+    /// they like (its text, from [`SearchQuery::as_str`], restores it exactly).
+    pub query: crate::SearchQuery,
     /// Search every chat (legacy mode) instead of the account's chats.
     pub all_chats: bool,
     /// Its status.

@@ -50,6 +50,10 @@ macro_rules! id_type {
             pub fn parse(s: &str) -> Option<Self> {
                 parse_u128(s).map(Self)
             }
+            /// Parses a request's id, keeping a malformed one for a later answer.
+            pub fn param(s: &str) -> IdParam<Self> {
+                Self::parse(s).into()
+            }
         }
 
         impl fmt::Display for $name {
@@ -58,6 +62,37 @@ macro_rules! id_type {
             }
         }
     };
+}
+
+/// An id read from a request, parsed at the edge. One that does not parse is kept as
+/// such rather than answered at once: its 404 comes after checks that the contract orders
+/// first (a `user_id` that does not parse answers `user-not-found` only once the chat is
+/// known to be the caller's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdParam<T> {
+    /// A well-formed id (it may still name nothing).
+    Valid(T),
+    /// Not an id in either accepted form.
+    Malformed,
+}
+
+impl<T> IdParam<T> {
+    /// The id, or `missing` when it did not parse.
+    ///
+    /// # Errors
+    /// `missing`, for a malformed id.
+    pub fn or(self, missing: crate::Error) -> Result<T, crate::Error> {
+        match self {
+            IdParam::Valid(id) => Ok(id),
+            IdParam::Malformed => Err(missing),
+        }
+    }
+}
+
+impl<T> From<Option<T>> for IdParam<T> {
+    fn from(id: Option<T>) -> Self {
+        id.map_or(IdParam::Malformed, IdParam::Valid)
+    }
 }
 
 id_type!(

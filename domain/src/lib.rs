@@ -21,12 +21,12 @@ pub mod time;
 pub mod token;
 
 pub use conversation::{ChatListCursor, ChatSummary, EventPosition, MessagePreview, PREVIEW_CHARS};
-pub use cursor::{Cursor, CursorScope, UncheckedCursor};
+pub use cursor::{Cursor, CursorParam, CursorScope, UncheckedCursor};
 pub use entities::{
     Account, Caller, Chat, Member, Message, SearchHit, SearchTask, Session, TaskStatus,
 };
 pub use error::Error;
-pub use ids::{AccountId, ChatId, MemberId, MessageId, TaskId};
+pub use ids::{AccountId, ChatId, IdParam, MemberId, MessageId, TaskId};
 pub use search::{tokenize, SearchQuery, Term};
 pub use text::{
     idempotency_fingerprint, ChatName, DisplayName, IdempotencyKey, Limit, MessageText, Password,

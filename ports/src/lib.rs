@@ -11,7 +11,8 @@
 //! Layout: `error` (port and use-case errors), `repos` (durable data), `conversations`
 //! (what the repositories answer for chat lists, members and read markers), `caches` (fast,
 //! lossy), `limits` (rate limiter, failure counters), `tasks` (search-task queue and store),
-//! `system` (hasher, clock, ids), `messenger` (the use cases), `worker` (the task loop).
+//! `system` (hasher, clock, ids), `use_cases` (the use cases, and what wraps what around
+//! a page read), `worker` (the task loop).
 //!
 //! No tokio here: the crate compiles with `async-trait`, `thiserror`, `tracing` and
 //! `futures-util` only.
@@ -20,10 +21,10 @@ pub mod caches;
 pub mod conversations;
 pub mod error;
 pub mod limits;
-pub mod messenger;
 pub mod repos;
 pub mod system;
 pub mod tasks;
+pub mod use_cases;
 pub mod worker;
 
 #[cfg(feature = "testing")]
@@ -33,14 +34,14 @@ pub use caches::{PageCache, PageKey, SessionCache};
 pub use conversations::{ChatListPage, ChatViewer, MemberEntry, MembersPage, ReadUpdate};
 pub use error::{AppError, PortError, PortResult};
 pub use limits::{AttemptCounter, FailureWindow, RateDecision, RateLimiter};
-pub use messenger::{
-    ChatList, ChatPage, HitsPage, ListedMember, LoginLimits, MemberList, MessagesPage, Messenger,
-    PageAnchor, Ports, ReadMarker, RunOutcome, Settings, ANONYMOUS_ACCOUNT,
-};
 pub use repos::{
     Accounts, AppendOutcome, ChatAccess, Chats, IdempotencyRecord, Members, MessagePage,
     MessageSearch, Messages, NewMessage, SearchScope, Sessions,
 };
 pub use system::{Clock, IdGenerator, PasswordHasher};
 pub use tasks::{Delivery, HitsSlice, TaskConsumer, TaskQueue, TaskStore};
+pub use use_cases::{
+    ChatList, ChatPage, HitsPage, ListedMember, LoginLimits, MemberList, MessagesPage, Messenger,
+    PageAnchor, Ports, ReadMarker, RunOutcome, Settings, ANONYMOUS_ACCOUNT,
+};
 pub use worker::{parse_payload, process_delivery, run_worker, TaskOutcome};

@@ -1,7 +1,7 @@
 //! The search-task loop, shared by the in-process worker (memory queue) and the
 //! `messenger-worker` binary: take a delivery, run its task, settle it.
 
-use crate::{messenger::RunOutcome, Delivery, Messenger, TaskConsumer};
+use crate::{Delivery, Messenger, TaskConsumer};
 use futures_util::{stream, Future, StreamExt};
 use messenger_domain::TaskId;
 
@@ -34,10 +34,7 @@ pub async fn process_delivery(messenger: &Messenger, delivery: Box<dyn Delivery>
         return TaskOutcome::Malformed;
     };
     match messenger.run_search_task(id).await {
-        Ok(outcome) => {
-            if outcome == RunOutcome::Failed {
-                tracing::warn!(task = %id, "search task has an invalid query; marked FAILED");
-            }
+        Ok(_) => {
             settle(delivery.ack().await);
             TaskOutcome::Processed
         }

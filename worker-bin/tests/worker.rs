@@ -6,8 +6,8 @@
 
 use async_trait::async_trait;
 use messenger_domain::{
-    Caller, ChatName, DisplayName, MessageText, Password, SearchHit, SearchQuery, SearchTask,
-    TaskId, TaskStatus, UserName,
+    Caller, ChatName, DisplayName, IdParam, MessageText, Password, SearchHit, SearchQuery,
+    SearchTask, TaskId, TaskStatus, UserName,
 };
 use messenger_memory::{
     GcraLimiter, MemoryAttempts, MemorySessionCache, MemoryStore, MemoryTaskStore, PlainHasher,
@@ -197,16 +197,14 @@ impl World {
         let chat = m
             .create_chat(&caller, ChatName::parse("room").unwrap())
             .await
-            .unwrap()
-            .to_string();
+            .unwrap();
         let me = m
-            .join_chat(&caller, &chat, DisplayName::parse("Al").unwrap())
+            .join_chat(&caller, chat, DisplayName::parse("Al").unwrap())
             .await
-            .unwrap()
-            .to_string();
+            .unwrap();
         for i in 0..10 {
             let text = MessageText::parse(format!("hello world {i}")).unwrap();
-            m.post_message(&caller, &chat, &me, text, None)
+            m.post_message(&caller, chat, IdParam::Valid(me), text, None)
                 .await
                 .unwrap();
         }

@@ -2,8 +2,8 @@
 //! wire; these pin the rules that span ports).
 
 use messenger_domain::{
-    ChatName, DisplayName, Error, Limit, MessageText, Password, SearchQuery, TaskStatus, Timestamp,
-    UserName,
+    ChatName, CursorParam, DisplayName, Error, IdParam, Limit, MessageText, Password, SearchQuery,
+    TaskStatus, Timestamp, UserName,
 };
 use messenger_memory::*;
 use messenger_ports::{AppError, Messenger, Ports, Settings, TaskConsumer};
@@ -67,18 +67,16 @@ async fn a_conversation_pages_exactly_and_search_finds_it() {
     let chat = m
         .create_chat(&caller, ChatName::parse("room").unwrap())
         .await
-        .unwrap()
-        .to_string();
+        .unwrap();
     let me = m
-        .join_chat(&caller, &chat, DisplayName::parse("Al").unwrap())
+        .join_chat(&caller, chat, DisplayName::parse("Al").unwrap())
         .await
-        .unwrap()
-        .to_string();
+        .unwrap();
     for i in 0..25 {
         m.post_message(
             &caller,
-            &chat,
-            &me,
+            chat,
+            IdParam::Valid(me),
             MessageText::parse(format!("hello {i}")).unwrap(),
             None,
         )
@@ -86,17 +84,17 @@ async fn a_conversation_pages_exactly_and_search_finds_it() {
         .unwrap();
     }
     let mut seen = Vec::new();
-    let mut from: Option<String> = None;
+    let mut from = CursorParam::Start;
     loop {
         let page = m
-            .list_messages(&caller, &chat, from.as_deref(), Limit::messages(7).unwrap())
+            .list_messages(&caller, chat, from, Limit::messages(7).unwrap())
             .await
             .unwrap();
         if page.messages.is_empty() {
             break;
         }
         seen.extend(page.messages.iter().map(|m| m.text.clone()));
-        from = Some(page.next);
+        from = page.next.into();
     }
     let expected: Vec<String> = (0..25).map(|i| format!("hello {i}")).collect();
     assert_eq!(seen, expected);
@@ -104,27 +102,36 @@ async fn a_conversation_pages_exactly_and_search_finds_it() {
     let task = m
         .start_search(&caller, SearchQuery::parse("HELLO 7").unwrap())
         .await
-        .unwrap()
-        .to_string();
+        .unwrap();
     assert_eq!(
-        m.search_status(&caller, &task).await.unwrap(),
+        m.search_status(&caller, task).await.unwrap(),
         TaskStatus::Waiting
     );
     assert_eq!(
         domain_err(
-            m.search_results(&caller, &task, None, Limit::search_hits(10).unwrap())
-                .await
+            m.search_results(
+                &caller,
+                task,
+                CursorParam::Start,
+                Limit::search_hits(10).unwrap()
+            )
+            .await
         ),
         Error::TaskNotComplete
     );
     let d = w.consumer.next().await.unwrap().unwrap();
     messenger_ports::process_delivery(m, d).await;
     assert_eq!(
-        m.search_status(&caller, &task).await.unwrap(),
+        m.search_status(&caller, task).await.unwrap(),
         TaskStatus::Success
     );
     let hits = m
-        .search_results(&caller, &task, None, Limit::search_hits(10).unwrap())
+        .search_results(
+            &caller,
+            task,
+            CursorParam::Start,
+            Limit::search_hits(10).unwrap(),
+        )
         .await
         .unwrap();
     assert_eq!(hits.hits.len(), 1);

@@ -12,7 +12,9 @@ use crate::dto::{from_json, to_json, HitDto};
 use async_trait::async_trait;
 use fred::prelude::{KeysInterface, Value};
 use fred::types::scripts::Script;
-use messenger_domain::{AccountId, SearchHit, SearchTask, TaskId, TaskStatus, Timestamp};
+use messenger_domain::{
+    AccountId, SearchHit, SearchQuery, SearchTask, TaskId, TaskStatus, Timestamp,
+};
 use messenger_ports::{Clock, HitsSlice, PortError, PortResult, TaskStore};
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
@@ -146,7 +148,8 @@ fn corrupt(what: &str) -> PortError {
 fn task_from_fields(id: TaskId, mut f: HashMap<String, String>) -> Result<SearchTask, PortError> {
     let mut field = |name: &str| f.remove(name).ok_or_else(|| corrupt(name));
     let account_id = AccountId::parse(&field("account")?).ok_or_else(|| corrupt("account"))?;
-    let query = field("query")?;
+    // Stored from a parsed query's text, so it parses again to the same query.
+    let query = SearchQuery::parse(&field("query")?).map_err(|_| corrupt("query"))?;
     let all_chats = field("all")? == "1";
     let status = TaskStatus::parse(&field("status")?).ok_or_else(|| corrupt("status"))?;
     let created_at = field("created")?
@@ -170,7 +173,7 @@ impl TaskStore for RedisTaskStore {
         let args = vec![
             expiry,
             task.account_id.to_string(),
-            task.query.clone(),
+            task.query.as_str().to_owned(),
             if task.all_chats { "1" } else { "0" }.to_owned(),
             task.status.as_str().to_owned(),
             task.created_at.as_micros().to_string(),

@@ -1,17 +1,10 @@
 //! Accounts and sessions: register, login, logout.
 
 use super::{types::Text, ApiTags};
-use crate::http::{
-    client_addr::ClientAddress,
-    errors::{
-        from_app_error, AuthError, InternalError, LoginBadRequestError, RateLimitedError,
-        RegisterBadRequestError, UnavailableError,
-    },
-    security::Session,
-};
+use crate::http::{answers::api_response, client_addr::ClientAddress, security::Session};
 use messenger_domain::{Password, UserName};
 use messenger_ports::Messenger;
-use poem_openapi::{payload::Json, ApiResponse, Object, OpenApi};
+use poem_openapi::{payload::Json, Object, OpenApi};
 
 /// The account routes.
 pub struct AuthApi {
@@ -43,95 +36,50 @@ pub struct SessionCreated {
     pub session_id: String,
 }
 
-/// Answers of `POST /v1/auth/register`.
-#[derive(ApiResponse)]
-pub enum RegisterResponse {
-    /// Registered (no body).
-    #[oai(status = 201)]
-    Created,
-    /// Bad input, or the name is taken.
-    #[oai(status = 400)]
-    BadRequest(Json<RegisterBadRequestError>),
-    /// Too many requests or registrations from this address.
-    #[oai(status = 429)]
-    TooManyRequests(
-        Json<RateLimitedError>,
-        /// Seconds until a retry can succeed.
-        #[oai(header = "Retry-After")]
-        u64,
-    ),
-    /// The store, or password-hashing capacity, is unavailable.
-    #[oai(status = 503)]
-    ServiceUnavailable(Json<UnavailableError>),
-    /// Something unexpected happened.
-    #[oai(status = 500)]
-    InternalError(Json<InternalError>),
+api_response! {
+    /// Answers of `POST /v1/auth/register`.
+    pub enum RegisterResponse {
+        /// Registered (no body).
+        #[oai(status = 201)]
+        Created,
+    }
+    errors {
+        /// Bad input, or the name is taken.
+        #[oai(status = 400)]
+        BadRequest(RegisterBadRequestError),
+    }
+    throttled = "Too many requests or registrations from this address.";
+    unavailable = "The store, or password-hashing capacity, is unavailable.";
 }
-from_app_error!(RegisterResponse:
-    BadRequest(RegisterBadRequestError),
-    TooManyRequests(retry),
-    ServiceUnavailable(UnavailableError),
-);
 
-/// Answers of `POST /v1/auth/login`.
-#[derive(ApiResponse)]
-pub enum LoginResponse {
-    /// Logged in: a new session.
-    #[oai(status = 201)]
-    Created(Json<SessionCreated>),
-    /// Bad input, an unknown name, or a wrong password.
-    #[oai(status = 400)]
-    BadRequest(Json<LoginBadRequestError>),
-    /// Too many requests, or too many failed logins for this account.
-    #[oai(status = 429)]
-    TooManyRequests(
-        Json<RateLimitedError>,
-        /// Seconds until a retry can succeed.
-        #[oai(header = "Retry-After")]
-        u64,
-    ),
-    /// The store, or password-hashing capacity, is unavailable.
-    #[oai(status = 503)]
-    ServiceUnavailable(Json<UnavailableError>),
-    /// Something unexpected happened.
-    #[oai(status = 500)]
-    InternalError(Json<InternalError>),
+api_response! {
+    /// Answers of `POST /v1/auth/login`.
+    pub enum LoginResponse {
+        /// Logged in: a new session.
+        #[oai(status = 201)]
+        Created(Json<SessionCreated>),
+    }
+    errors {
+        /// Bad input, an unknown name, or a wrong password.
+        #[oai(status = 400)]
+        BadRequest(LoginBadRequestError),
+    }
+    throttled = "Too many requests, or too many failed logins for this account.";
+    unavailable = "The store, or password-hashing capacity, is unavailable.";
 }
-from_app_error!(LoginResponse:
-    BadRequest(LoginBadRequestError),
-    TooManyRequests(retry),
-    ServiceUnavailable(UnavailableError),
-);
 
-/// Answers of `POST /v1/auth/logout`.
-#[derive(ApiResponse)]
-pub enum LogoutResponse {
-    /// Logged out (no body): the token is invalid everywhere from now on.
-    #[oai(status = 200)]
-    Ok,
-    /// No valid session.
-    #[oai(status = 401)]
-    Unauthorized(Json<AuthError>),
-    /// Too many requests.
-    #[oai(status = 429)]
-    TooManyRequests(
-        Json<RateLimitedError>,
-        /// Seconds until a retry can succeed.
-        #[oai(header = "Retry-After")]
-        u64,
-    ),
-    /// The session store is unavailable.
-    #[oai(status = 503)]
-    ServiceUnavailable(Json<UnavailableError>),
-    /// Something unexpected happened.
-    #[oai(status = 500)]
-    InternalError(Json<InternalError>),
+api_response! {
+    /// Answers of `POST /v1/auth/logout`.
+    pub enum LogoutResponse {
+        /// Logged out (no body): the token is invalid everywhere from now on.
+        #[oai(status = 200)]
+        Ok,
+    }
+    errors {}
+    session;
+    throttled = "Too many requests.";
+    unavailable = "The session store is unavailable.";
 }
-from_app_error!(LogoutResponse:
-    Unauthorized(AuthError),
-    TooManyRequests(retry),
-    ServiceUnavailable(UnavailableError),
-);
 
 #[OpenApi(tag = "ApiTags::Auth")]
 impl AuthApi {

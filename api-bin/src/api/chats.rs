@@ -1,25 +1,22 @@
 //! Chats, members and messages: create a chat, join it, post, read pages.
 
-use super::{types::DateTime, types::Text, ApiTags, Next};
+use super::{pages::PageView, types::DateTime, types::Text, ApiTags, Next};
 use crate::http::{
-    errors::{
-        from_app_error, AuthError, BadParametersError, ChatNotFoundError,
-        IdempotencyKeyReusedError, InternalError, PageBadRequestError, PostNotFoundError,
-        RateLimitedError, UnavailableError,
-    },
-    payload::{render, Hex, NextView, Rfc3339, SerdeJson},
+    answers::api_response,
+    payload::{render, SerdeJson},
     security::Session,
 };
 use bytes::Bytes;
-use messenger_domain::{ChatName, DisplayName, Error, IdempotencyKey, Limit, Message, MessageText};
+use messenger_domain::{
+    ChatId, ChatName, CursorParam, DisplayName, Error, IdempotencyKey, Limit, MemberId, MessageText,
+};
 use messenger_ports::{AppError, MessagesPage, Messenger};
 use poem::Request;
 use poem_openapi::{
     param::{Header, Path, Query},
     payload::Json,
-    ApiResponse, Object, OpenApi,
+    Object, OpenApi,
 };
-use serde::{ser::SerializeStruct, Serialize, Serializer};
 
 /// The header that makes a post idempotent.
 pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
@@ -61,7 +58,11 @@ impl RenderedPages {
     }
 
     /// The answer for `page`, written once per full page.
-    fn answer(&self, page: PageView, limit: Limit) -> SerdeJson<MessagesPageSchema, PageView> {
+    fn answer(
+        &self,
+        page: PageView<MessagesPage>,
+        limit: Limit,
+    ) -> SerdeJson<MessagesPageSchema, PageView<MessagesPage>> {
         let first = match page.0.messages.first() {
             Some(m) if page.0.messages.len() == limit.get() as usize => m.id.as_u128(),
             _ => return page.into_answer(),
@@ -151,209 +152,85 @@ pub struct MessagesPageSchema {
     pub next: Next,
 }
 
-/// Answers of `POST /v1/chats`.
-#[derive(ApiResponse)]
-pub enum CreateChatResponse {
-    /// Created; the caller is its creator.
-    #[oai(status = 201)]
-    Created(Json<ChatCreated>),
-    /// Bad input.
-    #[oai(status = 400)]
-    BadRequest(Json<BadParametersError>),
-    /// No valid session.
-    #[oai(status = 401)]
-    Unauthorized(Json<AuthError>),
-    /// Too many requests.
-    #[oai(status = 429)]
-    TooManyRequests(
-        Json<RateLimitedError>,
-        /// Seconds until a retry can succeed.
-        #[oai(header = "Retry-After")]
-        u64,
-    ),
-    /// The store is unavailable.
-    #[oai(status = 503)]
-    ServiceUnavailable(Json<UnavailableError>),
-    /// Something unexpected happened.
-    #[oai(status = 500)]
-    InternalError(Json<InternalError>),
-}
-from_app_error!(CreateChatResponse:
-    BadRequest(BadParametersError),
-    Unauthorized(AuthError),
-    TooManyRequests(retry),
-    ServiceUnavailable(UnavailableError),
-);
-
-/// Answers of `POST /v1/chats/{chat_id}/users`.
-#[derive(ApiResponse)]
-pub enum JoinChatResponse {
-    /// Joined (the same `user_id` again for the same account, chat and name).
-    #[oai(status = 201)]
-    Created(Json<Joined>),
-    /// Bad input.
-    #[oai(status = 400)]
-    BadRequest(Json<BadParametersError>),
-    /// No valid session.
-    #[oai(status = 401)]
-    Unauthorized(Json<AuthError>),
-    /// No such chat.
-    #[oai(status = 404)]
-    NotFound(Json<ChatNotFoundError>),
-    /// Too many requests.
-    #[oai(status = 429)]
-    TooManyRequests(
-        Json<RateLimitedError>,
-        /// Seconds until a retry can succeed.
-        #[oai(header = "Retry-After")]
-        u64,
-    ),
-    /// The store is unavailable.
-    #[oai(status = 503)]
-    ServiceUnavailable(Json<UnavailableError>),
-    /// Something unexpected happened.
-    #[oai(status = 500)]
-    InternalError(Json<InternalError>),
-}
-from_app_error!(JoinChatResponse:
-    BadRequest(BadParametersError),
-    Unauthorized(AuthError),
-    NotFound(ChatNotFoundError),
-    TooManyRequests(retry),
-    ServiceUnavailable(UnavailableError),
-);
-
-/// Answers of `POST /v1/chats/{chat_id}/messages`.
-#[derive(ApiResponse)]
-pub enum PostMessageResponse {
-    /// Stored durably (or, for a retry with the same `Idempotency-Key` and body, the first
-    /// message's id).
-    #[oai(status = 201)]
-    Created(Json<MessagePosted>),
-    /// Bad input.
-    #[oai(status = 400)]
-    BadRequest(Json<BadParametersError>),
-    /// No valid session.
-    #[oai(status = 401)]
-    Unauthorized(Json<AuthError>),
-    /// No such chat for the caller, or `user_id` is not the caller's member of it.
-    #[oai(status = 404)]
-    NotFound(Json<PostNotFoundError>),
-    /// The `Idempotency-Key` was used with another body.
-    #[oai(status = 422)]
-    UnprocessableEntity(Json<IdempotencyKeyReusedError>),
-    /// Too many requests.
-    #[oai(status = 429)]
-    TooManyRequests(
-        Json<RateLimitedError>,
-        /// Seconds until a retry can succeed.
-        #[oai(header = "Retry-After")]
-        u64,
-    ),
-    /// The store is unavailable.
-    #[oai(status = 503)]
-    ServiceUnavailable(Json<UnavailableError>),
-    /// Something unexpected happened.
-    #[oai(status = 500)]
-    InternalError(Json<InternalError>),
-}
-from_app_error!(PostMessageResponse:
-    BadRequest(BadParametersError),
-    Unauthorized(AuthError),
-    NotFound(PostNotFoundError),
-    UnprocessableEntity(IdempotencyKeyReusedError),
-    TooManyRequests(retry),
-    ServiceUnavailable(UnavailableError),
-);
-
-/// Answers of `GET /v1/chats/{chat_id}/messages`.
-#[derive(ApiResponse)]
-pub enum ListMessagesResponse {
-    /// A page, oldest first.
-    #[oai(status = 200)]
-    Ok(SerdeJson<MessagesPageSchema, PageView>),
-    /// Bad input, or a bad cursor.
-    #[oai(status = 400)]
-    BadRequest(Json<PageBadRequestError>),
-    /// No valid session.
-    #[oai(status = 401)]
-    Unauthorized(Json<AuthError>),
-    /// No such chat for the caller.
-    #[oai(status = 404)]
-    NotFound(Json<ChatNotFoundError>),
-    /// Too many requests.
-    #[oai(status = 429)]
-    TooManyRequests(
-        Json<RateLimitedError>,
-        /// Seconds until a retry can succeed.
-        #[oai(header = "Retry-After")]
-        u64,
-    ),
-    /// The store is unavailable.
-    #[oai(status = 503)]
-    ServiceUnavailable(Json<UnavailableError>),
-    /// Something unexpected happened.
-    #[oai(status = 500)]
-    InternalError(Json<InternalError>),
-}
-from_app_error!(ListMessagesResponse:
-    BadRequest(PageBadRequestError),
-    Unauthorized(AuthError),
-    NotFound(ChatNotFoundError),
-    TooManyRequests(retry),
-    ServiceUnavailable(UnavailableError),
-);
-
-/// A page of messages as written on the wire (see [`MessagesPageSchema`]).
-pub struct PageView(MessagesPage);
-
-impl PageView {
-    fn into_answer(self) -> SerdeJson<MessagesPageSchema, PageView> {
-        let hint = self.size_hint();
-        SerdeJson::new(self, hint)
+api_response! {
+    /// Answers of `POST /v1/chats`.
+    pub enum CreateChatResponse {
+        /// Created; the caller is its creator.
+        #[oai(status = 201)]
+        Created(Json<ChatCreated>),
     }
-
-    /// Bytes to reserve for the answer.
-    fn size_hint(&self) -> usize {
-        self.0
-            .messages
-            .iter()
-            .map(|m| m.text.len() + m.user_name.len() + 160)
-            .sum::<usize>()
-            + 80
+    errors {
+        /// Bad input.
+        #[oai(status = 400)]
+        BadRequest(BadParametersError),
     }
+    session;
+    throttled = "Too many requests.";
+    unavailable = "The store is unavailable.";
 }
 
-impl Serialize for PageView {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("MessagesPage", 2)?;
-        st.serialize_field("messages", &MessagesView(&self.0.messages))?;
-        st.serialize_field("next", &NextView(&self.0.next))?;
-        st.end()
+api_response! {
+    /// Answers of `POST /v1/chats/{chat_id}/users`.
+    pub enum JoinChatResponse {
+        /// Joined (the same `user_id` again for the same account, chat and name).
+        #[oai(status = 201)]
+        Created(Json<Joined>),
     }
+    errors {
+        /// Bad input.
+        #[oai(status = 400)]
+        BadRequest(BadParametersError),
+        /// No such chat.
+        #[oai(status = 404)]
+        NotFound(ChatNotFoundError),
+    }
+    session;
+    throttled = "Too many requests.";
+    unavailable = "The store is unavailable.";
 }
 
-struct MessagesView<'a>(&'a [Message]);
-
-impl Serialize for MessagesView<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().map(MessageView))
+api_response! {
+    /// Answers of `POST /v1/chats/{chat_id}/messages`.
+    pub enum PostMessageResponse {
+        /// Stored durably (or, for a retry with the same `Idempotency-Key` and body, the first
+        /// message's id).
+        #[oai(status = 201)]
+        Created(Json<MessagePosted>),
     }
+    errors {
+        /// Bad input.
+        #[oai(status = 400)]
+        BadRequest(BadParametersError),
+        /// No such chat for the caller, or `user_id` is not the caller's member of it.
+        #[oai(status = 404)]
+        NotFound(PostNotFoundError),
+        /// The `Idempotency-Key` was used with another body.
+        #[oai(status = 422)]
+        UnprocessableEntity(IdempotencyKeyReusedError),
+    }
+    session;
+    throttled = "Too many requests.";
+    unavailable = "The store is unavailable.";
 }
 
-struct MessageView<'a>(&'a Message);
-
-impl Serialize for MessageView<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let m = self.0;
-        let mut st = s.serialize_struct("Message", 5)?;
-        st.serialize_field("text", &m.text)?;
-        st.serialize_field("message_id", &Hex(m.id.as_u128()))?;
-        st.serialize_field("user_id", &Hex(m.user_id.as_u128()))?;
-        st.serialize_field("user_name", &m.user_name)?;
-        st.serialize_field("created_at", &Rfc3339(m.created_at))?;
-        st.end()
+api_response! {
+    /// Answers of `GET /v1/chats/{chat_id}/messages`.
+    pub enum ListMessagesResponse {
+        /// A page, oldest first.
+        #[oai(status = 200)]
+        Ok(SerdeJson<MessagesPageSchema, PageView<MessagesPage>>),
     }
+    errors {
+        /// Bad input, or a bad cursor.
+        #[oai(status = 400)]
+        BadRequest(PageBadRequestError),
+        /// No such chat for the caller.
+        #[oai(status = 404)]
+        NotFound(ChatNotFoundError),
+    }
+    session;
+    throttled = "Too many requests.";
+    unavailable = "The store is unavailable.";
 }
 
 /// Reads `Idempotency-Key` from the raw headers: the declared parameter skips values that
@@ -401,7 +278,8 @@ impl ChatsApi {
     ) -> JoinChatResponse {
         let run = async {
             let name = DisplayName::parse(body.0.user_name.into_inner())?;
-            self.messenger.join_chat(&session.0, &chat_id, name).await
+            let chat_id = ChatId::parse(&chat_id).ok_or(Error::ChatNotFound)?;
+            self.messenger.join_chat(&session.0, chat_id, name).await
         };
         match run.await {
             Ok(id) => JoinChatResponse::Created(Json(Joined {
@@ -437,8 +315,11 @@ impl ChatsApi {
         let run = async {
             let text = MessageText::parse(body.0.message.into_inner())?;
             let key = idempotency_key(req)?;
+            // Bad input answers first, then the chat; a malformed `user_id` waits for the
+            // chat check (it is the member's 404, after the chat's).
+            let chat_id = ChatId::parse(&chat_id).ok_or(Error::ChatNotFound)?;
             self.messenger
-                .post_message(&session.0, &chat_id, &user_id, text, key)
+                .post_message(&session.0, chat_id, MemberId::param(&user_id), text, key)
                 .await
         };
         match run.await {
@@ -469,16 +350,19 @@ impl ChatsApi {
         /// Where to continue: a `next.iterator` of an earlier page of this chat.
         from: Query<Option<String>>,
     ) -> ListMessagesResponse {
-        let limit = match Limit::messages(limit.0) {
-            Ok(limit) => limit,
-            Err(e) => return AppError::from(e).into(),
+        let run = async {
+            let limit = Limit::messages(limit.0)?;
+            let chat_id = ChatId::parse(&chat_id).ok_or(Error::ChatNotFound)?;
+            // Only the cursor's syntax here: its scope is checked after the chat's access.
+            let from = CursorParam::parse(from.0.as_deref());
+            let page = self
+                .messenger
+                .list_messages(&session.0, chat_id, from, limit)
+                .await?;
+            Ok::<_, AppError>((page, limit))
         };
-        let page = self
-            .messenger
-            .list_messages(&session.0, &chat_id, from.0.as_deref(), limit)
-            .await;
-        match page {
-            Ok(page) => ListMessagesResponse::Ok(match &self.rendered {
+        match run.await {
+            Ok((page, limit)) => ListMessagesResponse::Ok(match &self.rendered {
                 Some(rendered) => rendered.answer(PageView(page), limit),
                 None => PageView(page).into_answer(),
             }),
@@ -490,7 +374,7 @@ impl ChatsApi {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use messenger_domain::{ChatId, MemberId, MessageId, Timestamp};
+    use messenger_domain::{Cursor, CursorScope, Message, MessageId, Timestamp};
     use poem_openapi::types::ParseFromJSON;
     use serde_json::json;
     use std::sync::Arc;
@@ -507,10 +391,10 @@ mod tests {
         }
     }
 
-    fn page(n: u128) -> PageView {
+    fn page(n: u128) -> PageView<MessagesPage> {
         PageView(MessagesPage {
             messages: Arc::new((1..=n).map(|i| message(i, "hi\n\u{1F600}")).collect()),
-            next: "00000000000000010000000000000002".into(),
+            next: Cursor::new(CursorScope::Chat(ChatId::from_u128(7)), 2),
         })
     }
 
@@ -528,7 +412,7 @@ mod tests {
                     "user_name": "Ann \"A\"",
                     "created_at": "2026-11-27T08:04:46.123456Z",
                 }],
-                "next": { "iterator": "00000000000000010000000000000002" },
+                "next": { "iterator": Cursor::new(CursorScope::Chat(ChatId::from_u128(7)), 2).encode() },
             })
         );
         assert!(MessagesPageSchema::parse_from_json(Some(v)).is_ok());

@@ -1,10 +1,9 @@
 //! Health: `/ping` (the process serves HTTP) and `/ping_db` (the database answers).
 
 use super::ApiTags;
-use crate::http::errors::{from_app_error, InternalError, UnavailableError};
-use messenger_domain::ChatId;
-use messenger_ports::{AppError, Messenger};
-use poem_openapi::{payload::Json, ApiResponse, OpenApi};
+use crate::http::answers::api_response;
+use messenger_ports::Messenger;
+use poem_openapi::OpenApi;
 
 /// The health routes.
 pub struct HealthApi {
@@ -18,31 +17,26 @@ impl HealthApi {
     }
 }
 
-/// Answers of `GET /ping`.
-#[derive(ApiResponse)]
-pub enum PingResponse {
-    /// The process serves HTTP (no body).
-    #[oai(status = 200)]
-    Ok,
-    /// Something unexpected happened.
-    #[oai(status = 500)]
-    InternalError(Json<InternalError>),
+api_response! {
+    /// Answers of `GET /ping`.
+    pub enum PingResponse {
+        /// The process serves HTTP (no body).
+        #[oai(status = 200)]
+        Ok,
+    }
+    errors {}
 }
 
-/// Answers of `GET /ping_db`.
-#[derive(ApiResponse)]
-pub enum PingDbResponse {
-    /// The database answered a trivial query (no body).
-    #[oai(status = 200)]
-    Ok,
-    /// The database is down or did not answer in time.
-    #[oai(status = 503)]
-    ServiceUnavailable(Json<UnavailableError>),
-    /// Something unexpected happened.
-    #[oai(status = 500)]
-    InternalError(Json<InternalError>),
+api_response! {
+    /// Answers of `GET /ping_db`.
+    pub enum PingDbResponse {
+        /// The database answered a trivial query (no body).
+        #[oai(status = 200)]
+        Ok,
+    }
+    errors {}
+    unavailable = "The database is down or did not answer in time.";
 }
-from_app_error!(PingDbResponse: ServiceUnavailable(UnavailableError));
 
 #[OpenApi(tag = "ApiTags::Health")]
 impl HealthApi {
@@ -55,17 +49,9 @@ impl HealthApi {
     /// Database health: 200 when the database answers a trivial query, 503 otherwise.
     #[oai(path = "/ping_db", method = "get", operation_id = "ping_db")]
     async fn ping_db(&self) -> PingDbResponse {
-        // The trivial query: read a chat that never exists (id 0 is never generated). Any
-        // repository answers it from its store, under the request's deadline.
-        match self
-            .messenger
-            .ports()
-            .chats
-            .chat(ChatId::from_u128(0))
-            .await
-        {
-            Ok(_) => PingDbResponse::Ok,
-            Err(e) => AppError::from(e).into(),
+        match self.messenger.check_store().await {
+            Ok(()) => PingDbResponse::Ok,
+            Err(e) => e.into(),
         }
     }
 }

@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod chats;
 pub mod health;
+pub mod pages;
 pub mod search;
 pub mod types;
 

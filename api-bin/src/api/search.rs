@@ -1,22 +1,14 @@
 //! Search: start a task, read its status, read its results.
 
-use super::{types::DateTime, types::Text, ApiTags, Next};
-use crate::http::{
-    errors::{
-        from_app_error, AuthError, BadParametersError, InternalError, RateLimitedError,
-        ResultsBadRequestError, TaskNotFoundError, UnavailableError,
-    },
-    payload::{Hex, NextView, Rfc3339, SerdeJson},
-    security::Session,
-};
-use messenger_domain::{Limit, SearchHit, SearchQuery, TaskStatus};
+use super::{pages::PageView, types::DateTime, types::Text, ApiTags, Next};
+use crate::http::{answers::api_response, payload::SerdeJson, security::Session};
+use messenger_domain::{CursorParam, Error, Limit, SearchQuery, TaskId, TaskStatus};
 use messenger_ports::{HitsPage, Messenger};
 use poem_openapi::{
     param::{Path, Query},
     payload::Json,
-    ApiResponse, Enum, Object, OpenApi,
+    Enum, Object, OpenApi,
 };
-use serde::{ser::SerializeStruct, Serialize, Serializer};
 
 /// The search routes.
 pub struct SearchApi {
@@ -104,156 +96,58 @@ pub struct HitsPageSchema {
     pub next: Next,
 }
 
-/// Answers of `POST /v1/chats/search`.
-#[derive(ApiResponse)]
-pub enum StartSearchResponse {
-    /// Queued: the task will run.
-    #[oai(status = 201)]
-    Created(Json<TaskCreated>),
-    /// Bad input (also a query with no words).
-    #[oai(status = 400)]
-    BadRequest(Json<BadParametersError>),
-    /// No valid session.
-    #[oai(status = 401)]
-    Unauthorized(Json<AuthError>),
-    /// Too many requests.
-    #[oai(status = 429)]
-    TooManyRequests(
-        Json<RateLimitedError>,
-        /// Seconds until a retry can succeed.
-        #[oai(header = "Retry-After")]
-        u64,
-    ),
-    /// The task could not be queued (no task exists), or search is switched off.
-    #[oai(status = 503)]
-    ServiceUnavailable(Json<UnavailableError>),
-    /// Something unexpected happened.
-    #[oai(status = 500)]
-    InternalError(Json<InternalError>),
-}
-from_app_error!(StartSearchResponse:
-    BadRequest(BadParametersError),
-    Unauthorized(AuthError),
-    TooManyRequests(retry),
-    ServiceUnavailable(UnavailableError),
-);
-
-/// Answers of `GET /v1/chats/search/status/{task_id}`.
-#[derive(ApiResponse)]
-pub enum SearchStatusResponse {
-    /// The task's status.
-    #[oai(status = 200)]
-    Ok(Json<TaskStatusBody>),
-    /// No valid session.
-    #[oai(status = 401)]
-    Unauthorized(Json<AuthError>),
-    /// Unknown, expired, or another account's task.
-    #[oai(status = 404)]
-    NotFound(Json<TaskNotFoundError>),
-    /// Too many requests.
-    #[oai(status = 429)]
-    TooManyRequests(
-        Json<RateLimitedError>,
-        /// Seconds until a retry can succeed.
-        #[oai(header = "Retry-After")]
-        u64,
-    ),
-    /// The task store is unavailable.
-    #[oai(status = 503)]
-    ServiceUnavailable(Json<UnavailableError>),
-    /// Something unexpected happened.
-    #[oai(status = 500)]
-    InternalError(Json<InternalError>),
-}
-from_app_error!(SearchStatusResponse:
-    Unauthorized(AuthError),
-    NotFound(TaskNotFoundError),
-    TooManyRequests(retry),
-    ServiceUnavailable(UnavailableError),
-);
-
-/// Answers of `GET /v1/chats/search/{task_id}/messages`.
-#[derive(ApiResponse)]
-pub enum SearchResultsResponse {
-    /// A page of hits, newest first.
-    #[oai(status = 200)]
-    Ok(SerdeJson<HitsPageSchema, HitsView>),
-    /// Bad input, a bad cursor, or the task is not done or failed.
-    #[oai(status = 400)]
-    BadRequest(Json<ResultsBadRequestError>),
-    /// No valid session.
-    #[oai(status = 401)]
-    Unauthorized(Json<AuthError>),
-    /// Unknown, expired, or another account's task.
-    #[oai(status = 404)]
-    NotFound(Json<TaskNotFoundError>),
-    /// Too many requests.
-    #[oai(status = 429)]
-    TooManyRequests(
-        Json<RateLimitedError>,
-        /// Seconds until a retry can succeed.
-        #[oai(header = "Retry-After")]
-        u64,
-    ),
-    /// The task store is unavailable.
-    #[oai(status = 503)]
-    ServiceUnavailable(Json<UnavailableError>),
-    /// Something unexpected happened.
-    #[oai(status = 500)]
-    InternalError(Json<InternalError>),
-}
-from_app_error!(SearchResultsResponse:
-    BadRequest(ResultsBadRequestError),
-    Unauthorized(AuthError),
-    NotFound(TaskNotFoundError),
-    TooManyRequests(retry),
-    ServiceUnavailable(UnavailableError),
-);
-
-/// A page of hits as written on the wire (see [`HitsPageSchema`]).
-pub struct HitsView(HitsPage);
-
-impl HitsView {
-    fn size_hint(&self) -> usize {
-        self.0
-            .hits
-            .iter()
-            .map(|h| h.text.len() + h.user_name.len() + 160)
-            .sum::<usize>()
-            + 80
+api_response! {
+    /// Answers of `POST /v1/chats/search`.
+    pub enum StartSearchResponse {
+        /// Queued: the task will run.
+        #[oai(status = 201)]
+        Created(Json<TaskCreated>),
     }
+    errors {
+        /// Bad input (also a query with no words).
+        #[oai(status = 400)]
+        BadRequest(BadParametersError),
+    }
+    session;
+    throttled = "Too many requests.";
+    unavailable = "The task could not be queued (no task exists), or search is switched off.";
 }
 
-impl Serialize for HitsView {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("SearchResultsPage", 2)?;
-        st.serialize_field("messages", &HitsSeq(&self.0.hits))?;
-        st.serialize_field("next", &NextView(&self.0.next))?;
-        st.end()
+api_response! {
+    /// Answers of `GET /v1/chats/search/status/{task_id}`.
+    pub enum SearchStatusResponse {
+        /// The task's status.
+        #[oai(status = 200)]
+        Ok(Json<TaskStatusBody>),
     }
+    errors {
+        /// Unknown, expired, or another account's task.
+        #[oai(status = 404)]
+        NotFound(TaskNotFoundError),
+    }
+    session;
+    throttled = "Too many requests.";
+    unavailable = "The task store is unavailable.";
 }
 
-struct HitsSeq<'a>(&'a [SearchHit]);
-
-impl Serialize for HitsSeq<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().map(HitView))
+api_response! {
+    /// Answers of `GET /v1/chats/search/{task_id}/messages`.
+    pub enum SearchResultsResponse {
+        /// A page of hits, newest first.
+        #[oai(status = 200)]
+        Ok(SerdeJson<HitsPageSchema, PageView<HitsPage>>),
     }
-}
-
-struct HitView<'a>(&'a SearchHit);
-
-impl Serialize for HitView<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let h = self.0;
-        let mut st = s.serialize_struct("SearchHit", 5)?;
-        st.serialize_field("text", &h.text)?;
-        st.serialize_field("chat_id", &Hex(h.chat_id.as_u128()))?;
-        st.serialize_field("message_id", &Hex(h.message_id.as_u128()))?;
-        st.serialize_field("user_name", &h.user_name)?;
-        st.serialize_field("created_at", &Rfc3339(h.created_at))?;
-        st.end()
+    errors {
+        /// Bad input, a bad cursor, or the task is not done or failed.
+        #[oai(status = 400)]
+        BadRequest(ResultsBadRequestError),
+        /// Unknown, expired, or another account's task.
+        #[oai(status = 404)]
+        NotFound(TaskNotFoundError),
     }
+    session;
+    throttled = "Too many requests.";
+    unavailable = "The task store is unavailable.";
 }
 
 #[OpenApi(tag = "ApiTags::Search")]
@@ -290,7 +184,11 @@ impl SearchApi {
         /// The task's id.
         task_id: Path<String>,
     ) -> SearchStatusResponse {
-        match self.messenger.search_status(&session.0, &task_id).await {
+        let status = match TaskId::parse(&task_id) {
+            Some(id) => self.messenger.search_status(&session.0, id).await,
+            None => Err(Error::TaskNotFound.into()),
+        };
+        match status {
             Ok(status) => SearchStatusResponse::Ok(Json(TaskStatusBody {
                 status: status.into(),
             })),
@@ -317,16 +215,15 @@ impl SearchApi {
     ) -> SearchResultsResponse {
         let run = async {
             let limit = Limit::search_hits(limit.0)?;
+            let task_id = TaskId::parse(&task_id).ok_or(Error::TaskNotFound)?;
+            // Only the cursor's syntax here: its scope is checked after the task's.
+            let from = CursorParam::parse(from.0.as_deref());
             self.messenger
-                .search_results(&session.0, &task_id, from.0.as_deref(), limit)
+                .search_results(&session.0, task_id, from, limit)
                 .await
         };
         match run.await {
-            Ok(page) => {
-                let view = HitsView(page);
-                let hint = view.size_hint();
-                SearchResultsResponse::Ok(SerdeJson::new(view, hint))
-            }
+            Ok(page) => SearchResultsResponse::Ok(PageView(page).into_answer()),
             Err(e) => e.into(),
         }
     }
@@ -336,13 +233,14 @@ impl SearchApi {
 mod tests {
     use super::*;
     use crate::http::payload::render;
-    use messenger_domain::{ChatId, MessageId, Timestamp};
+    use messenger_domain::{ChatId, Cursor, CursorScope, MessageId, SearchHit, Timestamp};
     use poem_openapi::types::ParseFromJSON;
     use serde_json::json;
 
     #[test]
     fn a_page_of_hits_is_written_exactly_and_parses_as_its_schema() {
-        let view = HitsView(HitsPage {
+        let next = Cursor::new(CursorScope::Task(TaskId::from_u128(3)), 1);
+        let view = PageView(HitsPage {
             hits: vec![SearchHit {
                 message_id: MessageId::from_u128(1),
                 chat_id: ChatId::from_u128(2),
@@ -350,7 +248,7 @@ mod tests {
                 user_name: "bob".into(),
                 created_at: Timestamp::from_micros(0),
             }],
-            next: "x".into(),
+            next,
         });
         let v: serde_json::Value = serde_json::from_slice(&render(&view, 0).unwrap()).unwrap();
         assert_eq!(
@@ -363,7 +261,7 @@ mod tests {
                     "user_name": "bob",
                     "created_at": "1970-01-01T00:00:00.000000Z",
                 }],
-                "next": { "iterator": "x" },
+                "next": { "iterator": next.encode() },
             })
         );
         assert!(HitsPageSchema::parse_from_json(Some(v)).is_ok());

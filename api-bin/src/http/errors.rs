@@ -168,38 +168,6 @@ impl Default for InternalError {
     }
 }
 
-/// Implements `From<AppError>` for a route's response enum: the error goes to the first
-/// listed variant whose code set holds it (`retry` marks the 429 variant, which also
-/// carries `Retry-After`). An error the route cannot carry is a bug: logged, answered 500.
-macro_rules! from_app_error {
-    ($resp:ident: $($variant:ident($body:tt)),+ $(,)?) => {
-        impl From<messenger_ports::AppError> for $resp {
-            fn from(e: messenger_ports::AppError) -> Self {
-                let e = $crate::http::errors::reduce(e);
-                $( $crate::http::errors::from_app_error!(@try e, $variant, $body); )+
-                tracing::error!(code = e.code(), "an error this route does not declare; answering 500");
-                Self::InternalError(poem_openapi::payload::Json($crate::http::errors::InternalError::new()))
-            }
-        }
-    };
-    (@try $e:ident, $variant:ident, retry) => {
-        if let messenger_domain::Error::RequestLimitExceeded { retry_after_secs } = $e {
-            return Self::$variant(
-                poem_openapi::payload::Json($crate::http::errors::RateLimitedError {
-                    message: $crate::http::errors::RateLimitedCode::RequestLimitExceeded,
-                }),
-                retry_after_secs,
-            );
-        }
-    };
-    (@try $e:ident, $variant:ident, $body:ident) => {
-        if let Some(b) = <$body as $crate::http::errors::CodeSet>::from_error(&$e) {
-            return Self::$variant(poem_openapi::payload::Json(b));
-        }
-    };
-}
-pub(crate) use from_app_error;
-
 /// Typed handlers for the framework's own errors, each turned into the contract's answer.
 /// They are applied with `catch_error` by type, so nothing else is swallowed. (Path errors
 /// are answered by the gate, which knows whose id the path holds.)

@@ -1,6 +1,7 @@
 //! The HTTP side: the gate (route table, auth, throttling, body limit, request ids, access
 //! log), error answers, and the assembly of the router around the poem-openapi service.
 
+pub mod answers;
 pub mod client_addr;
 pub mod errors;
 pub mod gate;

@@ -5,7 +5,9 @@ use super::support::{ok, some, unique_u128, wall_now};
 use super::TimeTravel;
 use crate::{HitsSlice, TaskStore};
 use futures_util::future::join;
-use messenger_domain::{AccountId, ChatId, MessageId, SearchHit, SearchTask, TaskId, TaskStatus};
+use messenger_domain::{
+    AccountId, ChatId, MessageId, SearchHit, SearchQuery, SearchTask, TaskId, TaskStatus,
+};
 use std::time::Duration;
 
 /// Runs every check of [`TaskStore`] (`time` lets time limits pass; 0.9 s of it in all):
@@ -34,7 +36,10 @@ fn fresh_task() -> SearchTask {
     SearchTask {
         id: TaskId::from_u128(unique_u128()),
         account_id: AccountId::from_u128(unique_u128()),
-        query: "hello \"big world\" Привет 🙂 '; --".to_owned(),
+        query: some(
+            SearchQuery::parse("hello \"big world\" Привет 🙂 '; --").ok(),
+            "a valid query",
+        ),
         all_chats: false,
         status: TaskStatus::Waiting,
         created_at: wall_now(),

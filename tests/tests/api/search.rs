@@ -1,7 +1,7 @@
 //! Search: what matches, where it looks, paging of results, task states and bad input.
 
 use crate::prelude::*;
-use messenger_domain::{SearchTask, TaskId, TaskStatus};
+use messenger_domain::{SearchQuery, SearchTask, TaskId, TaskStatus};
 use std::collections::HashSet;
 
 /// Posts each text as `member` in `chat`, one second apart (so "newest first" is plain).
@@ -29,7 +29,7 @@ async fn parked_task(app: &TestApp, user: &User, status: TaskStatus) -> String {
     let task = SearchTask {
         id,
         account_id: caller.account_id,
-        query: "parked query".into(),
+        query: SearchQuery::parse("parked query").expect("a valid query"),
         all_chats: false,
         status,
         created_at: app.now(),

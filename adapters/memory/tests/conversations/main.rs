@@ -8,7 +8,7 @@
 mod world;
 
 use messenger_domain::{
-    ChatId, ChatName, DisplayName, Error, Limit, MemberId, MessageText, UncheckedCursor,
+    ChatId, ChatName, DisplayName, Error, IdParam, Limit, MemberId, MessageText, UncheckedCursor,
 };
 use messenger_ports::PageAnchor;
 use std::sync::atomic::Ordering;
@@ -109,15 +109,17 @@ async fn a_removed_account_cannot_read_post_or_join_again() {
         "a removed account cannot read"
     );
     let text = MessageText::parse("again").unwrap();
-    let (c, u) = (chat.to_string(), s.to_string());
     assert_eq!(
-        domain_err(w.m.post_message(&spammer, &c, &u, text, None).await),
+        domain_err(
+            w.m.post_message(&spammer, chat, IdParam::Valid(s), text, None)
+                .await
+        ),
         Error::ChatNotFound,
         "a removed account cannot post"
     );
     let name = DisplayName::parse("Spam").unwrap();
     assert_eq!(
-        domain_err(w.m.join_chat(&spammer, &c, name).await),
+        domain_err(w.m.join_chat(&spammer, chat, name).await),
         Error::ChatNotFound,
         "a removed account cannot join again"
     );
@@ -129,7 +131,7 @@ async fn a_removed_account_cannot_read_post_or_join_again() {
     w.m.remove_member(&guest, chat, g).await.unwrap();
     let text = MessageText::parse("late").unwrap();
     let e =
-        w.m.post_message(&guest, &c, &g.to_string(), text, None)
+        w.m.post_message(&guest, chat, IdParam::Valid(g), text, None)
             .await;
     assert_eq!(
         domain_err(e),
@@ -140,7 +142,7 @@ async fn a_removed_account_cannot_read_post_or_join_again() {
     assert_ne!(back, g, "re-joining after leaving gives a new member");
     let text = MessageText::parse("late").unwrap();
     let e =
-        w.m.post_message(&guest, &c, &g.to_string(), text, None)
+        w.m.post_message(&guest, chat, IdParam::Valid(g), text, None)
             .await;
     assert_eq!(
         domain_err(e),

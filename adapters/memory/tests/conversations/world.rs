@@ -4,8 +4,8 @@
 
 use async_trait::async_trait;
 use messenger_domain::{
-    Caller, ChatId, ChatName, DisplayName, Error, Limit, MemberId, Message, MessageText, Password,
-    Timestamp, UncheckedCursor, UserName,
+    Caller, ChatId, ChatName, DisplayName, Error, IdParam, Limit, MemberId, Message, MessageText,
+    Password, Timestamp, UncheckedCursor, UserName,
 };
 use messenger_memory::*;
 use messenger_ports::{AppError, Messenger, PageCache, PageKey, PortResult, Ports, Settings};
@@ -103,17 +103,14 @@ impl World {
 
     pub async fn join(&self, caller: &Caller, chat: ChatId, name: &str) -> MemberId {
         let name = DisplayName::parse(name).unwrap();
-        self.m
-            .join_chat(caller, &chat.to_string(), name)
-            .await
-            .unwrap()
+        self.m.join_chat(caller, chat, name).await.unwrap()
     }
 
     pub async fn post(&self, caller: &Caller, chat: ChatId, as_: MemberId, text: &str) {
         self.clock.advance(Duration::from_millis(1));
         let text = MessageText::parse(text).unwrap();
         self.m
-            .post_message(caller, &chat.to_string(), &as_.to_string(), text, None)
+            .post_message(caller, chat, IdParam::Valid(as_), text, None)
             .await
             .unwrap();
     }

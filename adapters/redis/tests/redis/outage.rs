@@ -5,8 +5,8 @@
 use crate::support::{clean_up, config, redis_url, store, wall_clock, Mode, Proxy};
 use async_trait::async_trait;
 use messenger_domain::{
-    AccountId, ChatId, MemberId, Message, MessageId, SearchTask, Session, TaskId, TaskStatus,
-    Timestamp, TokenHash,
+    AccountId, ChatId, MemberId, Message, MessageId, SearchQuery, SearchTask, Session, TaskId,
+    TaskStatus, Timestamp, TokenHash,
 };
 use messenger_ports::testing::unique_u128;
 use messenger_ports::{
@@ -60,7 +60,7 @@ async fn every_call(store: &RedisStore) -> Vec<Outcome> {
     let task = SearchTask {
         id: TaskId::from_u128(unique_u128()),
         account_id: AccountId::from_u128(1),
-        query: "q".into(),
+        query: SearchQuery::parse("qqqq").unwrap(),
         all_chats: false,
         status: TaskStatus::Waiting,
         created_at: Timestamp::from_micros(1),

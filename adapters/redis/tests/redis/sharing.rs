@@ -3,8 +3,8 @@
 
 use crate::support::{clean_up, config, redis_url, store, wall_clock};
 use messenger_domain::{
-    AccountId, ChatId, MemberId, Message, MessageId, SearchHit, SearchTask, Session, TaskId,
-    TaskStatus, Timestamp, TokenHash,
+    AccountId, ChatId, MemberId, Message, MessageId, SearchHit, SearchQuery, SearchTask, Session,
+    TaskId, TaskStatus, Timestamp, TokenHash,
 };
 use messenger_ports::testing::unique_u128;
 use messenger_ports::{
@@ -267,7 +267,7 @@ async fn a_task_started_on_one_instance_is_run_and_read_on_others() {
     let task = SearchTask {
         id: TaskId::from_u128(unique_u128()),
         account_id: AccountId::from_u128(unique_u128()),
-        query: "hello".into(),
+        query: SearchQuery::parse("hello").unwrap(),
         all_chats: false,
         status: TaskStatus::Waiting,
         created_at: now(),

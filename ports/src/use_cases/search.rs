@@ -3,8 +3,8 @@
 use super::Messenger;
 use crate::{AppError, SearchScope};
 use messenger_domain::{
-    Caller, Cursor, CursorScope, Error, Limit, SearchHit, SearchQuery, SearchTask, TaskId,
-    TaskStatus,
+    Caller, Cursor, CursorParam, CursorScope, Error, Limit, SearchHit, SearchQuery, SearchTask,
+    TaskId, TaskStatus,
 };
 
 /// A page of a search task's hits.
@@ -13,7 +13,7 @@ pub struct HitsPage {
     /// Newest first.
     pub hits: Vec<SearchHit>,
     /// The cursor to continue from; at the end, the same position (an empty page next).
-    pub next: String,
+    pub next: Cursor,
 }
 
 /// How a run of a task ended (for the worker's decision to ack).
@@ -25,8 +25,6 @@ pub enum RunOutcome {
     AlreadyFinal,
     /// The task record is gone (expired or deleted): nothing to do.
     Gone,
-    /// The task can never succeed (its query does not parse): marked `FAILED`.
-    Failed,
 }
 
 impl Messenger {
@@ -46,7 +44,7 @@ impl Messenger {
         let task = SearchTask {
             id: TaskId::from_u128(self.ports.ids.new_id()),
             account_id: caller.account_id,
-            query: query.as_str().to_owned(),
+            query,
             all_chats: self.settings.legacy_mode,
             status: TaskStatus::Waiting,
             created_at: self.ports.clock.now(),
@@ -63,11 +61,10 @@ impl Messenger {
     }
 
     /// The caller's task, or `task-not-found`.
-    async fn own_task(&self, caller: &Caller, task_id: &str) -> Result<SearchTask, AppError> {
+    async fn own_task(&self, caller: &Caller, id: TaskId) -> Result<SearchTask, AppError> {
         if !self.settings.search_enabled {
             return Err(Error::TaskNotFound.into());
         }
-        let id = TaskId::parse(task_id).ok_or(Error::TaskNotFound)?;
         self.ports
             .task_store
             .task(id)
@@ -83,7 +80,7 @@ impl Messenger {
     pub async fn search_status(
         &self,
         caller: &Caller,
-        task_id: &str,
+        task_id: TaskId,
     ) -> Result<TaskStatus, AppError> {
         Ok(self.own_task(caller, task_id).await?.status)
     }
@@ -95,8 +92,8 @@ impl Messenger {
     pub async fn search_results(
         &self,
         caller: &Caller,
-        task_id: &str,
-        from: Option<&str>,
+        task_id: TaskId,
+        from: CursorParam,
         limit: Limit,
     ) -> Result<HitsPage, AppError> {
         let task = self.own_task(caller, task_id).await?;
@@ -108,7 +105,7 @@ impl Messenger {
             TaskStatus::Success => {}
         }
         let scope = CursorScope::Task(task.id);
-        let offset = Cursor::decode(scope, from)?.position();
+        let offset = from.in_scope(scope)?.position();
         let slice = self
             .ports
             .task_store
@@ -121,7 +118,7 @@ impl Messenger {
         let next = offset + slice.hits.len() as u64;
         Ok(HitsPage {
             hits: slice.hits,
-            next: Cursor::new(scope, next).encode(),
+            next: Cursor::new(scope, next),
         })
     }
 
@@ -141,10 +138,6 @@ impl Messenger {
         if task.status.is_final() {
             return Ok(RunOutcome::AlreadyFinal);
         }
-        let Ok(query) = SearchQuery::parse(&task.query) else {
-            store.set_status(id, TaskStatus::Failed, ttl).await?;
-            return Ok(RunOutcome::Failed);
-        };
         if task.status != TaskStatus::InProcess
             && !store.set_status(id, TaskStatus::InProcess, ttl).await?
         {
@@ -158,7 +151,7 @@ impl Messenger {
         let hits = self
             .ports
             .search
-            .search(scope, &query, self.settings.search_hit_cap)
+            .search(scope, &task.query, self.settings.search_hit_cap)
             .await?;
         if store.complete(id, &hits, ttl).await? {
             Ok(RunOutcome::Completed)

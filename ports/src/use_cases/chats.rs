@@ -26,15 +26,14 @@ impl Messenger {
     /// a new member. Joining puts the account's read marker at the chat's end.
     ///
     /// # Errors
-    /// `chat-not-found` (also for an id that does not parse, and for an account the
-    /// creator removed from the chat), unavailable.
+    /// `chat-not-found` (also for an account the creator removed from the chat),
+    /// unavailable.
     pub async fn join_chat(
         &self,
         caller: &Caller,
-        chat_id: &str,
+        chat_id: ChatId,
         name: DisplayName,
     ) -> Result<MemberId, AppError> {
-        let chat_id = ChatId::parse(chat_id).ok_or(Error::ChatNotFound)?;
         let member = Member {
             id: MemberId::from_u128(self.ports.ids.new_id()),
             chat_id,
@@ -59,9 +58,8 @@ impl Messenger {
     pub(crate) async fn accessible_chat(
         &self,
         caller: &Caller,
-        chat_id: &str,
+        chat_id: ChatId,
     ) -> Result<ChatId, AppError> {
-        let chat_id = ChatId::parse(chat_id).ok_or(Error::ChatNotFound)?;
         self.readable_chat(caller, chat_id).await?;
         Ok(chat_id)
     }

@@ -3,8 +3,8 @@
 use super::Messenger;
 use crate::{AppError, AppendOutcome, IdempotencyRecord, NewMessage, PageKey, PortError};
 use messenger_domain::{
-    idempotency_fingerprint, Caller, Cursor, CursorScope, Error, IdempotencyKey, Limit, MemberId,
-    Message, MessageId, MessageText,
+    idempotency_fingerprint, Caller, ChatId, Cursor, CursorParam, CursorScope, Error, IdParam,
+    IdempotencyKey, Limit, MemberId, Message, MessageId, MessageText,
 };
 use std::sync::Arc;
 
@@ -13,8 +13,8 @@ use std::sync::Arc;
 pub struct MessagesPage {
     /// Oldest first.
     pub messages: Arc<Vec<Message>>,
-    /// The cursor to continue from (always valid as the next `from`).
-    pub next: String,
+    /// The cursor to continue from (always valid as the next `from`, once encoded).
+    pub next: Cursor,
 }
 
 impl Messenger {
@@ -23,19 +23,20 @@ impl Messenger {
     /// the first message's id and stores nothing.
     ///
     /// # Errors
-    /// `chat-not-found` (unknown, unparseable, or not the caller's), `user-not-found`
-    /// (not a member of this chat, unparseable, or — auth on — not the caller's),
+    /// `chat-not-found` (unknown or not the caller's), `user-not-found` (not a member of
+    /// this chat, malformed, or — auth on — not the caller's),
     /// `idempotency-key-reused`, unavailable.
     pub async fn post_message(
         &self,
         caller: &Caller,
-        chat_id: &str,
-        user_id: &str,
+        chat_id: ChatId,
+        user_id: IdParam<MemberId>,
         text: MessageText,
         key: Option<IdempotencyKey>,
     ) -> Result<MessageId, AppError> {
         let chat_id = self.accessible_chat(caller, chat_id).await?;
-        let user_id = MemberId::parse(user_id).ok_or(Error::UserNotFound)?;
+        // After the chat check: a malformed member id answers only for the caller's chat.
+        let user_id = user_id.or(Error::UserNotFound)?;
         let member = self
             .ports
             .members
@@ -75,7 +76,7 @@ impl Messenger {
     }
 
     /// A page of up to `limit` messages after the cursor `from` (from the first message
-    /// when absent or empty), oldest first. Full pages may come from the page cache: they
+    /// at [`CursorParam::Start`]), oldest first. Full pages may come from the page cache: they
     /// never change.
     ///
     /// # Errors
@@ -84,13 +85,13 @@ impl Messenger {
     pub async fn list_messages(
         &self,
         caller: &Caller,
-        chat_id: &str,
-        from: Option<&str>,
+        chat_id: ChatId,
+        from: CursorParam,
         limit: Limit,
     ) -> Result<MessagesPage, AppError> {
         let chat_id = self.accessible_chat(caller, chat_id).await?;
         let scope = CursorScope::Chat(chat_id);
-        let after = Cursor::decode(scope, from)?.position();
+        let after = from.in_scope(scope)?.position();
         let key = PageKey {
             chat: chat_id,
             after,
@@ -102,7 +103,7 @@ impl Messenger {
                     let next = page.last().map_or(after, |m| m.seq);
                     return Ok(MessagesPage {
                         messages: page,
-                        next: Cursor::new(scope, next).encode(),
+                        next: Cursor::new(scope, next),
                     });
                 }
                 Ok(None) => {}
@@ -128,7 +129,7 @@ impl Messenger {
         }
         Ok(MessagesPage {
             messages,
-            next: Cursor::new(scope, next).encode(),
+            next: Cursor::new(scope, next),
         })
     }
 }

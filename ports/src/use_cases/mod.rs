@@ -1,6 +1,28 @@
 //! The use cases: plain async methods on [`Messenger`], which holds the ports. They own
 //! the rules that span ports (who may read a chat, who may post as whom, the page cache,
 //! the search-task lifecycle), so the binaries stay thin.
+//!
+//! They take and return typed values only: the HTTP layer parses ids, cursors and queries
+//! at its edge (a malformed cursor or member id travels as a typed "malformed" value, so
+//! that its error still answers after the chat check, in the contract's order) and encodes
+//! the cursors it gets back.
+//!
+//! # What wraps what around a page read
+//!
+//! `GET /v1/chats/{chat_id}/messages`, outside in:
+//!
+//! 1. **The HTTP layer** (`messenger-api`): parses the chat id, limit and cursor, then
+//!    calls [`Messenger::list_messages`]. After the use case answered (so always after its
+//!    access check), a full page's JSON may come from the *rendered-page cache*, an
+//!    in-process moka cache of written bytes keyed by the page's first message and size.
+//! 2. **This use case**: checks the caller's access to the chat and the cursor's scope,
+//!    then asks the [`PageCache`](crate::PageCache) port (when configured) for the page.
+//!    The composition root wraps that port in a metrics decorator (hits and misses).
+//! 3. **The page cache adapter**: with `CACHE_TYPE=memory`, one moka cache of pages; with
+//!    `CACHE_TYPE=redis`, an in-process moka layer in front of Redis (a full page never
+//!    changes, so no layer can serve a stale one).
+//! 4. **The store** ([`Messages::page_after`](crate::Messages::page_after)) on a miss or
+//!    a cache failure; a full page read from it is put back into the page cache.
 
 mod auth;
 mod chats;
@@ -18,11 +40,12 @@ pub use pages::{ChatPage, PageAnchor};
 pub use read::ReadMarker;
 pub use search::{HitsPage, RunOutcome};
 
+use crate::AppError;
 use crate::{
     Accounts, AttemptCounter, Chats, Clock, IdGenerator, Members, MessageSearch, Messages,
     PageCache, PasswordHasher, RateLimiter, SessionCache, Sessions, TaskQueue, TaskStore,
 };
-use messenger_domain::AccountId;
+use messenger_domain::{AccountId, ChatId};
 use std::{sync::Arc, time::Duration};
 
 /// The account every call acts for in legacy mode (auth off).
@@ -148,8 +171,20 @@ impl Messenger {
         &self.settings
     }
 
-    /// The ports.
+    /// The ports, for tests that arrange a state no use case makes (the binaries go
+    /// through the use cases only).
+    #[cfg(any(test, feature = "testing"))]
     pub fn ports(&self) -> &Ports {
         &self.ports
+    }
+
+    /// Whether the durable store answers: a trivial read of a chat that never exists (id 0
+    /// is never generated), under the caller's deadline.
+    ///
+    /// # Errors
+    /// Unavailable when the store does not answer.
+    pub async fn check_store(&self) -> Result<(), AppError> {
+        self.ports.chats.chat(ChatId::from_u128(0)).await?;
+        Ok(())
     }
 }
