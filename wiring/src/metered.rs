@@ -1,4 +1,5 @@
-//! Port decorators that count what the `/metrics` page reports beyond requests: cache hits
+//! Port decorators that count what the API's `/metrics` page reports beyond requests (the
+//! recorder is [`crate::metrics`]'s): cache hits
 //! and misses, search tasks by status, and queue publishes that failed. Each wraps an
 //! `Arc<dyn Port>` chosen by the wiring and forwards every call unchanged, so the adapters
 //! and the use cases know nothing about metrics. Handles are registered when a decorator
@@ -27,7 +28,7 @@ const POOL_SAMPLE_EVERY: Duration = Duration::from_secs(5);
 /// Keeps the PostgreSQL pool gauges current while `store` lives (a task holding only a
 /// weak reference, so it ends with the app).
 pub(crate) fn watch_pool(store: &Arc<messenger_postgres::PgStore>) {
-    crate::http::metrics::install();
+    crate::metrics::install();
     let store = Arc::downgrade(store);
     let in_use = metrics::gauge!(DB_POOL, "state" => "in_use");
     let idle = metrics::gauge!(DB_POOL, "state" => "idle");
@@ -72,7 +73,7 @@ struct Lookups {
 
 impl Lookups {
     fn new(cache: &'static str) -> Self {
-        crate::http::metrics::install();
+        crate::metrics::install();
         let c = |result: &'static str| metrics::counter!(CACHE_LOOKUPS, "cache" => cache, "result" => result);
         Self {
             hit: c("hit"),
@@ -148,7 +149,7 @@ impl SessionCache for MeteredSessionCache {
 
 /// Counts publishes, and the ones that failed (the client then got 503).
 pub(crate) fn task_queue(inner: Arc<dyn TaskQueue>) -> Arc<dyn TaskQueue> {
-    crate::http::metrics::install();
+    crate::metrics::install();
     Arc::new(MeteredQueue {
         inner,
         ok: metrics::counter!(QUEUE_PUBLISHES, "result" => "ok"),
@@ -177,7 +178,7 @@ impl TaskQueue for MeteredQueue {
 /// Counts the tasks entering each status through this process's store: WAITING when the
 /// API creates one, IN_PROCESS, SUCCESS or FAILED where a worker runs it.
 pub(crate) fn task_store(inner: Arc<dyn TaskStore>) -> Arc<dyn TaskStore> {
-    crate::http::metrics::install();
+    crate::metrics::install();
     let c = |status: &'static str| metrics::counter!(SEARCH_TASKS, "status" => status);
     Arc::new(MeteredTaskStore {
         inner,

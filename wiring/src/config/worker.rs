@@ -1,29 +1,44 @@
-//! The worker's configuration: the API's ([`messenger_api::Config`], the same variables),
-//! which must name PostgreSQL, Redis and RabbitMQ, plus the worker's own two variables.
+//! The worker's configuration: the API's ([`Config`], the same variables), which must name
+//! PostgreSQL, Redis and RabbitMQ, plus the worker's own `WORKER_CONCURRENCY` and
+//! `AMQP_PREFETCH`.
 
-use messenger_api::{Config, ConfigError};
+use super::parse::{invalid, num, positive_or};
+use super::{load_dotenv, Config, ConfigError, Queue, RawConfig, SharedState, Storage};
 use messenger_rabbitmq::AmqpConfig;
+
+const WORKER_CONCURRENCY: &str = "8";
 
 /// Why the worker cannot start with this environment.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WorkerConfigError {
-    /// The shared configuration is unusable.
+    /// The configuration is unusable.
     #[error(transparent)]
     Shared(#[from] ConfigError),
     /// A separate worker sees neither the API's memory nor its queue: it needs the shared
     /// stores and the broker.
     #[error("a separate worker needs PostgreSQL, Redis and RabbitMQ: set {0}")]
     Missing(String),
-    /// One of the worker's own variables does not parse.
-    #[error("{var}: invalid value {value:?}: expected {expected}")]
-    Invalid {
-        /// The variable.
-        var: &'static str,
-        /// Its value.
-        value: String,
-        /// What would be accepted.
-        expected: &'static str,
-    },
+}
+
+/// The worker's own variables, as text.
+#[derive(Clone, Default, clap::Args)]
+pub struct WorkerVars {
+    /// Search tasks the worker runs at once.
+    #[arg(long, env = "WORKER_CONCURRENCY", default_value = WORKER_CONCURRENCY, help_heading = "Worker")]
+    pub worker_concurrency: Option<String>,
+    /// Messages the broker may send ahead [default: WORKER_CONCURRENCY].
+    #[arg(long, env = "AMQP_PREFETCH", help_heading = "Worker")]
+    pub amqp_prefetch: Option<String>,
+}
+
+/// The worker's command line: the shared variables and its own.
+#[derive(clap::Parser)]
+#[command(name = "messenger-worker")]
+struct WorkerCli {
+    #[command(flatten)]
+    shared: RawConfig,
+    #[command(flatten)]
+    worker: WorkerVars,
 }
 
 /// Everything the worker reads.
@@ -31,7 +46,9 @@ pub enum WorkerConfigError {
 pub struct WorkerConfig {
     /// The configuration shared with the API.
     pub shared: Config,
-    /// Tasks run at once (`WORKER_CONCURRENCY`, default 8).
+    /// The queue (from `AMQP_URL`/`RMQ_URL` and `AMQP_QUEUE`), with the worker's prefetch.
+    pub amqp: AmqpConfig,
+    /// Tasks run at once (`WORKER_CONCURRENCY`).
     pub concurrency: usize,
     /// Messages the broker may send ahead (`AMQP_PREFETCH`, default: the concurrency).
     /// More than the concurrency only wait here, and go back (counted as an attempt) when
@@ -48,113 +65,90 @@ impl WorkerConfig {
     /// # Errors
     /// A [`WorkerConfigError`] naming the variables at fault or missing.
     pub fn from_env() -> Result<Self, WorkerConfigError> {
-        let shared = Config::from_env()?;
-        Self::from_parts(shared, |var| std::env::var(var).ok())
+        load_dotenv()?;
+        let cli = <WorkerCli as clap::Parser>::try_parse_from(["messenger-worker"])
+            .map_err(|e| ConfigError::Cli(e.to_string()))?;
+        Self::from_parts(Config::from_raw(cli.shared)?, &cli.worker)
     }
 
-    /// Checks the shared configuration and reads the worker's variables through `var`.
+    /// Checks the shared configuration and types the worker's variables.
     ///
     /// # Errors
     /// A [`WorkerConfigError`] naming the variables at fault or missing.
-    pub fn from_parts(
-        shared: Config,
-        var: impl Fn(&str) -> Option<String>,
-    ) -> Result<Self, WorkerConfigError> {
+    pub fn from_parts(shared: Config, vars: &WorkerVars) -> Result<Self, WorkerConfigError> {
         let mut missing = Vec::new();
-        if shared.amqp_url.is_none() {
+        if matches!(shared.queue, Queue::InProcess) {
             missing.push("AMQP_URL (or RMQ_URL)");
         }
-        if shared.database_url.is_none() {
+        if matches!(shared.storage, Storage::Memory) {
             missing.push("DATABASE_URL (or POSTGRES_HOSTS)");
         }
-        if shared.redis_url.is_none() {
+        if matches!(shared.shared_state, SharedState::InProcess) {
             missing.push("REDIS_URL");
         }
+        let Queue::RabbitMq(amqp) = &shared.queue else {
+            return Err(WorkerConfigError::Missing(missing.join(", ")));
+        };
         if !missing.is_empty() {
             return Err(WorkerConfigError::Missing(missing.join(", ")));
         }
-        let concurrency = match positive(&var, "WORKER_CONCURRENCY", 10_000)? {
+        const EXPECTED: &str = "a whole number of at least 1";
+        let concurrency: usize = positive_or(
+            "WORKER_CONCURRENCY",
+            &vars.worker_concurrency,
+            WORKER_CONCURRENCY,
+        )?;
+        if concurrency > 10_000 {
+            return Err(invalid("WORKER_CONCURRENCY", &vars.worker_concurrency, EXPECTED).into());
+        }
+        let prefetch = match num::<u16>("AMQP_PREFETCH", &vars.amqp_prefetch, EXPECTED)? {
+            Some(0) => return Err(invalid("AMQP_PREFETCH", &vars.amqp_prefetch, EXPECTED).into()),
             Some(n) => n,
-            None => Self::DEFAULT_CONCURRENCY,
+            None => u16::try_from(concurrency).unwrap_or(u16::MAX),
         };
-        let prefetch = match positive(&var, "AMQP_PREFETCH", usize::from(u16::MAX))? {
-            Some(n) => n,
-            None => concurrency.min(usize::from(u16::MAX)),
-        };
+        let mut amqp = amqp.clone();
+        amqp.prefetch = prefetch;
         Ok(Self {
+            amqp,
             shared,
             concurrency,
-            prefetch: u16::try_from(prefetch).unwrap_or(u16::MAX),
+            prefetch,
         })
-    }
-
-    /// The queue's settings: `AMQP_QUEUE` and otherwise the defaults the API uses too, so
-    /// both declare the queue identically.
-    pub fn amqp(&self) -> AmqpConfig {
-        let mut amqp = AmqpConfig::new(self.shared.amqp_url.clone().unwrap_or_default())
-            .with_queue(self.shared.amqp_queue.clone());
-        amqp.prefetch = self.prefetch;
-        amqp
-    }
-}
-
-/// A whole number from 1 to `max`, or `None` when unset or blank.
-fn positive(
-    var: impl Fn(&str) -> Option<String>,
-    name: &'static str,
-    max: usize,
-) -> Result<Option<usize>, WorkerConfigError> {
-    let Some(raw) = var(name) else {
-        return Ok(None);
-    };
-    let value = raw.trim();
-    if value.is_empty() {
-        return Ok(None);
-    }
-    match value.parse::<usize>() {
-        Ok(n) if (1..=max).contains(&n) => Ok(Some(n)),
-        _ => Err(WorkerConfigError::Invalid {
-            var: name,
-            value: raw.clone(),
-            expected: "a whole number of at least 1",
-        }),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     fn full() -> Config {
         Config {
-            amqp_url: Some("amqp://guest:guest@127.0.0.1:5672/%2f".into()),
-            database_url: Some("postgres://root@127.0.0.1/test".into()),
-            redis_url: Some("redis://127.0.0.1:6379".into()),
+            queue: Queue::RabbitMq(AmqpConfig::new("amqp://guest:guest@127.0.0.1:5672/%2f")),
+            storage: Storage::postgres("postgres://root@127.0.0.1/test").unwrap(),
+            shared_state: SharedState::redis("redis://127.0.0.1:6379").unwrap(),
             ..Config::default()
         }
     }
 
-    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        move |k| map.get(k).cloned()
+    fn vars(concurrency: Option<&str>, prefetch: Option<&str>) -> WorkerVars {
+        WorkerVars {
+            worker_concurrency: concurrency.map(str::to_owned),
+            amqp_prefetch: prefetch.map(str::to_owned),
+        }
     }
 
     #[test]
     fn names_every_missing_service() {
-        let err = WorkerConfig::from_parts(Config::default(), env(&[])).unwrap_err();
+        let err = WorkerConfig::from_parts(Config::default(), &vars(None, None)).unwrap_err();
         let text = err.to_string();
         for var in ["AMQP_URL", "DATABASE_URL", "REDIS_URL"] {
             assert!(text.contains(var), "{text}");
         }
         let only_redis_missing = Config {
-            redis_url: None,
+            shared_state: SharedState::InProcess,
             ..full()
         };
-        let text = WorkerConfig::from_parts(only_redis_missing, env(&[]))
+        let text = WorkerConfig::from_parts(only_redis_missing, &vars(None, None))
             .unwrap_err()
             .to_string();
         assert!(
@@ -165,35 +159,31 @@ mod tests {
 
     #[test]
     fn defaults_and_overrides_concurrency_and_prefetch() {
-        let c = WorkerConfig::from_parts(full(), env(&[])).unwrap();
+        let c = WorkerConfig::from_parts(full(), &vars(None, None)).unwrap();
         assert_eq!(c.concurrency, WorkerConfig::DEFAULT_CONCURRENCY);
         assert_eq!(usize::from(c.prefetch), c.concurrency);
-        let c = WorkerConfig::from_parts(full(), env(&[("WORKER_CONCURRENCY", "3")])).unwrap();
+        let c = WorkerConfig::from_parts(full(), &vars(Some("3"), None)).unwrap();
         assert_eq!((c.concurrency, c.prefetch), (3, 3));
-        let c = WorkerConfig::from_parts(
-            full(),
-            env(&[("WORKER_CONCURRENCY", "3"), ("AMQP_PREFETCH", "10")]),
-        )
-        .unwrap();
+        let c = WorkerConfig::from_parts(full(), &vars(Some("3"), Some("10"))).unwrap();
         assert_eq!((c.concurrency, c.prefetch), (3, 10));
-        assert_eq!(c.amqp().prefetch, 10);
-        assert_eq!(c.amqp().queue, AmqpConfig::DEFAULT_QUEUE);
+        assert_eq!(c.amqp.prefetch, 10);
+        assert_eq!(c.amqp.queue, AmqpConfig::DEFAULT_QUEUE);
         let own_queue = Config {
-            amqp_queue: "tasks.of.this.run".into(),
+            queue: Queue::RabbitMq(AmqpConfig::new("amqp://h").with_queue("tasks.of.this.run")),
             ..full()
         };
-        let c = WorkerConfig::from_parts(own_queue, env(&[])).unwrap();
-        assert_eq!(c.amqp().queue, "tasks.of.this.run");
+        let c = WorkerConfig::from_parts(own_queue, &vars(None, None)).unwrap();
+        assert_eq!(c.amqp.queue, "tasks.of.this.run");
     }
 
     #[test]
     fn rejects_bad_numbers_naming_the_variable() {
-        for (var, value) in [
-            ("WORKER_CONCURRENCY", "0"),
-            ("WORKER_CONCURRENCY", "many"),
-            ("AMQP_PREFETCH", "70000"),
+        for (var, v) in [
+            ("WORKER_CONCURRENCY", vars(Some("0"), None)),
+            ("WORKER_CONCURRENCY", vars(Some("many"), None)),
+            ("AMQP_PREFETCH", vars(None, Some("70000"))),
         ] {
-            let err = WorkerConfig::from_parts(full(), env(&[(var, value)])).unwrap_err();
+            let err = WorkerConfig::from_parts(full(), &v).unwrap_err();
             assert!(err.to_string().starts_with(var), "{err}");
         }
     }
