@@ -25,17 +25,6 @@ pub(super) fn invalid(
     }
 }
 
-/// A number, or `None` when unset.
-pub(super) fn num<T: FromStr>(
-    var: &'static str,
-    v: &Option<String>,
-    expected: &'static str,
-) -> Result<Option<T>, ConfigError> {
-    value(v)
-        .map(|s| s.parse::<T>().map_err(|_| invalid(var, v, expected)))
-        .transpose()
-}
-
 /// A number, or the declared default when unset.
 pub(super) fn num_or<T: FromStr>(
     var: &'static str,
@@ -59,6 +48,23 @@ pub(super) fn positive_or<T: FromStr + PartialEq + Default>(
     match num_or::<T>(var, v, default, EXPECTED)? {
         n if n == T::default() => Err(invalid(var, v, EXPECTED)),
         n => Ok(n),
+    }
+}
+
+/// A whole number from 1 to `max`; the declared default (if any) when unset.
+pub(super) fn positive_at_most<T: FromStr + PartialOrd + Default>(
+    var: &'static str,
+    v: &Option<String>,
+    default: Option<&str>,
+    max: T,
+) -> Result<Option<T>, ConfigError> {
+    const EXPECTED: &str = "a whole number of at least 1";
+    let Some(text) = value(v).or(default) else {
+        return Ok(None);
+    };
+    match text.parse::<T>() {
+        Ok(n) if n != T::default() && n <= max => Ok(Some(n)),
+        _ => Err(invalid(var, v, EXPECTED)),
     }
 }
 

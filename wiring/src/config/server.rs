@@ -3,7 +3,7 @@
 //! `TRUSTED_PROXIES`. The worker reads `WORKERS_NUM`, `DEPENDENCY_TIMEOUT_MS` and
 //! `SHUTDOWN_TIMEOUT_SECS` too.
 
-use super::parse::{invalid, millis_or, num, num_or, secs_or, value};
+use super::parse::{invalid, millis_or, num_or, positive_at_most, secs_or, value};
 use super::ConfigError;
 use ipnet::IpNet;
 use std::net::IpAddr;
@@ -85,10 +85,7 @@ impl Server {
                 })
                 .collect::<Result<_, _>>()?,
         };
-        let workers_num = match num::<usize>("WORKERS_NUM", &v.workers_num, AT_LEAST_ONE)? {
-            Some(0) => return Err(invalid("WORKERS_NUM", &v.workers_num, AT_LEAST_ONE)),
-            n => n,
-        };
+        let workers_num = positive_at_most("WORKERS_NUM", &v.workers_num, None, usize::MAX)?;
         Ok(Self {
             host,
             port: num_or("PORT", &v.port, PORT, "a port number (0-65535)")?,
@@ -112,8 +109,6 @@ impl Server {
         })
     }
 }
-
-const AT_LEAST_ONE: &str = "a whole number of at least 1";
 
 #[cfg(test)]
 mod tests {

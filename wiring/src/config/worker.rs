@@ -2,7 +2,7 @@
 //! PostgreSQL, Redis and RabbitMQ, plus the worker's own `WORKER_CONCURRENCY` and
 //! `AMQP_PREFETCH`.
 
-use super::parse::{invalid, num, positive_or};
+use super::parse::positive_at_most;
 use super::{load_dotenv, Config, ConfigError, Queue, RawConfig, SharedState, Storage};
 use messenger_rabbitmq::AmqpConfig;
 
@@ -57,9 +57,6 @@ pub struct WorkerConfig {
 }
 
 impl WorkerConfig {
-    /// The default of `WORKER_CONCURRENCY`.
-    pub const DEFAULT_CONCURRENCY: usize = 8;
-
     /// Reads the environment (after `.env`), like the API.
     ///
     /// # Errors
@@ -92,20 +89,15 @@ impl WorkerConfig {
         if !missing.is_empty() {
             return Err(WorkerConfigError::Missing(missing.join(", ")));
         }
-        const EXPECTED: &str = "a whole number of at least 1";
-        let concurrency: usize = positive_or(
+        let concurrency = positive_at_most(
             "WORKER_CONCURRENCY",
             &vars.worker_concurrency,
-            WORKER_CONCURRENCY,
-        )?;
-        if concurrency > 10_000 {
-            return Err(invalid("WORKER_CONCURRENCY", &vars.worker_concurrency, EXPECTED).into());
-        }
-        let prefetch = match num::<u16>("AMQP_PREFETCH", &vars.amqp_prefetch, EXPECTED)? {
-            Some(0) => return Err(invalid("AMQP_PREFETCH", &vars.amqp_prefetch, EXPECTED).into()),
-            Some(n) => n,
-            None => u16::try_from(concurrency).unwrap_or(u16::MAX),
-        };
+            Some(WORKER_CONCURRENCY),
+            10_000,
+        )?
+        .unwrap_or(1);
+        let prefetch = positive_at_most("AMQP_PREFETCH", &vars.amqp_prefetch, None, u16::MAX)?
+            .unwrap_or_else(|| u16::try_from(concurrency).unwrap_or(u16::MAX));
         let mut amqp = amqp.clone();
         amqp.prefetch = prefetch;
         Ok(Self {
@@ -160,7 +152,7 @@ mod tests {
     #[test]
     fn defaults_and_overrides_concurrency_and_prefetch() {
         let c = WorkerConfig::from_parts(full(), &vars(None, None)).unwrap();
-        assert_eq!(c.concurrency, WorkerConfig::DEFAULT_CONCURRENCY);
+        assert_eq!(c.concurrency, 8);
         assert_eq!(usize::from(c.prefetch), c.concurrency);
         let c = WorkerConfig::from_parts(full(), &vars(Some("3"), None)).unwrap();
         assert_eq!((c.concurrency, c.prefetch), (3, 3));
