@@ -7,7 +7,7 @@
 //! [`repositories`], Redis in [`caches`], [`limiters`] and [`tasks`], RabbitMQ in
 //! [`tasks`]); nothing else in the crate changes.
 
-use crate::background::Background;
+use crate::background::{Background, Housekeeping};
 use crate::config::{needs_shared_stores, CacheType, Config, Queue, SharedState, Storage};
 use crate::metered;
 use crate::{Overrides, StartError};
@@ -48,9 +48,6 @@ pub(crate) struct Wired {
     /// expired tasks), run by the maintenance job besides purging expired records.
     pub housekeeping: Vec<Housekeeping>,
 }
-
-/// A periodic clean-up of an in-process adapter.
-pub(crate) type Housekeeping = Box<dyn Fn() + Send + Sync>;
 
 /// Time, ids and password hashing.
 struct System {

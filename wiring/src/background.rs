@@ -1,11 +1,14 @@
 //! Background jobs of the API process: the in-process search worker and the periodic
 //! maintenance. They stop when the server stops (or when the app is dropped unused).
 
-use crate::adapters::Housekeeping;
 use messenger_ports::{run_worker, Messenger, TaskConsumer};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
+
+/// A periodic clean-up of an in-process adapter (idle limiter keys, closed windows,
+/// expired tasks), run by the maintenance job.
+pub(crate) type Housekeeping = Box<dyn Fn() + Send + Sync>;
 
 /// How often expired records are purged and in-process adapters cleaned up.
 const MAINTENANCE_PERIOD: Duration = Duration::from_secs(60);

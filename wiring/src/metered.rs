@@ -5,6 +5,7 @@
 //! and the use cases know nothing about metrics. Handles are registered when a decorator
 //! is built, so a call costs one atomic addition.
 
+use crate::metrics::{CACHE_LOOKUPS, DB_POOL, QUEUE_PUBLISHES, SEARCH_TASKS};
 use async_trait::async_trait;
 use messenger_domain::{Message, SearchHit, SearchTask, Session, TaskId, TaskStatus, TokenHash};
 use messenger_ports::{
@@ -14,14 +15,6 @@ use metrics::Counter;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Cache lookups, by `cache` (page, session) and `result` (hit, miss, error).
-pub const CACHE_LOOKUPS: &str = "messenger_cache_lookups_total";
-/// Search tasks that entered a status in this process, by `status`.
-pub const SEARCH_TASKS: &str = "messenger_search_tasks_total";
-/// Search tasks handed to the queue, by `result` (ok, failed).
-pub const QUEUE_PUBLISHES: &str = "messenger_queue_publishes_total";
-/// PostgreSQL pool connections, by `state` (in_use, idle, waiting: callers waiting for one).
-pub const DB_POOL: &str = "messenger_db_pool_connections";
 /// How often the pool gauges are refreshed.
 const POOL_SAMPLE_EVERY: Duration = Duration::from_secs(5);
 
@@ -41,27 +34,6 @@ pub(crate) fn watch_pool(store: &Arc<messenger_postgres::PgStore>) {
             tokio::time::sleep(POOL_SAMPLE_EVERY).await;
         }
     });
-}
-
-/// Describes the metrics of this module (called once, when the recorder is installed).
-pub(crate) fn describe() {
-    use metrics::describe_counter;
-    describe_counter!(
-        CACHE_LOOKUPS,
-        "Cache lookups, by cache and result (hit, miss, error)."
-    );
-    describe_counter!(
-        SEARCH_TASKS,
-        "Search tasks that entered a status in this process."
-    );
-    describe_counter!(
-        QUEUE_PUBLISHES,
-        "Search tasks handed to the queue, by result."
-    );
-    metrics::describe_gauge!(
-        DB_POOL,
-        "PostgreSQL pool connections: in use, idle, and callers waiting."
-    );
 }
 
 /// Hit, miss and error counters of one cache.

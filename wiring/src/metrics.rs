@@ -1,13 +1,21 @@
 //! The process's Prometheus recorder. It is installed here, below both binaries, because
 //! the port decorators ([`crate::metered`]) register their counters when the wiring builds
 //! them, and handles registered before a recorder exists record nothing. The API renders it
-//! at `/metrics` and adds its request metrics to it.
+//! at `/metrics` and adds its request metrics to it. The decorators' metric names live
+//! here too, so the decorators depend on this module and not the other way round.
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-pub use crate::metered::{CACHE_LOOKUPS, DB_POOL, QUEUE_PUBLISHES, SEARCH_TASKS};
+/// Cache lookups, by `cache` (page, session) and `result` (hit, miss, error).
+pub const CACHE_LOOKUPS: &str = "messenger_cache_lookups_total";
+/// Search tasks that entered a status in this process, by `status`.
+pub const SEARCH_TASKS: &str = "messenger_search_tasks_total";
+/// Search tasks handed to the queue, by `result` (ok, failed).
+pub const QUEUE_PUBLISHES: &str = "messenger_queue_publishes_total";
+/// PostgreSQL pool connections, by `state` (in_use, idle, waiting: callers waiting for one).
+pub const DB_POOL: &str = "messenger_db_pool_connections";
 
 /// Upper bounds of the latency buckets, in seconds (the API answers within 10 s).
 pub const LATENCY_BUCKETS: [f64; 13] = [
@@ -38,7 +46,7 @@ pub fn install() -> Option<&'static PrometheusHandle> {
                     return None;
                 }
             };
-            crate::metered::describe();
+            describe();
             // Histogram samples wait in a buffer until upkeep folds them into the buckets; a
             // thread (not a task) does it, so it outlives any one runtime.
             let upkeep = handle.clone();
@@ -59,4 +67,25 @@ pub fn install() -> Option<&'static PrometheusHandle> {
 /// The Prometheus text exposition of everything recorded in this process.
 pub fn render() -> String {
     install().map(PrometheusHandle::render).unwrap_or_default()
+}
+
+/// Describes the decorators' metrics (called once, when the recorder is installed).
+fn describe() {
+    use ::metrics::describe_counter;
+    describe_counter!(
+        CACHE_LOOKUPS,
+        "Cache lookups, by cache and result (hit, miss, error)."
+    );
+    describe_counter!(
+        SEARCH_TASKS,
+        "Search tasks that entered a status in this process."
+    );
+    describe_counter!(
+        QUEUE_PUBLISHES,
+        "Search tasks handed to the queue, by result."
+    );
+    ::metrics::describe_gauge!(
+        DB_POOL,
+        "PostgreSQL pool connections: in use, idle, and callers waiting."
+    );
 }
