@@ -8,7 +8,9 @@
 #      1,000,000) and reads its RSS after them;
 #   4. stops every server it started, by PID (also on error or Ctrl-C).
 # Arguments are passed to `messenger-bench run` (e.g. --duration 5s --scenarios ping,page).
-# Environment: SKIP_BUILD=1 reuses the binaries; SEED_MESSAGES=0 skips step 3;
+# Environment: PROFILE picks the cargo profile of messenger-api and messenger-bench
+# (default release, what the README runs; dist is the image's fully optimised build);
+# SKIP_BUILD=1 reuses the binaries; SEED_MESSAGES=0 skips step 3;
 # LIMIT_DIR, LIMIT_TARGET locate the limit server's sources and build directory;
 # CARGO_TARGET_DIR is honoured; OUT is the file the report is also written to
 # (default target/bench-report.txt).
@@ -20,15 +22,16 @@ limit_dir=${LIMIT_DIR:-$repo/../shared/bench/limit}
 limit_target=${LIMIT_TARGET:-/tmp/limit-target}
 seed_messages=${SEED_MESSAGES:-1000000}
 out=${OUT:-${CARGO_TARGET_DIR:-$repo/target}/bench-report.txt}
+profile=${PROFILE:-release}
 logs=$(mktemp -d /tmp/messenger-bench.XXXXXX)
 
 if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
-    cargo build --release -p messenger-api -p messenger-bench
+    cargo build --profile "$profile" -p messenger-api -p messenger-bench
     CARGO_TARGET_DIR="$limit_target" cargo build --release --manifest-path "$limit_dir/Cargo.toml"
 fi
 target_dir=${CARGO_TARGET_DIR:-$repo/target}
-bench=$target_dir/release/messenger-bench
-api=$target_dir/release/messenger-api
+bench=$target_dir/$profile/messenger-bench
+api=$target_dir/$profile/messenger-api
 limit=$limit_target/release/limit-server
 
 started=()

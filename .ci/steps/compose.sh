@@ -152,9 +152,9 @@ fi
 
 # Variables the binaries declare: clap's `env = "NAME"`, direct `env::var("NAME")` reads, and
 # the worker's own, read through a `var` function (`positive(&var, "NAME", …)`).
-declared=$(grep -rhoE '(env = |env::var(_os)?\(|&var, )"[A-Z][A-Z0-9_]*"' api-bin/src worker-bin/src |
+declared=$(grep -rhoE '(env = |env::var(_os)?\(|&var, )"[A-Z][A-Z0-9_]*"' api-bin/src wiring/src worker-bin/src |
   grep -oE '"[A-Z0-9_]+"' | tr -d '"' | sort -u)
-[ -n "$declared" ] || { echo "found no variable declared in api-bin/src or worker-bin/src"; exit 1; }
+[ -n "$declared" ] || { echo "found no variable declared in api-bin/src, wiring/src or worker-bin/src"; exit 1; }
 # Read only by docker-compose.yml (interpolation), never by the binaries.
 compose_only="RMQ_USER RMQ_PWD MESSENGER_ENV_FILE MESSENGER_IMAGE MESSENGER_HTTP_PORT MESSENGER_SUBNET"
 env_problems=0

@@ -1,11 +1,9 @@
 //! The application: built from a configuration (adapters connected, background jobs
 //! started, listener bound), then run until a shutdown signal.
 
-use crate::background::Background;
-use crate::config::Config;
 use crate::http::{self, gate::GateSettings, metrics::Metrics};
-use crate::{wiring, Overrides, StartError};
 use messenger_ports::Messenger;
+use messenger_wiring::{wire_api, Background, Config, ConfigError, Overrides, StartError};
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::{endpoint::BoxEndpoint, EndpointExt, Response, Server};
 use std::future::Future;
@@ -31,33 +29,27 @@ impl App {
     /// # Errors
     /// A [`StartError`] naming what could not be set up.
     pub async fn build(config: Config, overrides: Overrides) -> Result<App, StartError> {
-        let mut wired = wiring::wire(&config, overrides).await?;
-        let auth_header = config.auth_header.parse().map_err(|_| {
-            StartError::Config(crate::ConfigError::Invalid {
+        let auth_header = config.auth.header.parse().map_err(|_| {
+            StartError::Config(ConfigError::Invalid {
                 var: "AUTH_HEADER",
-                value: format!("{:?}", config.auth_header),
+                value: format!("{:?}", config.auth.header),
                 expected: "a header name",
             })
         })?;
-        let background = wiring::start_background(&config, &mut wired)?;
-        let rendered_page_bytes = if config.page_cache {
-            config.rendered_page_cache_mib.saturating_mul(1024 * 1024)
-        } else {
-            0
-        };
+        let wired = wire_api(&config, overrides).await?;
         let endpoint = http::endpoint(GateSettings {
             messenger: wired.messenger.clone(),
             limiter: wired.request_limiter.clone(),
             auth_header,
-            auth_scheme: config.auth_scheme.clone(),
-            legacy: config.auth_disabled,
-            trusted_proxies: config.trusted_proxies.clone(),
-            request_timeout: config.request_timeout,
+            auth_scheme: config.auth.scheme.clone(),
+            legacy: config.auth.disabled,
+            trusted_proxies: config.server.trusted_proxies.clone(),
+            request_timeout: config.server.request_timeout,
             metrics: Arc::new(Metrics::new()),
-            rendered_page_bytes,
+            rendered_page_bytes: config.cache.rendered_page_bytes(),
         })
         .boxed();
-        let addr = SocketAddr::new(config.host, config.port);
+        let addr = SocketAddr::new(config.server.host, config.server.port);
         let acceptor = TcpListener::bind(addr)
             .into_acceptor()
             .await
@@ -72,8 +64,8 @@ impl App {
             acceptor,
             local_addr,
             endpoint,
-            background,
-            shutdown_timeout: config.shutdown_timeout,
+            background: wired.background,
+            shutdown_timeout: config.server.shutdown_timeout,
         })
     }
 
@@ -106,6 +98,6 @@ impl App {
 
     /// The generated OpenAPI document, as served at `/openapi.json`.
     pub fn openapi_json() -> String {
-        crate::api::spec_json(&crate::api::service(&wiring::spec_messenger(), 0))
+        crate::api::spec_json(&crate::api::service(&messenger_wiring::spec_messenger(), 0))
     }
 }

@@ -2,8 +2,8 @@
 //! `migrate up|down|status` (PostgreSQL). Every setting comes from the environment (or the
 //! matching `--flag`); `messenger-api --help` lists them all.
 
-use crate::config::{Config, RawConfig};
 use clap::{Parser, Subcommand};
+use messenger_wiring::{Config, RawConfig};
 
 /// `messenger-api`: the messenger's HTTP API.
 #[derive(Parser)]
@@ -56,9 +56,6 @@ pub enum MigrateError {
     /// There is no database to migrate.
     #[error("PostgreSQL is not configured: set DATABASE_URL (or POSTGRES_HOSTS) to migrate")]
     NotConfigured,
-    /// The database URL cannot be used.
-    #[error(transparent)]
-    Config(#[from] messenger_postgres::PgError),
     /// The runner failed (unreachable database, a failed or changed migration).
     #[error(transparent)]
     Migrate(#[from] messenger_postgres::MigrateError),
@@ -70,10 +67,10 @@ pub enum MigrateError {
 /// [`MigrateError`] when there is nothing to migrate or it cannot be reached.
 pub async fn migrate(config: &Config, action: MigrateAction) -> Result<(), MigrateError> {
     use messenger_postgres::{DownSteps, Migrator, MIGRATIONS};
-    let Some(url) = &config.database_url else {
+    let Some(pg) = config.storage.pg() else {
         return Err(MigrateError::NotConfigured);
     };
-    let migrator = Migrator::new(&crate::wiring::pg_config(config, url)?);
+    let migrator = Migrator::new(pg);
     let name = |v: i64| {
         MIGRATIONS
             .iter()

@@ -2,7 +2,7 @@
 //! health check (no curl in the image). Plain HTTP/1.1 over a TCP socket: the answer's
 //! status line is all it needs.
 
-use crate::config::Config;
+use messenger_wiring::Config;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -34,12 +34,12 @@ pub enum HealthError {
 /// [`HealthError`] when it does not answer 200.
 pub async fn check(config: &Config, timeout: Duration) -> Result<(), HealthError> {
     // A server listening on every address is reached on loopback.
-    let host = match config.host {
+    let host = match config.server.host {
         IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
         IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
         ip => ip,
     };
-    let addr = SocketAddr::new(host, config.port);
+    let addr = SocketAddr::new(host, config.server.port);
     let unreachable = |reason: String| HealthError::Unreachable { addr, reason };
     let status_line = tokio::time::timeout(timeout, async {
         let mut stream = tokio::net::TcpStream::connect(addr).await?;

@@ -55,7 +55,7 @@ fn run() -> Result<(), MainError> {
             Ok(())
         }
         Command::Migrate { action } => {
-            logging::init(&config)?;
+            logging::init(&config.logging)?;
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -67,7 +67,7 @@ fn run() -> Result<(), MainError> {
 }
 
 fn serve(config: Config) -> Result<(), MainError> {
-    logging::init(&config)?;
+    logging::init(&config.logging)?;
     // The first line says where everything lives (in memory by default: data is lost).
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
@@ -75,7 +75,7 @@ fn serve(config: Config) -> Result<(), MainError> {
         config.describe()
     );
     let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = config.workers_num {
+    if let Some(n) = config.server.workers_num {
         builder.worker_threads(n);
     }
     let runtime = builder.enable_all().build().map_err(MainError::Runtime)?;

@@ -12,9 +12,9 @@
 
 mod redis_support;
 
-use messenger_api::CacheType;
 use messenger_redis::testing::{dead_port, Mode, Proxy};
 use messenger_tests::helpers::unique;
+use messenger_wiring::{CacheType, Storage};
 use redis_support::{Answer, Instance, Setup, User};
 use std::time::{Duration, Instant};
 
@@ -26,11 +26,11 @@ const DEADLINE: Duration = Duration::from_millis(1200);
 async fn spawn_on_redis(setup: &Setup) -> Instance {
     setup
         .spawn(|c| {
-            c.database_url = None;
-            c.cache_type = CacheType::Redis;
-            c.throttling = true;
-            c.rate_limit_per_sec = 1000;
-            c.rate_limit_burst = 1000;
+            c.storage = Storage::Memory;
+            c.cache.cache_type = CacheType::Redis;
+            c.limits.throttling = true;
+            c.limits.rate_limit_per_sec = 1000;
+            c.limits.rate_limit_burst = 1000;
         })
         .await
 }

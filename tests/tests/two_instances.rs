@@ -16,7 +16,7 @@
 
 mod redis_support;
 
-use messenger_api::CacheType;
+use messenger_wiring::CacheType;
 use redis_support::{Instance, Setup};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 /// to the same time (as instances on hosts with synchronised clocks).
 async fn two_instances(
     setup: &Setup,
-    change: impl Fn(&mut messenger_api::Config),
+    change: impl Fn(&mut messenger_wiring::Config),
 ) -> (Instance, Instance) {
     let a = setup.spawn(&change).await;
     let b = setup.spawn(&change).await;
@@ -120,9 +120,9 @@ async fn one_accounts_requests_over_both_instances_share_one_budget() {
     };
     let (per_sec, burst) = (20u32, 5u32);
     let (a, b) = two_instances(&setup, |c| {
-        c.throttling = true;
-        c.rate_limit_per_sec = per_sec;
-        c.rate_limit_burst = burst;
+        c.limits.throttling = true;
+        c.limits.rate_limit_per_sec = per_sec;
+        c.limits.rate_limit_burst = burst;
     })
     .await;
     let user = a.new_user().await;
@@ -243,7 +243,7 @@ async fn a_page_cached_before_a_post_is_still_right_after_it_on_either_instance(
         );
         return;
     }
-    let (a, b) = two_instances(&setup, |c| c.cache_type = CacheType::Redis).await;
+    let (a, b) = two_instances(&setup, |c| c.cache.cache_type = CacheType::Redis).await;
     let user = a.new_user().await;
     let (chat, member) = a.chat_with_member(&user).await;
     for i in 1..=10 {

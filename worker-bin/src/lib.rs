@@ -8,14 +8,17 @@
 //! it holds within a time limit, hand the rest back), and [`process_one`], one step that
 //! tests drive without sleeping.
 //!
-//! Layout: `config` ([`WorkerConfig`]: the API's configuration, which must name
-//! PostgreSQL, Redis and RabbitMQ, plus `WORKER_CONCURRENCY` and `AMQP_PREFETCH`), `worker`
-//! ([`Worker`], [`process_one`], [`Step`]), `signal` (the shutdown signal).
+//! Its configuration ([`WorkerConfig`]: the API's variables, which must name PostgreSQL,
+//! Redis and RabbitMQ, plus `WORKER_CONCURRENCY` and `AMQP_PREFETCH`) and its wiring come
+//! from `messenger-wiring`, the composition root shared with the API; the HTTP stack is
+//! not in this binary.
+//!
+//! Layout: `worker` ([`Worker`], [`process_one`], [`Step`]), `signal` (the shutdown
+//! signal).
 
-mod config;
 mod signal;
 mod worker;
 
-pub use config::{WorkerConfig, WorkerConfigError};
+pub use messenger_wiring::{WorkerConfig, WorkerConfigError};
 pub use signal::shutdown_signal;
 pub use worker::{process_one, Step, Worker, WorkerOptions};

@@ -1,19 +1,20 @@
 //! Prometheus metrics at `/metrics`, kept with the `metrics` facade and rendered by
 //! `metrics-exporter-prometheus`: requests by route template and status, latency histograms
 //! by route, rate-limited requests, and, recorded by the port decorators of
-//! [`crate::metered`], cache hits and misses, search tasks by status and queue publish
+//! `messenger-wiring`, cache hits and misses, search tasks by status and queue publish
 //! failures.
 //!
-//! The `metrics` facade has one recorder per process: the first [`install`] sets it, and
-//! every app built in the process shares it. Per-request recording goes through handles
+//! The `metrics` facade has one recorder per process: the first
+//! [`messenger_wiring::metrics::install`] sets it, and every app built in the process shares
+//! it. Per-request recording goes through handles
 //! registered once per (route, status) and kept here, so a request costs an array index and
 //! a few atomic operations, not a registry lookup.
 
 use super::routes::{RouteSpec, ROUTES};
 use ::metrics::{Counter, Histogram};
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use messenger_wiring::metrics::install;
 use poem::http::StatusCode;
-use std::sync::OnceLock;
+use std::sync::{Once, OnceLock};
 use std::time::Duration;
 
 /// Requests answered, by `method`, `route` (the template) and `status`.
@@ -22,11 +23,6 @@ pub const REQUESTS: &str = "messenger_http_requests_total";
 pub const DURATION: &str = "messenger_http_request_duration_seconds";
 /// Requests refused with 429 (request budget or login limits), by `method` and `route`.
 pub const RATE_LIMITED: &str = "messenger_http_rate_limited_total";
-
-/// Upper bounds of the latency buckets, in seconds (the API answers within 10 s).
-const BUCKETS: [f64; 13] = [
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
-];
 
 /// The statuses counted one by one; the others are counted as `other`.
 const STATUSES: [(u16, &str); 10] = [
@@ -42,61 +38,22 @@ const STATUSES: [(u16, &str); 10] = [
     (503, "503"),
 ];
 
-/// How often the recorder drains its histogram samples when nobody scrapes.
-const UPKEEP_EVERY: Duration = Duration::from_secs(5);
-
-static RECORDER: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
-
-/// Installs the process's Prometheus recorder (once; later calls return the same handle).
-/// `None` when another recorder was installed first: then nothing is recorded here.
-pub fn install() -> Option<&'static PrometheusHandle> {
-    RECORDER
-        .get_or_init(|| {
-            let builder = match PrometheusBuilder::new().set_buckets(&BUCKETS) {
-                Ok(b) => b,
-                Err(e) => {
-                    tracing::warn!(error = %e, "metrics disabled: bad histogram buckets");
-                    return None;
-                }
-            };
-            let handle = match builder.install_recorder() {
-                Ok(h) => h,
-                Err(e) => {
-                    tracing::warn!(error = %e, "metrics disabled: another recorder is installed");
-                    return None;
-                }
-            };
-            describe();
-            // Histogram samples wait in a buffer until upkeep folds them into the buckets; a
-            // thread (not a task) does it, so it outlives any one runtime.
-            let upkeep = handle.clone();
-            let spawned = std::thread::Builder::new()
-                .name("metrics-upkeep".into())
-                .spawn(move || loop {
-                    std::thread::sleep(UPKEEP_EVERY);
-                    upkeep.run_upkeep();
-                });
-            if let Err(e) = spawned {
-                tracing::warn!(error = %e, "metrics upkeep thread not started; /metrics does it");
-            }
-            Some(handle)
-        })
-        .as_ref()
-}
-
+/// Describes the request metrics (once per process).
 fn describe() {
     use ::metrics::{describe_counter, describe_histogram, Unit};
-    describe_counter!(REQUESTS, "Requests answered, by route template and status.");
-    describe_histogram!(
-        DURATION,
-        Unit::Seconds,
-        "Time to answer, by route template."
-    );
-    describe_counter!(
-        RATE_LIMITED,
-        "Requests refused with 429, by route template."
-    );
-    crate::metered::describe();
+    static DESCRIBED: Once = Once::new();
+    DESCRIBED.call_once(|| {
+        describe_counter!(REQUESTS, "Requests answered, by route template and status.");
+        describe_histogram!(
+            DURATION,
+            Unit::Seconds,
+            "Time to answer, by route template."
+        );
+        describe_counter!(
+            RATE_LIMITED,
+            "Requests refused with 429, by route template."
+        );
+    });
 }
 
 /// The handles of one route (or of the requests that matched none).
@@ -131,6 +88,7 @@ impl Metrics {
     /// Installs the recorder if needed and prepares the per-route series.
     pub fn new() -> Self {
         install();
+        describe();
         let mut series: Vec<Series> = ROUTES
             .iter()
             .map(|r| Series::new(method_label(r), r.template))
@@ -173,7 +131,7 @@ impl Metrics {
 
     /// The Prometheus text exposition of everything recorded in this process.
     pub fn render(&self) -> String {
-        install().map(PrometheusHandle::render).unwrap_or_default()
+        messenger_wiring::metrics::render()
     }
 }
 
@@ -201,6 +159,8 @@ fn method_label(r: &RouteSpec) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use messenger_wiring::metrics::LATENCY_BUCKETS as BUCKETS;
+    use metrics_exporter_prometheus::PrometheusBuilder;
 
     /// Records into a recorder of the test's own (the process-wide one is shared by every
     /// test), and renders it.

@@ -30,6 +30,11 @@ pub fn endpoint(settings: GateSettings) -> impl Endpoint<Output = Response> {
         &service.spec(),
         std::str::from_utf8(&spec).unwrap_or_default(),
     ));
+    let docs_page = move |_| {
+        Response::builder()
+            .content_type("text/html; charset=utf-8")
+            .body(docs.clone())
+    };
     let metrics: Arc<Metrics> = Arc::clone(&settings.metrics);
     let router = Route::new()
         .at(
@@ -40,14 +45,9 @@ pub fn endpoint(settings: GateSettings) -> impl Endpoint<Output = Response> {
                     .body(spec.clone())
             })),
         )
-        .at(
-            "/docs",
-            get(make_sync(move |_| {
-                Response::builder()
-                    .content_type("text/html; charset=utf-8")
-                    .body(docs.clone())
-            })),
-        )
+        // With and without the trailing slash: both are typed and linked.
+        .at("/docs", get(make_sync(docs_page.clone())))
+        .at("/docs/", get(make_sync(docs_page)))
         .at(
             "/metrics",
             get(make_sync(move |_| {

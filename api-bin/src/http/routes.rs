@@ -96,6 +96,8 @@ pub static ROUTES: &[RouteSpec] = &[
     open(Method::GET, "/metrics", false, false),
     open(Method::GET, "/openapi.json", true, false),
     open(Method::GET, "/docs", true, false),
+    // The same page with the slash a browser or a copied link often adds.
+    open(Method::GET, "/docs/", true, false),
     api(Method::POST, "/v1/auth/register", false, true),
     api(Method::POST, "/v1/auth/login", false, true),
     api(Method::POST, "/v1/auth/logout", true, false),
@@ -319,6 +321,7 @@ mod tests {
             "/v1/chats/{chat_id}/messages"
         );
         assert_eq!(found(&t, Method::HEAD, "/ping"), "/ping");
+        assert_eq!(found(&t, Method::GET, "/docs/"), "/docs/");
         assert_eq!(
             found(&t, Method::POST, "/v1/chats//users"),
             "/v1/chats/{chat_id}/users"

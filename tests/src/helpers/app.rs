@@ -1,11 +1,12 @@
 //! Starting the service in process for one test.
 
 use super::Backend;
-use messenger_api::{App, Config, Overrides};
+use messenger_api::App;
 use messenger_domain::Timestamp;
 use messenger_memory::{ManualClock, PlainHasher, SequentialIds};
 use messenger_ports::{run_worker, Clock, IdGenerator, Messenger, PasswordHasher, TaskConsumer};
 use messenger_rabbitmq::{delete_topology, AmqpConfig, AmqpTaskConsumer};
+use messenger_wiring::{Config, Overrides};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::{net::SocketAddr, sync::Arc, time::Duration};
@@ -26,13 +27,11 @@ impl TestOptions {
     /// off and registrations practically unlimited (tests of those rules switch them on),
     /// everything else as the service's defaults.
     pub fn new(backend: Backend) -> Self {
-        let config = Config {
-            host: "127.0.0.1".parse().expect("an address"),
-            port: 0,
-            throttling: false,
-            register_limit_per_min: 1_000_000,
-            ..Config::default()
-        };
+        let mut config = Config::default();
+        config.server.host = "127.0.0.1".parse().expect("an address");
+        config.server.port = 0;
+        config.limits.throttling = false;
+        config.limits.register_limit_per_min = 1_000_000;
         Self {
             backend,
             config,
@@ -54,15 +53,15 @@ impl TestOptions {
 
     /// Legacy mode (`AUTH_DISABLED=true`).
     pub fn legacy(self) -> Self {
-        self.with(|c| c.auth_disabled = true)
+        self.with(|c| c.auth.disabled = true)
     }
 
     /// In-app throttling on, at `per_sec` requests per second with a burst of `burst`.
     pub fn throttled(self, per_sec: u32, burst: u32) -> Self {
         self.with(|c| {
-            c.throttling = true;
-            c.rate_limit_per_sec = per_sec;
-            c.rate_limit_burst = burst;
+            c.limits.throttling = true;
+            c.limits.rate_limit_per_sec = per_sec;
+            c.limits.rate_limit_burst = burst;
         })
     }
 }
@@ -175,9 +174,13 @@ pub async fn spawn_app(options: TestOptions) -> TestApp {
             .then(|| Arc::new(SequentialIds::default()) as Arc<dyn IdGenerator>),
         hasher: Some(hasher),
     };
-    let auth_header = config.auth_header.clone();
-    let auth_scheme = config.auth_scheme.clone();
-    let queue = config.amqp_queue.clone();
+    let auth_header = config.auth.header.clone();
+    let auth_scheme = config.auth.scheme.clone();
+    let queue = config
+        .queue
+        .amqp()
+        .map(|a| a.queue.clone())
+        .unwrap_or_default();
     let app = App::build(config, overrides)
         .await
         .unwrap_or_else(|e| panic!("the service did not start over {}: {e}", backend.name));

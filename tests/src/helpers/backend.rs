@@ -1,7 +1,8 @@
 //! Which stores a test runs over: in memory, or the real services named by the
 //! `MESSENGER_TEST_*` variables.
 
-use messenger_api::{App, Config, Overrides, StartError};
+use messenger_api::App;
+use messenger_wiring::{Config, Overrides, Queue, SharedState, StartError, Storage};
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -64,24 +65,48 @@ impl Backend {
 
     /// Points `config` at this backend's services.
     pub fn apply(&self, config: &mut Config) {
-        config.database_url.clone_from(&self.database_url);
-        config.redis_url.clone_from(&self.redis_url);
-        config.amqp_url.clone_from(&self.amqp_url);
-        if self.redis_url.is_some() {
-            // A key prefix of its own per service: tests running at once (and earlier runs)
-            // never share sessions, budgets, cached pages or tasks.
-            config.redis_key_prefix = format!("{}:", super::unique("messenger-test"));
-        }
-        if self.amqp_url.is_some() {
+        config.storage = match &self.database_url {
+            None => Storage::Memory,
+            Some(url) => {
+                let pg = Storage::postgres(url)
+                    .expect("a PostgreSQL URL")
+                    .pg()
+                    .expect("PostgreSQL")
+                    .clone();
+                // Every test starts its own service and tests run in parallel: small pools
+                // keep the database's connection limit out of reach.
+                let pool_size = pg.pool_size().min(4);
+                Storage::Postgres(
+                    pg.with_schema(run_schema())
+                        .expect("a schema name")
+                        .with_pool_size(pool_size)
+                        .with_dependency_timeout(config.server.dependency_timeout),
+                )
+            }
+        };
+        config.shared_state = match &self.redis_url {
+            None => SharedState::InProcess,
+            Some(url) => {
+                let mut shared = SharedState::redis(url).expect("a Redis URL");
+                if let Some(redis) = shared.redis_config_mut() {
+                    // A key prefix of its own per service: tests running at once (and
+                    // earlier runs) never share sessions, budgets, cached pages or tasks.
+                    redis.key_prefix = format!("{}:", super::unique("messenger-test"));
+                    redis.command_timeout = config.server.dependency_timeout;
+                    redis.connect_timeout = config.server.dependency_timeout;
+                    redis.local_page_messages = config.cache.page_cache_messages;
+                }
+                shared
+            }
+        };
+        config.queue = match &self.amqp_url {
+            None => Queue::InProcess,
             // A queue of its own per service, consumed by that service's own worker.
-            config.amqp_queue = super::unique("messenger-test-tasks");
-        }
-        if self.database_url.is_some() {
-            config.database_schema = run_schema().to_owned();
-            // Every test starts its own service and tests run in parallel: small pools
-            // keep the database's connection limit out of reach.
-            config.pool_size = config.pool_size.min(4);
-        }
+            Some(url) => Queue::RabbitMq(
+                messenger_rabbitmq::AmqpConfig::new(url.as_str())
+                    .with_queue(super::unique("messenger-test-tasks")),
+            ),
+        };
     }
 
     /// Whether this build of the service can run over this backend. While an adapter is
@@ -103,13 +128,15 @@ impl Backend {
             static CLEANED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
             CLEANED.get_or_init(|| drop_stale_schemas(url)).await;
         }
-        let mut config = Config {
-            host: "127.0.0.1".parse().expect("an address"),
-            port: 0,
-            ..Config::default()
-        };
+        let mut config = Config::default();
+        config.server.host = "127.0.0.1".parse().expect("an address");
+        config.server.port = 0;
         self.apply(&mut config);
-        let queue = config.amqp_queue.clone();
+        let queue = config
+            .queue
+            .amqp()
+            .map(|a| a.queue.clone())
+            .unwrap_or_default();
         let answer = match App::build(config, Overrides::default()).await {
             Err(StartError::NotWired { part, variable }) => {
                 println!("skipped: this build cannot use {part} ({variable}) yet");

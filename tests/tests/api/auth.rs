@@ -300,7 +300,7 @@ async fn logout_with_an_expired_token_is_401_session_id_expired(backend: Backend
 
 async fn the_session_lifetime_is_configurable(backend: Backend) {
     let ttl = Duration::from_secs(600);
-    let app = spawn_app(TestOptions::new(backend).with(|c| c.session_ttl = ttl)).await;
+    let app = spawn_app(TestOptions::new(backend).with(|c| c.auth.session_ttl = ttl)).await;
     let user = app.new_user().await;
     app.advance(ttl - Duration::from_secs(1));
     app.create_chat(&user, "x")
@@ -345,8 +345,8 @@ async fn register_and_login_ignore_a_bad_auth_header(backend: Backend) {
 
 async fn a_configured_header_name_and_scheme_word_are_used(backend: Backend) {
     let app = spawn_app(TestOptions::new(backend).with(|c| {
-        c.auth_header = "X-Session".into();
-        c.auth_scheme = "Token".into();
+        c.auth.header = "X-Session".into();
+        c.auth.scheme = "Token".into();
     }))
     .await;
     let user = app.new_user().await;

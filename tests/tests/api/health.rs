@@ -132,6 +132,13 @@ async fn the_spec_and_its_documentation_are_served(backend: Backend) {
         assert!(paths["paths"].get(path).is_some(), "the spec lacks {path}");
     }
     app.get("/docs").await.assert_status(200, "GET /docs");
+    let docs = app.get("/docs/").await;
+    docs.assert_status(200, "GET /docs/");
+    assert!(
+        docs.text().contains("swagger"),
+        "GET /docs/ serves the documentation page: {}",
+        docs.text()
+    );
 }
 
 /// A hasher that says when a check has started and then takes its time, so a test knows

@@ -153,7 +153,7 @@ async fn concurrent_duplicates_all_answer_the_first_id(backend: Backend) {
 
 async fn keys_are_kept_at_least_a_day(backend: Backend) {
     let app = spawn_app(
-        TestOptions::new(backend).with(|c| c.session_ttl = Duration::from_secs(48 * 3600)),
+        TestOptions::new(backend).with(|c| c.auth.session_ttl = Duration::from_secs(48 * 3600)),
     )
     .await;
     let user = app.new_user().await;

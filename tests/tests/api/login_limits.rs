@@ -8,7 +8,7 @@ const CLIENT_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// Trusts the local peer as a proxy, so `X-Forwarded-For` names the client address.
 fn behind_a_local_proxy(backend: Backend) -> TestOptions {
     TestOptions::new(backend).with(|c| {
-        c.trusted_proxies = vec!["127.0.0.1/32".parse().expect("a CIDR")];
+        c.server.trusted_proxies = vec!["127.0.0.1/32".parse().expect("a CIDR")];
     })
 }
 
@@ -142,7 +142,8 @@ async fn a_hundred_failures_within_an_hour_lock_the_account_from_everywhere(back
 }
 
 async fn registrations_are_limited_to_ten_a_minute_per_address(backend: Backend) {
-    let app = spawn_app(TestOptions::new(backend).with(|c| c.register_limit_per_min = 10)).await;
+    let app =
+        spawn_app(TestOptions::new(backend).with(|c| c.limits.register_limit_per_min = 10)).await;
     for i in 1..=10 {
         app.register(&unique("user"), "secret")
             .await
@@ -161,7 +162,8 @@ async fn registrations_are_limited_to_ten_a_minute_per_address(backend: Backend)
 
 async fn the_registration_limit_is_per_address(backend: Backend) {
     let app =
-        spawn_app(behind_a_local_proxy(backend).with(|c| c.register_limit_per_min = 10)).await;
+        spawn_app(behind_a_local_proxy(backend).with(|c| c.limits.register_limit_per_min = 10))
+            .await;
     let register_from = |client: &'static str| {
         let app = &app;
         async move {
@@ -236,7 +238,7 @@ async fn bad_input_does_not_count_as_a_failed_login(backend: Backend) {
 
 async fn concurrent_registrations_cannot_exceed_the_limit(backend: Backend) {
     let app = std::sync::Arc::new(
-        spawn_app(TestOptions::new(backend).with(|c| c.register_limit_per_min = 10)).await,
+        spawn_app(TestOptions::new(backend).with(|c| c.limits.register_limit_per_min = 10)).await,
     );
     let mut tasks = Vec::new();
     for _ in 0..25 {

@@ -389,7 +389,7 @@ async fn a_partial_last_page_read_before_a_post_shows_it_afterwards(backend: Bac
 }
 
 async fn pages_are_right_with_the_page_cache_off(backend: Backend) {
-    let app = spawn_app(TestOptions::new(backend).with(|c| c.page_cache = false)).await;
+    let app = spawn_app(TestOptions::new(backend).with(|c| c.cache.page_cache = false)).await;
     let (user, chat, member, ids) = chat_with_messages(&app, 9).await;
     let (all, end) = app.all_messages(&user, &chat, 4).await;
     let read: Vec<String> = all.into_iter().map(|m| m.message_id).collect();

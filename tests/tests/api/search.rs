@@ -436,7 +436,7 @@ async fn task_ids_are_accepted_dashed_and_in_any_case(backend: Backend) {
 
 async fn results_are_gone_after_their_retention(backend: Backend) {
     let app = spawn_app(
-        TestOptions::new(backend).with(|c| c.session_ttl = Duration::from_secs(4 * 3600)),
+        TestOptions::new(backend).with(|c| c.auth.session_ttl = Duration::from_secs(4 * 3600)),
     )
     .await;
     let user = app.new_user().await;
@@ -553,7 +553,7 @@ async fn a_bad_results_cursor_is_400_bad_cursor(backend: Backend) {
 }
 
 async fn with_search_switched_off_starting_is_503_and_reading_is_404(backend: Backend) {
-    let app = spawn_app(TestOptions::new(backend).with(|c| c.search_enabled = false)).await;
+    let app = spawn_app(TestOptions::new(backend).with(|c| c.search.enabled = false)).await;
     let user = app.new_user().await;
     app.start_search(&user, "hello world").await.assert_error(
         503,

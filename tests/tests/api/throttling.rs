@@ -140,7 +140,7 @@ async fn requests_without_a_session_are_limited_per_address(backend: Backend) {
 
 async fn each_address_has_its_own_budget(backend: Backend) {
     let options = TestOptions::new(backend).throttled(1, 3).with(|c| {
-        c.trusted_proxies = vec!["127.0.0.1/32".parse().expect("a CIDR")];
+        c.server.trusted_proxies = vec!["127.0.0.1/32".parse().expect("a CIDR")];
     });
     let app = spawn_app(options).await;
     let login_from = |client: &'static str| {
@@ -204,9 +204,9 @@ async fn health_and_documentation_routes_are_never_throttled(backend: Backend) {
 
 async fn without_in_app_throttling_nothing_is_refused(backend: Backend) {
     let app = spawn_app(TestOptions::new(backend).with(|c| {
-        c.throttling = false;
-        c.rate_limit_per_sec = 1;
-        c.rate_limit_burst = 1;
+        c.limits.throttling = false;
+        c.limits.rate_limit_per_sec = 1;
+        c.limits.rate_limit_burst = 1;
     }))
     .await;
     let (user, chat, _) = user_and_chat(&app).await;
@@ -257,7 +257,7 @@ async fn throttling_is_checked_before_bad_input(backend: Backend) {
 
 async fn the_rightmost_untrusted_forwarded_address_is_the_client(backend: Backend) {
     let options = TestOptions::new(backend).throttled(1, 3).with(|c| {
-        c.trusted_proxies = vec![
+        c.server.trusted_proxies = vec![
             "127.0.0.1/32".parse().expect("a CIDR"),
             "10.0.0.0/8".parse().expect("a CIDR"),
         ];

@@ -8,13 +8,14 @@
 // Shared by two test binaries, each using a part of it.
 #![allow(dead_code)]
 
-use messenger_api::{App, Config, Overrides};
+use messenger_api::App;
 use messenger_domain::Timestamp;
 use messenger_memory::{ManualClock, PlainHasher};
 use messenger_redis::testing::{unique_prefix, REDIS_VAR};
 use messenger_redis::{RedisConfig, RedisStore};
 use messenger_tests::helpers::backend::DATABASE_VAR;
 use messenger_tests::helpers::{unique, PASSWORD};
+use messenger_wiring::{Config, Overrides, SharedState, Storage};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -63,17 +64,20 @@ impl Setup {
     /// An instance on these stores: the test defaults (127.0.0.1:0, throttling off,
     /// registrations practically unlimited) and then `change`.
     pub async fn spawn(&self, change: impl FnOnce(&mut Config)) -> Instance {
-        let mut config = Config {
-            host: "127.0.0.1".parse().unwrap(),
-            port: 0,
-            throttling: false,
-            register_limit_per_min: 1_000_000,
-            database_url: self.database_url.clone(),
-            redis_url: Some(self.redis_url.clone()),
-            redis_key_prefix: self.prefix.clone(),
-            pool_size: 4,
-            ..Config::default()
-        };
+        let mut config = Config::default();
+        config.server.host = "127.0.0.1".parse().unwrap();
+        config.server.port = 0;
+        config.limits.throttling = false;
+        config.limits.register_limit_per_min = 1_000_000;
+        if let Some(url) = &self.database_url {
+            let pg = Storage::postgres(url).unwrap().pg().unwrap().clone();
+            config.storage = Storage::Postgres(pg.with_pool_size(4));
+        }
+        let mut shared = SharedState::redis(&self.redis_url).unwrap();
+        let redis = shared.redis_config_mut().unwrap();
+        redis.key_prefix.clone_from(&self.prefix);
+        redis.local_page_messages = config.cache.page_cache_messages;
+        config.shared_state = shared;
         change(&mut config);
         let clock = Arc::new(ManualClock::new(whole_seconds_now()));
         let overrides = Overrides {
@@ -81,7 +85,7 @@ impl Setup {
             ids: None,
             hasher: Some(Arc::new(PlainHasher)),
         };
-        let scheme = config.auth_scheme.clone();
+        let scheme = config.auth.scheme.clone();
         let app = App::build(config, overrides)
             .await
             .unwrap_or_else(|e| panic!("the service did not start: {e}"));

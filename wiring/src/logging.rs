@@ -2,7 +2,7 @@
 //! filtered by `RUST_LOG`. Access lines use the target `access` (turn them off with
 //! `RUST_LOG=info,access=off`).
 
-use crate::config::{Config, LogFormat};
+use crate::config::{LogFormat, Logging};
 use tracing_subscriber::EnvFilter;
 
 /// Why logging could not be set up.
@@ -25,9 +25,9 @@ pub enum LoggingError {
 ///
 /// # Errors
 /// A bad `RUST_LOG`, or a second initialisation.
-pub fn init(config: &Config) -> Result<(), LoggingError> {
-    let filter = EnvFilter::try_new(&config.log_filter).map_err(|e| LoggingError::Filter {
-        filter: config.log_filter.clone(),
+pub fn init(config: &Logging) -> Result<(), LoggingError> {
+    let filter = EnvFilter::try_new(&config.filter).map_err(|e| LoggingError::Filter {
+        filter: config.filter.clone(),
         reason: e.to_string(),
     })?;
     // Colours only for a terminal: log files and collectors get plain text.
@@ -35,7 +35,7 @@ pub fn init(config: &Config) -> Result<(), LoggingError> {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(ansi);
-    let result = match config.log_format {
+    let result = match config.format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };

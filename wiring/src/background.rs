@@ -1,11 +1,14 @@
 //! Background jobs of the API process: the in-process search worker and the periodic
 //! maintenance. They stop when the server stops (or when the app is dropped unused).
 
-use crate::wiring::Housekeeping;
 use messenger_ports::{run_worker, Messenger, TaskConsumer};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
+
+/// A periodic clean-up of an in-process adapter (idle limiter keys, closed windows,
+/// expired tasks), run by the maintenance job.
+pub(crate) type Housekeeping = Box<dyn Fn() + Send + Sync>;
 
 /// How often expired records are purged and in-process adapters cleaned up.
 const MAINTENANCE_PERIOD: Duration = Duration::from_secs(60);
@@ -14,7 +17,7 @@ const MAINTENANCE_PERIOD: Duration = Duration::from_secs(60);
 const QUEUE_BACKOFF: Duration = Duration::from_secs(1);
 
 /// The running background jobs.
-pub(crate) struct Background {
+pub struct Background {
     stop: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     threads: Vec<std::thread::JoinHandle<()>>,
@@ -104,7 +107,7 @@ impl Background {
     }
 
     /// Stops every job and waits for it: the search worker finishes the tasks it holds.
-    pub(crate) async fn stop(mut self) {
+    pub async fn stop(mut self) {
         let _ = self.stop.send(true);
         for task in std::mem::take(&mut self.tasks) {
             if let Err(e) = task.await {

@@ -1,9 +1,11 @@
-//! Port decorators that count what the `/metrics` page reports beyond requests: cache hits
+//! Port decorators that count what the API's `/metrics` page reports beyond requests (the
+//! recorder is [`crate::metrics`]'s): cache hits
 //! and misses, search tasks by status, and queue publishes that failed. Each wraps an
 //! `Arc<dyn Port>` chosen by the wiring and forwards every call unchanged, so the adapters
 //! and the use cases know nothing about metrics. Handles are registered when a decorator
 //! is built, so a call costs one atomic addition.
 
+use crate::metrics::{CACHE_LOOKUPS, DB_POOL, QUEUE_PUBLISHES, SEARCH_TASKS};
 use async_trait::async_trait;
 use messenger_domain::{Message, SearchHit, SearchTask, Session, TaskId, TaskStatus, TokenHash};
 use messenger_ports::{
@@ -13,21 +15,13 @@ use metrics::Counter;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Cache lookups, by `cache` (page, session) and `result` (hit, miss, error).
-pub const CACHE_LOOKUPS: &str = "messenger_cache_lookups_total";
-/// Search tasks that entered a status in this process, by `status`.
-pub const SEARCH_TASKS: &str = "messenger_search_tasks_total";
-/// Search tasks handed to the queue, by `result` (ok, failed).
-pub const QUEUE_PUBLISHES: &str = "messenger_queue_publishes_total";
-/// PostgreSQL pool connections, by `state` (in_use, idle, waiting: callers waiting for one).
-pub const DB_POOL: &str = "messenger_db_pool_connections";
 /// How often the pool gauges are refreshed.
 const POOL_SAMPLE_EVERY: Duration = Duration::from_secs(5);
 
 /// Keeps the PostgreSQL pool gauges current while `store` lives (a task holding only a
 /// weak reference, so it ends with the app).
 pub(crate) fn watch_pool(store: &Arc<messenger_postgres::PgStore>) {
-    crate::http::metrics::install();
+    crate::metrics::install();
     let store = Arc::downgrade(store);
     let in_use = metrics::gauge!(DB_POOL, "state" => "in_use");
     let idle = metrics::gauge!(DB_POOL, "state" => "idle");
@@ -42,27 +36,6 @@ pub(crate) fn watch_pool(store: &Arc<messenger_postgres::PgStore>) {
     });
 }
 
-/// Describes the metrics of this module (called once, when the recorder is installed).
-pub(crate) fn describe() {
-    use metrics::describe_counter;
-    describe_counter!(
-        CACHE_LOOKUPS,
-        "Cache lookups, by cache and result (hit, miss, error)."
-    );
-    describe_counter!(
-        SEARCH_TASKS,
-        "Search tasks that entered a status in this process."
-    );
-    describe_counter!(
-        QUEUE_PUBLISHES,
-        "Search tasks handed to the queue, by result."
-    );
-    metrics::describe_gauge!(
-        DB_POOL,
-        "PostgreSQL pool connections: in use, idle, and callers waiting."
-    );
-}
-
 /// Hit, miss and error counters of one cache.
 struct Lookups {
     hit: Counter,
@@ -72,7 +45,7 @@ struct Lookups {
 
 impl Lookups {
     fn new(cache: &'static str) -> Self {
-        crate::http::metrics::install();
+        crate::metrics::install();
         let c = |result: &'static str| metrics::counter!(CACHE_LOOKUPS, "cache" => cache, "result" => result);
         Self {
             hit: c("hit"),
@@ -148,7 +121,7 @@ impl SessionCache for MeteredSessionCache {
 
 /// Counts publishes, and the ones that failed (the client then got 503).
 pub(crate) fn task_queue(inner: Arc<dyn TaskQueue>) -> Arc<dyn TaskQueue> {
-    crate::http::metrics::install();
+    crate::metrics::install();
     Arc::new(MeteredQueue {
         inner,
         ok: metrics::counter!(QUEUE_PUBLISHES, "result" => "ok"),
@@ -177,7 +150,7 @@ impl TaskQueue for MeteredQueue {
 /// Counts the tasks entering each status through this process's store: WAITING when the
 /// API creates one, IN_PROCESS, SUCCESS or FAILED where a worker runs it.
 pub(crate) fn task_store(inner: Arc<dyn TaskStore>) -> Arc<dyn TaskStore> {
-    crate::http::metrics::install();
+    crate::metrics::install();
     let c = |status: &'static str| metrics::counter!(SEARCH_TASKS, "status" => status);
     Arc::new(MeteredTaskStore {
         inner,

@@ -1,4 +1,4 @@
-//! The composition root: the one place that looks at the configuration's choices and picks
+//! Adapter selection: the one place that looks at the configuration's choices and picks
 //! an adapter for every port. Each part has its own function, matching on the
 //! configuration once; the result is a set of `Arc<dyn Port>`s handed to
 //! [`Messenger::new`], plus the background jobs those adapters need.
@@ -7,8 +7,8 @@
 //! [`repositories`], Redis in [`caches`], [`limiters`] and [`tasks`], RabbitMQ in
 //! [`tasks`]); nothing else in the crate changes.
 
-use crate::background::Background;
-use crate::config::{CacheType, Config, ConfigError};
+use crate::background::{Background, Housekeeping};
+use crate::config::{needs_shared_stores, CacheType, Config, Queue, SharedState, Storage};
 use crate::metered;
 use crate::{Overrides, StartError};
 use messenger_memory::{
@@ -20,11 +20,11 @@ use messenger_ports::{
     Messenger, PageCache, PasswordHasher, Ports, RateLimiter, SessionCache, Sessions, TaskConsumer,
     TaskQueue, TaskStore,
 };
-use messenger_postgres::{PgConfig, PgError, PgStore};
+use messenger_postgres::PgStore;
 use messenger_rabbitmq::{AmqpConfig, AmqpTaskQueue};
 use messenger_redis::{
-    FallbackAttempts, FallbackLimiter, RedisAttempts, RedisConfig, RedisPageCache,
-    RedisRateLimiter, RedisSessionCache, RedisStore, RedisTaskStore,
+    FallbackAttempts, FallbackLimiter, RedisAttempts, RedisPageCache, RedisRateLimiter,
+    RedisSessionCache, RedisStore, RedisTaskStore,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,9 +48,6 @@ pub(crate) struct Wired {
     /// expired tasks), run by the maintenance job besides purging expired records.
     pub housekeeping: Vec<Housekeeping>,
 }
-
-/// A periodic clean-up of an in-process adapter.
-pub(crate) type Housekeeping = Box<dyn Fn() + Send + Sync>;
 
 /// Time, ids and password hashing.
 struct System {
@@ -94,6 +91,7 @@ struct Tasks {
 /// # Errors
 /// [`StartError::NotWired`] for a backend this build cannot use yet.
 pub(crate) async fn wire(config: &Config, overrides: Overrides) -> Result<Wired, StartError> {
+    config.check()?;
     let mut housekeeping = Vec::new();
     let system = system(config, overrides);
     let repos = repositories(config, &system).await?;
@@ -133,18 +131,21 @@ fn system(config: &Config, overrides: Overrides) -> System {
         clock: overrides.clock.unwrap_or_else(|| Arc::new(SystemClock)),
         ids: overrides.ids.unwrap_or_else(|| Arc::new(RandomIds)),
         hasher: overrides.hasher.unwrap_or_else(|| {
-            Arc::new(Argon2Hasher::new(config.hash_concurrency, HASH_PERMIT_WAIT))
+            Arc::new(Argon2Hasher::new(
+                config.auth.hash_concurrency,
+                HASH_PERMIT_WAIT,
+            ))
         }),
     }
 }
 
 /// Accounts, sessions, chats, members, messages and search: PostgreSQL or memory.
 async fn repositories(config: &Config, system: &System) -> Result<Repositories, StartError> {
-    match &config.database_url {
-        None => Ok(memory_repositories(system)),
-        Some(url) => {
+    match &config.storage {
+        Storage::Memory => Ok(memory_repositories(system)),
+        Storage::Postgres(pg) => {
             // Waits for the database and migrates before the port is bound.
-            let store = Arc::new(PgStore::connect(&pg_config(config, url)?, DATABASE_WAIT).await?);
+            let store = Arc::new(PgStore::connect(pg, DATABASE_WAIT).await?);
             metered::watch_pool(&store);
             Ok(Repositories {
                 accounts: store.clone(),
@@ -156,17 +157,6 @@ async fn repositories(config: &Config, system: &System) -> Result<Repositories, 
             })
         }
     }
-}
-
-/// The PostgreSQL adapter's settings: the URL, `DATABASE_SCHEMA`, `POOL_SIZE` and
-/// `DEPENDENCY_TIMEOUT_MS`.
-pub(crate) fn pg_config(config: &Config, url: &str) -> Result<PgConfig, PgError> {
-    Ok(PgConfig::from_url(url)
-        .map_err(|e| PgError::Config(e.to_string()))?
-        .with_schema(&config.database_schema)
-        .map_err(|e| PgError::Config(format!("DATABASE_SCHEMA: {e}")))?
-        .with_pool_size(config.pool_size)
-        .with_dependency_timeout(config.dependency_timeout))
 }
 
 fn memory_repositories(system: &System) -> Repositories {
@@ -189,15 +179,10 @@ fn memory_repositories(system: &System) -> Repositories {
 /// # Errors
 /// [`StartError::Redis`] when the URL cannot be used.
 async fn redis(config: &Config) -> Result<Option<RedisStore>, StartError> {
-    let Some(url) = &config.redis_url else {
-        return Ok(None);
-    };
-    let mut redis = RedisConfig::new(url.clone());
-    redis.key_prefix.clone_from(&config.redis_key_prefix);
-    redis.command_timeout = config.dependency_timeout;
-    redis.connect_timeout = config.dependency_timeout;
-    redis.local_page_messages = config.page_cache_messages;
-    Ok(Some(RedisStore::connect(&redis).await?))
+    match &config.shared_state {
+        SharedState::InProcess => Ok(None),
+        SharedState::Redis(redis) => Ok(Some(RedisStore::connect(redis).await?)),
+    }
 }
 
 /// The session cache and the page cache: Redis or memory (`CACHE_TYPE` chooses for the
@@ -207,22 +192,17 @@ async fn caches(
     system: &System,
     redis: Option<&RedisStore>,
 ) -> Result<Caches, StartError> {
-    let pages: Option<Arc<dyn PageCache>> = match (config.page_cache, config.cache_type, redis) {
+    let cache = &config.cache;
+    let pages: Option<Arc<dyn PageCache>> = match (cache.page_cache, cache.cache_type, redis) {
         (false, _, _) => None,
-        (true, CacheType::Memory, _) => {
-            Some(Arc::new(MemoryPageCache::new(config.page_cache_messages)))
-        }
         (true, CacheType::Redis, Some(redis)) => Some(Arc::new(RedisPageCache::new(redis))),
-        (true, CacheType::Redis, None) => {
-            return Err(StartError::Config(ConfigError::Combination(
-                "CACHE_TYPE=redis needs REDIS_URL".into(),
-            )))
-        }
+        // Without Redis, `Config::check` has refused `CACHE_TYPE=redis` already.
+        (true, _, _) => Some(Arc::new(MemoryPageCache::new(cache.page_cache_messages))),
     };
     let sessions: Arc<dyn SessionCache> = match redis {
         Some(redis) => Arc::new(RedisSessionCache::new(redis)),
         None => Arc::new(MemorySessionCache::new(
-            config.session_cache_capacity,
+            config.cache.session_cache_capacity,
             Arc::clone(&system.clock),
         )),
     };
@@ -241,6 +221,7 @@ async fn limiters(
     housekeeping: &mut Vec<Housekeeping>,
 ) -> Result<Limiters, StartError> {
     let clock = || Arc::clone(&system.clock);
+    let config = &config.limits;
     let requests = config.throttling.then(|| {
         Arc::new(GcraLimiter::new(
             config.rate_limit_per_sec,
@@ -309,10 +290,10 @@ async fn tasks(
     redis: Option<&RedisStore>,
     housekeeping: &mut Vec<Housekeeping>,
 ) -> Result<Tasks, StartError> {
-    if let Some(url) = &config.amqp_url {
-        return rabbitmq_tasks(url, &config.amqp_queue, system, redis).await;
+    if let Queue::RabbitMq(amqp) = &config.queue {
+        return rabbitmq_tasks(config, amqp, system, redis).await;
     }
-    let (queue, consumer) = memory_task_queue(config.search_queue_capacity);
+    let (queue, consumer) = memory_task_queue(config.search.queue_capacity);
     let store: Arc<dyn TaskStore> = match redis {
         Some(redis) => Arc::new(RedisTaskStore::new(redis, Arc::clone(&system.clock))),
         None => {
@@ -335,19 +316,21 @@ async fn tasks(
 /// # Errors
 /// [`StartError::Config`] when the URL is unusable or Redis is missing.
 async fn rabbitmq_tasks(
-    url: &str,
-    queue: &str,
+    config: &Config,
+    amqp: &AmqpConfig,
     system: &System,
     redis: Option<&RedisStore>,
 ) -> Result<Tasks, StartError> {
     let Some(redis) = redis else {
-        return Err(StartError::Config(ConfigError::Combination(
-            "a queue (AMQP_URL/RMQ_URL) needs a shared task store: set REDIS_URL".into(),
-        )));
+        needs_shared_stores(&config.queue, &config.storage, &config.shared_state)?;
+        return Err(StartError::NotWired {
+            part: "a queue without a shared task store",
+            variable: "AMQP_URL",
+        });
     };
     // The adapter's message names the fault without echoing the URL (it holds a password).
-    let queue = AmqpTaskQueue::new(AmqpConfig::new(url).with_queue(queue)).map_err(|e| {
-        StartError::Config(ConfigError::Combination(format!(
+    let queue = AmqpTaskQueue::new(amqp.clone()).map_err(|e| {
+        StartError::Config(crate::ConfigError::Combination(format!(
             "AMQP_URL/AMQP_QUEUE: {e}"
         )))
     })?;
@@ -375,7 +358,7 @@ pub(crate) fn start_background(
     let mut background = Background::new();
     if let Some(consumer) = wired.worker.take() {
         background
-            .spawn_search_worker(wired.messenger.clone(), consumer, config.search_workers)
+            .spawn_search_worker(wired.messenger.clone(), consumer, config.search.workers)
             .map_err(StartError::Background)?;
     }
     background.spawn_maintenance(
@@ -383,6 +366,43 @@ pub(crate) fn start_background(
         std::mem::take(&mut wired.housekeeping),
     );
     Ok(background)
+}
+
+/// The use cases a separate worker runs search tasks with: the shared repositories
+/// (PostgreSQL) and task store (Redis), counted like the API's. The worker never serves
+/// requests, so the caches, limiters and task queue are in-process stand-ins that are
+/// never called: nothing connects to RabbitMQ to publish, and no limiter keys are kept.
+///
+/// # Errors
+/// [`StartError`] when PostgreSQL or Redis cannot be used.
+pub(crate) async fn wire_worker(config: &Config) -> Result<Messenger, StartError> {
+    config.check()?;
+    let system = system(config, Overrides::default());
+    let repos = repositories(config, &system).await?;
+    let clock = || Arc::clone(&system.clock);
+    let task_store: Arc<dyn TaskStore> = match redis(config).await? {
+        Some(redis) => Arc::new(RedisTaskStore::new(&redis, clock())),
+        None => Arc::new(MemoryTaskStore::new(clock())),
+    };
+    let (queue, _consumer) = memory_task_queue(1);
+    let ports = Ports {
+        accounts: repos.accounts,
+        sessions: repos.sessions,
+        chats: repos.chats,
+        members: repos.members,
+        messages: repos.messages,
+        search: repos.search,
+        session_cache: Arc::new(MemorySessionCache::new(1, clock())),
+        page_cache: None,
+        login_attempts: Arc::new(MemoryAttempts::new(clock())),
+        register_limiter: Arc::new(GcraLimiter::new(1, 1, clock())),
+        task_queue: Arc::new(queue),
+        task_store: metered::task_store(task_store),
+        hasher: system.hasher,
+        clock: system.clock,
+        ids: system.ids,
+    };
+    Ok(Messenger::new(ports, config.settings()))
 }
 
 /// A messenger over fresh in-memory adapters, with no background job: what the API

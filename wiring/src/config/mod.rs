@@ -1,0 +1,383 @@
+//! Configuration: read once from the environment (a `.env` file is read first when
+//! present) into one typed struct, by area, with an error naming the variable at fault.
+//!
+//! Each area has a file: its variables, declared once as clap arguments backed by the
+//! environment (so `--help` lists every one, with its default), and the typed settings
+//! they become. Backend choices are enums carrying their adapter's configuration
+//! ([`Storage`], [`SharedState`], [`Queue`]). The original service's names are honoured:
+//! `POSTGRES_*`, `RMQ_URL`, `REDIS_PWD`, `NGINX_THROTTLING`, `WORKERS_NUM`, `POOL_SIZE`,
+//! `CACHE_TYPE`, `AUTH_DISABLED`. With nothing set, everything runs in this process, in
+//! memory.
+
+mod auth;
+mod cache;
+mod limits;
+mod logging;
+mod parse;
+mod queue;
+mod search;
+mod server;
+mod shared_state;
+mod storage;
+mod worker;
+
+pub use auth::{Auth, AuthVars};
+pub use cache::{Cache, CacheType, CacheVars};
+pub use limits::{Limits, LimitsVars};
+pub use logging::{LogFormat, Logging, LoggingVars};
+pub use queue::{needs_shared_stores, Queue, QueueVars};
+pub use search::{Search, SearchVars};
+pub use server::{Server, ServerVars};
+pub use shared_state::{SharedState, SharedStateVars};
+pub use storage::{Storage, StorageVars};
+pub use worker::{WorkerConfig, WorkerConfigError, WorkerVars};
+
+use messenger_ports::Settings;
+use std::time::Duration;
+
+/// A configuration that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A variable's value does not parse.
+    #[error("{var}: invalid value {value}: expected {expected}")]
+    Invalid {
+        /// The variable.
+        var: &'static str,
+        /// The value, quoted (or `<hidden>` for secrets).
+        value: String,
+        /// What would be accepted.
+        expected: &'static str,
+    },
+    /// A combination that cannot work; names what is missing.
+    #[error("{0}")]
+    Combination(String),
+    /// The PostgreSQL settings cannot be used (a URL that does not parse, a bad schema).
+    #[error("PostgreSQL: {0}")]
+    Postgres(String),
+    /// The `.env` file exists but cannot be read.
+    #[error(".env: {0}")]
+    DotEnv(String),
+    /// The environment does not fit the declared arguments.
+    #[error("{0}")]
+    Cli(String),
+}
+
+/// Every variable, as clap arguments backed by the environment, by area. Values are text
+/// here; [`Config::from_raw`] gives them their types.
+#[derive(Clone, Default, clap::Parser)]
+#[command(name = "messenger-api")]
+pub struct RawConfig {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub server: ServerVars,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub logging: LoggingVars,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub auth: AuthVars,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub limits: LimitsVars,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub cache: CacheVars,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub search: SearchVars,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub storage: StorageVars,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub shared_state: SharedStateVars,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub queue: QueueVars,
+}
+
+/// The service's configuration, by area.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Listening address and deadlines.
+    pub server: Server,
+    /// Authentication.
+    pub auth: Auth,
+    /// Request throttling and registration limits.
+    pub limits: Limits,
+    /// The caches.
+    pub cache: Cache,
+    /// Search.
+    pub search: Search,
+    /// Where the durable data lives.
+    pub storage: Storage,
+    /// Where sessions, limits and task state are shared.
+    pub shared_state: SharedState,
+    /// Where search tasks wait.
+    pub queue: Queue,
+    /// Logging.
+    pub logging: Logging,
+}
+
+impl Default for Config {
+    /// Everything in memory, on 127.0.0.1:8080: the declared defaults.
+    fn default() -> Self {
+        match Config::from_raw(RawConfig::default()) {
+            Ok(c) => c,
+            // A unit test keeps the declared defaults valid.
+            Err(e) => panic!("the declared defaults do not parse: {e}"),
+        }
+    }
+}
+
+impl Config {
+    /// Reads the environment (after loading `.env` when present).
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the variable at fault.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        load_dotenv()?;
+        let raw = <RawConfig as clap::Parser>::try_parse_from(["messenger-api"])
+            .map_err(|e| ConfigError::Cli(e.to_string()))?;
+        Config::from_raw(raw)
+    }
+
+    /// Types and checks the raw values.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the variable at fault, or the missing ones.
+    pub fn from_raw(raw: RawConfig) -> Result<Config, ConfigError> {
+        let server = Server::from_vars(&raw.server)?;
+        let cache = Cache::from_vars(&raw.cache)?;
+        let config = Config {
+            auth: Auth::from_vars(&raw.auth)?,
+            limits: Limits::from_vars(&raw.limits)?,
+            search: Search::from_vars(&raw.search)?,
+            storage: Storage::from_vars(&raw.storage, server.dependency_timeout)?,
+            shared_state: SharedState::from_vars(
+                &raw.shared_state,
+                server.dependency_timeout,
+                cache.page_cache_messages,
+            )?,
+            queue: Queue::from_vars(&raw.queue)?,
+            logging: Logging::from_vars(&raw.logging)?,
+            server,
+            cache,
+        };
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Refuses combinations that cannot work, naming what is missing. The wiring checks
+    /// again, since a configuration can also be built in code.
+    ///
+    /// # Errors
+    /// [`ConfigError::Combination`].
+    pub fn check(&self) -> Result<(), ConfigError> {
+        needs_shared_stores(&self.queue, &self.storage, &self.shared_state)?;
+        if self.cache.cache_type == CacheType::Redis
+            && matches!(self.shared_state, SharedState::InProcess)
+        {
+            return Err(ConfigError::Combination(
+                "CACHE_TYPE=redis needs REDIS_URL".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The use cases' settings.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            legacy_mode: self.auth.disabled,
+            session_ttl: self.auth.session_ttl,
+            session_cache_ttl: self.session_cache_ttl(),
+            search_enabled: self.search.enabled,
+            search_hit_cap: self.search.hit_cap,
+            task_ttl: self.search.task_ttl,
+            login_limits: self.auth.login_limits,
+            ..Settings::default()
+        }
+    }
+
+    /// How long a session may stay in the session cache: 5 minutes, but 1 second when
+    /// PostgreSQL is shared without Redis (the cache is then per instance, and a logout on
+    /// another instance must be seen within a second).
+    pub fn session_cache_ttl(&self) -> Duration {
+        match (&self.storage, &self.shared_state) {
+            (Storage::Postgres(_), SharedState::InProcess) => Duration::from_secs(1),
+            _ => Duration::from_secs(300),
+        }
+    }
+
+    /// Whether nothing outside this process is used.
+    pub fn is_in_memory(&self) -> bool {
+        matches!(
+            (&self.storage, &self.shared_state, &self.queue),
+            (Storage::Memory, SharedState::InProcess, Queue::InProcess)
+        )
+    }
+
+    /// One sentence saying where everything lives (the first log line).
+    pub fn describe(&self) -> String {
+        let mut s = if self.is_in_memory() {
+            String::from(
+                "running fully in memory: storage, caches, limits, search queue and search worker \
+                 are in this process, and all data is lost on exit",
+            )
+        } else {
+            let storage = match self.storage {
+                Storage::Postgres(_) => "PostgreSQL",
+                Storage::Memory => "memory",
+            };
+            let shared = match self.shared_state {
+                SharedState::Redis(_) => "Redis",
+                SharedState::InProcess => "this process",
+            };
+            let queue = match self.queue {
+                Queue::RabbitMq(_) => "RabbitMQ (searches run by messenger-worker)",
+                Queue::InProcess => "this process",
+            };
+            format!("storage in {storage}; sessions, limits and task state in {shared}; search queue in {queue}")
+        };
+        if self.auth.disabled {
+            s.push_str("; authentication is OFF (legacy mode, AUTH_DISABLED)");
+        }
+        if !self.limits.throttling {
+            s.push_str("; in-app throttling is off (NGINX_THROTTLING)");
+        }
+        s
+    }
+}
+
+/// Loads `.env` into the environment when present (values already set win).
+///
+/// # Errors
+/// When the file exists but cannot be read or parsed.
+pub fn load_dotenv() -> Result<(), ConfigError> {
+    match dotenvy::dotenv() {
+        Ok(_) => Ok(()),
+        Err(e) if e.not_found() => Ok(()),
+        Err(e) => Err(ConfigError::DotEnv(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &str) -> Option<String> {
+        Some(v.to_owned())
+    }
+
+    #[test]
+    fn nothing_set_is_everything_in_memory_on_8080() {
+        let c = Config::from_raw(RawConfig::default()).unwrap();
+        assert_eq!(c.server.port, 8080);
+        assert!(c.is_in_memory());
+        assert!(c.limits.throttling && !c.auth.disabled && c.cache.page_cache && c.search.enabled);
+        assert_eq!(c.cache.cache_type, CacheType::Memory);
+        assert_eq!(c.session_cache_ttl(), Duration::from_secs(300));
+        assert!(c.describe().starts_with("running fully in memory"));
+        assert_eq!(c.settings().session_ttl, Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn postgres_without_redis_caches_sessions_for_a_second() {
+        let c = Config::from_raw(RawConfig {
+            storage: StorageVars {
+                postgres_hosts: s("db1"),
+                ..StorageVars::default()
+            },
+            ..RawConfig::default()
+        })
+        .unwrap();
+        assert_eq!(c.session_cache_ttl(), Duration::from_secs(1));
+        assert!(!c.is_in_memory());
+    }
+
+    #[test]
+    fn a_queue_needs_postgres_and_redis() {
+        let queue = QueueVars {
+            rmq_url: s("amqp://b"),
+            ..QueueVars::default()
+        };
+        let e = Config::from_raw(RawConfig {
+            queue: queue.clone(),
+            ..RawConfig::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("DATABASE_URL") && e.contains("REDIS_URL"), "{e}");
+        let c = Config::from_raw(RawConfig {
+            queue,
+            storage: StorageVars {
+                database_url: s("postgres://h/db"),
+                ..StorageVars::default()
+            },
+            shared_state: SharedStateVars {
+                redis_url: s("redis://h"),
+                ..SharedStateVars::default()
+            },
+            ..RawConfig::default()
+        })
+        .unwrap();
+        assert!(c.describe().contains("RabbitMQ"), "{}", c.describe());
+    }
+
+    #[test]
+    fn redis_page_cache_needs_redis() {
+        let e = Config::from_raw(RawConfig {
+            cache: CacheVars {
+                cache_type: s("redis"),
+                ..CacheVars::default()
+            },
+            ..RawConfig::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("CACHE_TYPE") && e.contains("REDIS_URL"), "{e}");
+    }
+
+    #[test]
+    fn help_lists_every_variable_with_its_default() {
+        use clap::CommandFactory;
+        let help = RawConfig::command().render_long_help().to_string();
+        for var in [
+            "HOST",
+            "PORT",
+            "WORKERS_NUM",
+            "AUTH_DISABLED",
+            "NGINX_THROTTLING",
+            "CACHE_TYPE",
+            "PAGE_CACHE",
+            "POOL_SIZE",
+            "POSTGRES_HOSTS",
+            "POSTGRES_DB",
+            "POSTGRES_USER",
+            "POSTGRES_PWD",
+            "DATABASE_URL",
+            "REDIS_URL",
+            "REDIS_PWD",
+            "RMQ_URL",
+            "AMQP_URL",
+            "AUTH_HEADER",
+            "AUTH_SCHEME",
+            "RATE_LIMIT_PER_SEC",
+            "RATE_LIMIT_BURST",
+            "SESSION_TTL_SECS",
+            "TRUSTED_PROXIES",
+            "DEPENDENCY_TIMEOUT_MS",
+            "SEARCH",
+            "SEARCH_HIT_CAP",
+            "LOG_FORMAT",
+            "RUST_LOG",
+        ] {
+            assert!(
+                help.contains(&format!("[env: {var}")),
+                "{var} missing from --help"
+            );
+        }
+        assert!(help.contains("[default: 8080]"), "{help}");
+        assert!(help.contains("[default: messenger.search_tasks]"), "{help}");
+    }
+}

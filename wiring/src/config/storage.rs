@@ -1,0 +1,243 @@
+//! Where the durable data lives: in memory, or PostgreSQL (`DATABASE_URL`, or the
+//! original's `POSTGRES_HOSTS`/`POSTGRES_DB`/`POSTGRES_USER`/`POSTGRES_PWD`;
+//! `DATABASE_URL` wins), with `POOL_SIZE` and `DATABASE_SCHEMA`.
+
+use super::parse::{encode, invalid, positive_or, url, value};
+use super::ConfigError;
+use messenger_postgres::{PgConfig, PgError};
+use std::time::Duration;
+
+const POOL_SIZE: &str = "16";
+
+/// The storage variables, as text.
+#[derive(Clone, Default, clap::Args)]
+pub struct StorageVars {
+    /// PostgreSQL URL; wins over POSTGRES_* [default: in memory].
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        hide_env_values = true,
+        help_heading = "PostgreSQL"
+    )]
+    pub database_url: Option<String>,
+    /// PostgreSQL host or host:port, comma-separated for several.
+    #[arg(long, env = "POSTGRES_HOSTS", help_heading = "PostgreSQL")]
+    pub postgres_hosts: Option<String>,
+    /// PostgreSQL database [default: postgres].
+    #[arg(long, env = "POSTGRES_DB", help_heading = "PostgreSQL")]
+    pub postgres_db: Option<String>,
+    /// PostgreSQL user [default: postgres].
+    #[arg(long, env = "POSTGRES_USER", help_heading = "PostgreSQL")]
+    pub postgres_user: Option<String>,
+    /// PostgreSQL password.
+    #[arg(
+        long,
+        env = "POSTGRES_PWD",
+        hide_env_values = true,
+        help_heading = "PostgreSQL"
+    )]
+    pub postgres_pwd: Option<String>,
+    /// Database connections per instance.
+    #[arg(long, env = "POOL_SIZE", default_value = POOL_SIZE, help_heading = "PostgreSQL")]
+    pub pool_size: Option<String>,
+    /// PostgreSQL schema of the service's tables.
+    #[arg(long, env = "DATABASE_SCHEMA", default_value = PgConfig::DEFAULT_SCHEMA, help_heading = "PostgreSQL")]
+    pub database_schema: Option<String>,
+}
+
+/// Where the durable data lives.
+#[derive(Debug, Clone)]
+// Built once at start-up and read by reference: the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum Storage {
+    /// In this process: lost on exit.
+    Memory,
+    /// PostgreSQL.
+    Postgres(PgConfig),
+}
+
+impl Storage {
+    /// PostgreSQL at `url` with the declared defaults (tests and tools build it so).
+    ///
+    /// # Errors
+    /// [`ConfigError::Postgres`] when the URL does not parse.
+    pub fn postgres(url: &str) -> Result<Self, ConfigError> {
+        Self::from_vars(
+            &StorageVars {
+                database_url: Some(url.to_owned()),
+                ..StorageVars::default()
+            },
+            PgConfig::DEFAULT_DEPENDENCY_TIMEOUT,
+        )
+    }
+
+    /// The PostgreSQL settings, when the data is there.
+    pub fn pg(&self) -> Option<&PgConfig> {
+        match self {
+            Storage::Memory => None,
+            Storage::Postgres(pg) => Some(pg),
+        }
+    }
+
+    pub(super) fn from_vars(
+        v: &StorageVars,
+        dependency_timeout: Duration,
+    ) -> Result<Self, ConfigError> {
+        let pool_size = positive_or("POOL_SIZE", &v.pool_size, POOL_SIZE)?;
+        let Some(url) = database_url(v)? else {
+            return Ok(Storage::Memory);
+        };
+        let pg_error = |e: String| ConfigError::Postgres(PgError::Config(e).to_string());
+        let schema = value(&v.database_schema).unwrap_or(PgConfig::DEFAULT_SCHEMA);
+        let pg = PgConfig::from_url(&url)
+            .map_err(|e| pg_error(e.to_string()))?
+            .with_schema(schema)
+            .map_err(|e| pg_error(format!("DATABASE_SCHEMA: {e}")))?
+            .with_pool_size(pool_size)
+            .with_dependency_timeout(dependency_timeout);
+        Ok(Storage::Postgres(pg))
+    }
+}
+
+/// `DATABASE_URL`, or one built from the original's `POSTGRES_*` variables.
+fn database_url(v: &StorageVars) -> Result<Option<String>, ConfigError> {
+    if let Some(u) = value(&v.database_url) {
+        return url(
+            "DATABASE_URL",
+            u,
+            &["postgres://", "postgresql://"],
+            "a URL starting with postgres:// or postgresql://",
+        )
+        .map(Some);
+    }
+    let Some(hosts) = value(&v.postgres_hosts) else {
+        let stray = [
+            ("POSTGRES_DB", &v.postgres_db),
+            ("POSTGRES_USER", &v.postgres_user),
+            ("POSTGRES_PWD", &v.postgres_pwd),
+        ];
+        if let Some((name, _)) = stray.iter().find(|(_, v)| value(v).is_some()) {
+            return Err(ConfigError::Combination(format!(
+                "{name} is set but POSTGRES_HOSTS is not: set POSTGRES_HOSTS (or DATABASE_URL)"
+            )));
+        }
+        return Ok(None);
+    };
+    let hosts: Vec<&str> = hosts
+        .split(',')
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .collect();
+    if hosts.iter().any(|h| h.contains(['/', '@', ' '])) {
+        return Err(invalid(
+            "POSTGRES_HOSTS",
+            &v.postgres_hosts,
+            "comma-separated host or host:port",
+        ));
+    }
+    let user = value(&v.postgres_user).unwrap_or("postgres");
+    let db = value(&v.postgres_db).unwrap_or("postgres");
+    let credentials = match value(&v.postgres_pwd) {
+        Some(pwd) => format!("{}:{}", encode(user), encode(pwd)),
+        None => encode(user),
+    };
+    Ok(Some(format!(
+        "postgresql://{credentials}@{}/{}",
+        hosts.join(","),
+        encode(db)
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &str) -> Option<String> {
+        Some(v.to_owned())
+    }
+
+    #[test]
+    fn postgres_variables_of_the_original_build_a_url() {
+        let vars = StorageVars {
+            postgres_hosts: s("db1:5433,db2"),
+            postgres_db: s("messenger"),
+            postgres_user: s("app"),
+            postgres_pwd: s("p@ss:w/rd"),
+            pool_size: s("5"),
+            ..StorageVars::default()
+        };
+        assert_eq!(
+            database_url(&vars).unwrap().as_deref(),
+            Some("postgresql://app:p%40ss%3Aw%2Frd@db1:5433,db2/messenger")
+        );
+        let storage = Storage::from_vars(&vars, Duration::from_secs(1)).unwrap();
+        let pg = storage.pg().unwrap();
+        assert_eq!((pg.pool_size(), pg.schema()), (5, "messenger"));
+        assert!(!format!("{storage:?}").contains("p@ss"), "{storage:?}");
+    }
+
+    #[test]
+    fn database_url_wins_over_postgres_variables() {
+        let vars = StorageVars {
+            database_url: s("postgres://u@h/db"),
+            postgres_hosts: s("other"),
+            ..StorageVars::default()
+        };
+        assert_eq!(
+            database_url(&vars).unwrap().as_deref(),
+            Some("postgres://u@h/db")
+        );
+        let e = database_url(&StorageVars {
+            database_url: s("mysql://secret@h/db"),
+            ..StorageVars::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("DATABASE_URL:") && !e.contains("secret"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn postgres_variables_without_hosts_are_refused() {
+        let e = Storage::from_vars(
+            &StorageVars {
+                postgres_db: s("x"),
+                ..StorageVars::default()
+            },
+            Duration::from_secs(1),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("POSTGRES_HOSTS"), "{e}");
+    }
+
+    #[test]
+    fn a_bad_schema_or_pool_size_is_named() {
+        let e = Storage::from_vars(
+            &StorageVars {
+                database_url: s("postgres://u@h/db"),
+                database_schema: s("no such; schema"),
+                ..StorageVars::default()
+            },
+            Duration::from_secs(1),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("PostgreSQL:") && e.contains("DATABASE_SCHEMA"),
+            "{e}"
+        );
+        let e = Storage::from_vars(
+            &StorageVars {
+                pool_size: s("0"),
+                ..StorageVars::default()
+            },
+            Duration::from_secs(1),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("POOL_SIZE:"), "{e}");
+    }
+}
