@@ -369,7 +369,7 @@ async fn a_full_before_page_never_changes_and_the_newest_page_shows_new_posts(ba
 }
 
 async fn before_paging_is_right_with_the_page_cache_off(backend: Backend) {
-    let app = spawn_app(TestOptions::new(backend).with(|c| c.page_cache = false)).await;
+    let app = spawn_app(TestOptions::new(backend).with(|c| c.cache.page_cache = false)).await;
     let (user, chat, member, all, _) = chat_with_messages(&app, 9).await;
     let back = app.all_messages_backwards(&user, &chat, 4).await;
     assert_eq!(ids(&back), ids(&all));
