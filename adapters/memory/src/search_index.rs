@@ -49,6 +49,34 @@ pub(crate) struct SearchIndex {
     /// Chat → slot, and back.
     chat_slots: HashMap<ChatId, u32>,
     chat_ids: Vec<ChatId>,
+    /// Slot → the handles of the chat's messages, ascending: a search over a few small
+    /// chats walks these rather than the postings of a word common everywhere.
+    chat_handles: Vec<Vec<u32>>,
+}
+
+/// The `cap` newest candidates so far (a min-heap on the sort key).
+struct Best {
+    cap: usize,
+    heap: BinaryHeap<Reverse<(Timestamp, MessageId, u32)>>,
+}
+
+impl Best {
+    /// Whether no handle up to `handle` can enter any more: the heap is full and every
+    /// such handle is older than the oldest kept (equal times may still win on the id).
+    fn closed(&self, index: &SearchIndex, handle: u32) -> bool {
+        self.heap.len() == self.cap
+            && self.heap.peek().is_some_and(|Reverse(min)| {
+                index.block_max[(handle >> BLOCK_SHIFT) as usize] < min.0
+            })
+    }
+
+    fn offer(&mut self, entry: &Entry, handle: u32) {
+        self.heap
+            .push(Reverse((entry.created_at, entry.id, handle)));
+        if self.heap.len() > self.cap {
+            self.heap.pop();
+        }
+    }
 }
 
 fn full() -> PortError {
@@ -77,6 +105,7 @@ impl SearchIndex {
                 let s = u32::try_from(self.chat_ids.len()).map_err(|_| full())?;
                 self.chat_slots.insert(chat, s);
                 self.chat_ids.push(chat);
+                self.chat_handles.push(Vec::new());
                 s
             }
         };
@@ -104,6 +133,7 @@ impl SearchIndex {
             position,
         });
         self.starts.push(start);
+        self.chat_handles[slot as usize].push(handle);
         let block = (handle >> BLOCK_SHIFT) as usize;
         if block == self.block_max.len() {
             let before = self.block_max.last().copied().unwrap_or(created_at);
@@ -157,40 +187,76 @@ impl SearchIndex {
         }
         required.sort_unstable();
         required.dedup();
-        let in_scope = match scope {
-            None => None,
-            Some(chats) => {
-                let mut bits = vec![0u64; self.chat_ids.len().div_ceil(64)];
-                let mut any = false;
-                for slot in chats.iter().filter_map(|c| self.chat_slots.get(c)) {
-                    bits[(*slot >> 6) as usize] |= 1 << (slot & 63);
-                    any = true;
-                }
-                if !any {
-                    return Vec::new();
-                }
-                Some(bits)
-            }
-        };
-        // The rarest word drives the walk; the others are looked up in their postings.
+        let slots: Option<Vec<u32>> = scope.map(|chats| {
+            chats
+                .iter()
+                .filter_map(|c| self.chat_slots.get(c).copied())
+                .collect()
+        });
+        if slots.as_ref().is_some_and(Vec::is_empty) {
+            return Vec::new();
+        }
+        // The rarest word's postings, or the scope's own messages when fewer.
         let mut lists: Vec<&[u32]> = required
             .iter()
             .map(|w| self.postings[*w as usize].as_slice())
             .collect();
         lists.sort_by_key(|l| l.len());
-        let (driver, others) = match lists.split_first_mut() {
-            Some((d, o)) => (*d, o),
-            None => return Vec::new(),
+        let Some(rarest) = lists.first().map(|l| l.len()) else {
+            return Vec::new();
         };
-        let cap = cap as usize;
-        let mut best: BinaryHeap<Reverse<(Timestamp, MessageId, u32)>> =
-            BinaryHeap::with_capacity(cap + 1);
+        let mut best = Best {
+            cap: cap as usize,
+            heap: BinaryHeap::with_capacity((cap as usize).min(4096) + 1),
+        };
+        let scope_size: Option<usize> = slots
+            .as_ref()
+            .map(|s| s.iter().map(|c| self.chat_handles[*c as usize].len()).sum());
+        match (slots, scope_size) {
+            (Some(slots), Some(size)) if size < rarest => {
+                self.walk_chats(&slots, &required, &phrases, &mut best);
+            }
+            (slots, _) => self.walk_postings(slots.as_deref(), &mut lists, &phrases, &mut best),
+        }
+        let mut kept: Vec<_> = best.heap.into_iter().map(|Reverse(k)| k).collect();
+        kept.sort_unstable_by_key(|k| Reverse((k.0, k.1)));
+        kept.into_iter()
+            .map(|(_, _, handle)| {
+                let e = &self.entries[handle as usize];
+                (self.chat_ids[e.chat as usize], e.position as usize)
+            })
+            .collect()
+    }
+
+    fn phrases_hold(&self, handle: u32, phrases: &[Vec<u32>]) -> bool {
+        let words = self.words_of(handle);
+        phrases
+            .iter()
+            .all(|p| words.windows(p.len()).any(|w| w == p.as_slice()))
+    }
+
+    /// Walks the postings of the rarest word (`lists[0]`) from the newest handle down,
+    /// looking each candidate up in the other words' postings.
+    fn walk_postings(
+        &self,
+        slots: Option<&[u32]>,
+        lists: &mut [&[u32]],
+        phrases: &[Vec<u32>],
+        best: &mut Best,
+    ) {
+        let Some((driver, others)) = lists.split_first_mut() else {
+            return;
+        };
+        let in_scope = slots.map(|slots| {
+            let mut bits = vec![0u64; self.chat_ids.len().div_ceil(64)];
+            for slot in slots {
+                bits[(*slot >> 6) as usize] |= 1 << (slot & 63);
+            }
+            bits
+        });
         'walk: for &handle in driver.iter().rev() {
-            if best.len() == cap {
-                let bound = self.block_max[(handle >> BLOCK_SHIFT) as usize];
-                if best.peek().is_some_and(|Reverse(min)| bound < min.0) {
-                    break;
-                }
+            if best.closed(self, handle) {
+                break;
             }
             let entry = &self.entries[handle as usize];
             if let Some(bits) = &in_scope {
@@ -208,28 +274,41 @@ impl SearchIndex {
                     continue 'walk;
                 }
             }
-            if !phrases.is_empty() {
-                let words = self.words_of(handle);
-                if !phrases
-                    .iter()
-                    .all(|p| words.windows(p.len()).any(|w| w == p.as_slice()))
-                {
-                    continue;
-                }
+            if !phrases.is_empty() && !self.phrases_hold(handle, phrases) {
+                continue;
             }
-            best.push(Reverse((entry.created_at, entry.id, handle)));
-            if best.len() > cap {
-                best.pop();
+            best.offer(entry, handle);
+        }
+    }
+
+    /// Walks the messages of the scope's chats from the newest handle down (merging the
+    /// chats' handle lists), checking each one's words.
+    fn walk_chats(&self, slots: &[u32], required: &[u32], phrases: &[Vec<u32>], best: &mut Best) {
+        // (next handle, chat, how many of the chat's handles are left below it)
+        let mut heads: BinaryHeap<(u32, usize, usize)> = BinaryHeap::with_capacity(slots.len());
+        for (k, slot) in slots.iter().enumerate() {
+            let handles = &self.chat_handles[*slot as usize];
+            if let Some(last) = handles.last() {
+                heads.push((*last, k, handles.len() - 1));
             }
         }
-        let mut kept: Vec<_> = best.into_iter().map(|Reverse(k)| k).collect();
-        kept.sort_unstable_by_key(|k| Reverse((k.0, k.1)));
-        kept.into_iter()
-            .map(|(_, _, handle)| {
-                let e = &self.entries[handle as usize];
-                (self.chat_ids[e.chat as usize], e.position as usize)
-            })
-            .collect()
+        while let Some((handle, k, below)) = heads.pop() {
+            if best.closed(self, handle) {
+                break;
+            }
+            if below > 0 {
+                let handles = &self.chat_handles[slots[k] as usize];
+                heads.push((handles[below - 1], k, below - 1));
+            }
+            let words = self.words_of(handle);
+            if !required.iter().all(|w| words.contains(w)) {
+                continue;
+            }
+            if !phrases.is_empty() && !self.phrases_hold(handle, phrases) {
+                continue;
+            }
+            best.offer(&self.entries[handle as usize], handle);
+        }
     }
 }
 
@@ -275,7 +354,8 @@ mod tests {
     }
 
     /// Random texts over a small vocabulary (so phrases and repeats occur), in chats
-    /// whose clocks disagree (created_at is monotonic per chat only) with ties across
+    /// whose clocks disagree (created_at is monotonic per chat only; the first chat's
+    /// stands still, so every one of its messages ties with the others) with ties across
     /// chats and random ids: every query gives exactly the scan's hits, in order.
     #[test]
     fn gives_exactly_the_hits_of_a_full_scan() {
@@ -293,11 +373,13 @@ mod tests {
         let chats: Vec<ChatId> = (1..=5).map(ChatId::from_u128).collect();
         let mut index = SearchIndex::default();
         let mut docs: Vec<Doc> = Vec::new();
-        let mut clocks = [100i64, 5000, 0, 100, 2000];
+        let mut clocks = [9000i64, 5000, 0, 100, 2000];
         let mut positions = [0usize; 5];
         for _ in 0..2000 {
             let c = rng.below(5) as usize;
-            clocks[c] += rng.below(3) as i64;
+            if c > 0 {
+                clocks[c] += rng.below(3) as i64;
+            }
             let n = 1 + rng.below(6);
             let text: Vec<&str> = (0..n).map(|_| VOCAB[rng.below(8) as usize]).collect();
             let doc = Doc {
