@@ -6,6 +6,9 @@
 //!   cargo run --release -p messenger-postgres --example pg_bench -- 1000000
 //! ```
 //!
+//! `SEARCH_SCHEMA=<schema>` only times the searches over a schema seeded beforehand with
+//! `examples/seed_search.sql` (`psql -v schema=<schema> -f …`).
+//!
 //! It works in a fresh schema (`messenger_bench_<random>`) that it drops at the end
 //! (`KEEP=1` keeps it). Seeding commits without waiting for the WAL flush
 //! (`synchronous_commit=off` for the seeding connections only): it measures reads, and a
@@ -172,10 +175,57 @@ async fn append_rate(store: &PgStore, account: AccountId, secs: Duration) {
     report("append (synchronous commit), 32 concurrent", all);
 }
 
+/// Times `search` for the query shapes of the conformance suite (words, several words,
+/// phrases, a phrase in the other order, an absent word), over every chat and over the
+/// chats of `account`, 20 times each.
+async fn search_shapes(store: &PgStore, account: AccountId) {
+    for (label, q) in [
+        ("search a common word", "word0"),
+        ("search a mid word", "word150"),
+        ("search a rare word", "word15000"),
+        ("search two words", "word1 word2"),
+        ("search two mid words", "word150 word300"),
+        ("search a phrase", "\"word0 word1\""),
+        ("search a phrase, other order", "\"word1 word0\""),
+        ("search a mid phrase", "\"word150 word151\""),
+        ("search an absent word", "nothing matches"),
+    ] {
+        let q = SearchQuery::parse(q).unwrap();
+        for (scope_label, scope) in [
+            ("all chats", SearchScope::AllChats),
+            ("chats of the account", SearchScope::ChatsOf(account)),
+        ] {
+            let mut samples = Vec::new();
+            let mut hits = 0;
+            for _ in 0..20 {
+                let t = Instant::now();
+                hits = store.search(scope, &q, 1000).await.unwrap().len();
+                samples.push(t.elapsed());
+            }
+            report(&format!("{label} ({scope_label}, {hits} hits)"), samples);
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let url = std::env::var("MESSENGER_TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".into());
+    // Searches only, over a schema seeded beforehand (`examples/seed_search.sql`: 1,000,000
+    // messages in a minute, the searches' account being the first one).
+    if let Ok(schema) = std::env::var("SEARCH_SCHEMA") {
+        let store = PgStore::without_migrating(
+            &PgConfig::from_url(&url)
+                .unwrap()
+                .with_schema(&schema)
+                .unwrap()
+                .with_pool_size(4),
+        )
+        .unwrap();
+        println!("searching the messages of schema {schema}");
+        search_shapes(&store, AccountId::from_u128(1)).await;
+        return;
+    }
     let n: u64 = std::env::args()
         .nth(1)
         .map_or(100_000, |s| s.parse().unwrap());
@@ -304,28 +354,7 @@ async fn main() {
         count as f64 / wall.as_secs_f64()
     );
 
-    for (label, q) in [
-        ("search a common word", "word0"),
-        ("search a mid word", "word150"),
-        ("search a rare word", "word15000"),
-        ("search two words", "word1 word2"),
-        ("search a phrase", "\"word0 word1\""),
-    ] {
-        let q = SearchQuery::parse(q).unwrap();
-        for (scope_label, scope) in [
-            ("all chats", SearchScope::AllChats),
-            ("chats of the account", SearchScope::ChatsOf(account)),
-        ] {
-            let mut samples = Vec::new();
-            let mut hits = 0;
-            for _ in 0..20 {
-                let t = Instant::now();
-                hits = store.search(scope, &q, 1000).await.unwrap().len();
-                samples.push(t.elapsed());
-            }
-            report(&format!("{label} ({scope_label}, {hits} hits)"), samples);
-        }
-    }
+    search_shapes(&store, account).await;
 
     if std::env::var("KEEP").is_err() {
         client

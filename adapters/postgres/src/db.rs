@@ -74,6 +74,8 @@ pub(crate) struct Db {
     search_timeout: Duration,
     /// Last known state, so only changes are logged.
     available: AtomicBool,
+    /// Word statistics for choosing how a search reads (see `search_plan`).
+    pub(crate) word_stats: crate::search_plan::StatsCache,
 }
 
 impl Db {
@@ -98,6 +100,7 @@ impl Db {
             dependency_timeout: config.dependency_timeout(),
             search_timeout: config.search_timeout(),
             available: AtomicBool::new(true),
+            word_stats: crate::search_plan::StatsCache::default(),
         })
     }
 

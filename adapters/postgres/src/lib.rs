@@ -12,7 +12,8 @@
 //! Layout: `config` ([`PgConfig`]), `db` (pool, deadlines, error mapping, availability
 //! log), `migrate` (embedded SQL migrations in `migrations/` and [`Migrator`]), `store`
 //! ([`PgStore`]), `accounts` (accounts and sessions), `chats` (chats and members),
-//! `messages` (append and paging), `search` (tsvector/tsquery literals and the search),
+//! `messages` (append and paging), `search` (tsvector/tsquery literals and the search), `search_plan` (which index
+//! a search reads, from the words' statistics),
 //! `convert` (column values).
 //!
 //! Tables live in one schema (`messenger` by default), set as each connection's
@@ -27,6 +28,7 @@ mod db;
 mod messages;
 pub mod migrate;
 mod search;
+mod search_plan;
 mod store;
 
 pub use config::{ConfigError, PgConfig};
