@@ -76,6 +76,8 @@ pub(crate) struct Db {
     available: AtomicBool,
     /// Word statistics for choosing how a search reads (see `search_plan`).
     pub(crate) word_stats: crate::search_plan::StatsCache,
+    /// Posts waiting for their chat's next transaction (see `append_batch`).
+    pub(crate) batches: crate::append_batch::Batches,
 }
 
 impl Db {
@@ -101,6 +103,7 @@ impl Db {
             search_timeout: config.search_timeout(),
             available: AtomicBool::new(true),
             word_stats: crate::search_plan::StatsCache::default(),
+            batches: crate::append_batch::Batches::default(),
         })
     }
 

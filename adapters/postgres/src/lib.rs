@@ -12,7 +12,7 @@
 //! Layout: `config` ([`PgConfig`]), `db` (pool, deadlines, error mapping, availability
 //! log), `migrate` (embedded SQL migrations in `migrations/` and [`Migrator`]), `store`
 //! ([`PgStore`]), `accounts` (accounts and sessions), `chats` (chats and members),
-//! `messages` (append and paging), `search` (tsvector/tsquery literals and the search), `search_plan` (which index
+//! `messages` (append and paging), `append_batch` (group commit per chat), `search` (tsvector/tsquery literals and the search), `search_plan` (which index
 //! a search reads, from the words' statistics),
 //! `convert` (column values).
 //!
@@ -21,6 +21,7 @@
 //! database with other tables. Connections are plain TCP (no TLS).
 
 mod accounts;
+mod append_batch;
 mod chats;
 mod config;
 mod convert;
