@@ -6,6 +6,9 @@
 //!   cargo run --release -p messenger-postgres --example pg_bench -- 1000000
 //! ```
 //!
+//! `APPEND_SECS` (15) sets how long 32 writers append into one chat, then into 32 chats;
+//! `APPEND_ONLY=1` stops after that.
+//!
 //! `SEARCH_SCHEMA=<schema>` only times the searches over a schema seeded beforehand with
 //! `examples/seed_search.sql` (`psql -v schema=<schema> -f …`).
 //!
@@ -123,20 +126,28 @@ async fn concurrent_pages(
 }
 
 /// Durable appends (synchronous commit, as the service runs) from 32 writers, each to its
-/// own chat, for `secs`: the adapter's side of "POST vs a raw INSERT" (pgbench).
-async fn append_rate(store: &PgStore, account: AccountId, secs: Duration) {
+/// own chat or all to one, for `secs`: the adapter's side of "POST vs a raw INSERT"
+/// (pgbench).
+async fn append_rate(store: &PgStore, account: AccountId, secs: Duration, one_chat: bool) {
     let stop = Instant::now() + secs;
+    let shared = ChatId::from_u128(uuid::Uuid::new_v4().as_u128());
     let mut tasks = Vec::new();
     for w in 0..32u128 {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
+            let id = if one_chat {
+                shared
+            } else {
+                ChatId::from_u128(uuid::Uuid::new_v4().as_u128())
+            };
             let chat = Chat {
-                id: ChatId::from_u128(uuid::Uuid::new_v4().as_u128()),
+                id,
                 name: format!("writer {w}"),
                 creator: account,
                 created_at: Timestamp::from_micros(0),
             };
-            store.insert_chat(&chat).await.unwrap();
+            // With one chat, the first writer creates it and the others find it there.
+            let _ = store.insert_chat(&chat).await;
             let member = Member {
                 id: MemberId::from_u128(uuid::Uuid::new_v4().as_u128()),
                 chat_id: chat.id,
@@ -168,8 +179,9 @@ async fn append_rate(store: &PgStore, account: AccountId, secs: Duration) {
     for t in tasks {
         all.extend(t.await.unwrap());
     }
+    let chats = if one_chat { "one chat" } else { "32 chats" };
     println!(
-        "durable appends: {:.0} messages/s from 32 writers to 32 chats",
+        "durable appends: {:.0} messages/s from 32 writers to {chats}",
         all.len() as f64 / secs.as_secs_f64()
     );
     report("append (synchronous commit), 32 concurrent", all);
@@ -205,6 +217,22 @@ async fn search_shapes(store: &PgStore, account: AccountId) {
             report(&format!("{label} ({scope_label}, {hits} hits)"), samples);
         }
     }
+}
+
+/// Drops the bench's schema (unless `KEEP` is set).
+async fn client_drop(url: &str, schema: &str) {
+    if std::env::var("KEEP").is_ok() {
+        return;
+    }
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .await
+        .unwrap();
+    println!("dropped schema {schema}");
 }
 
 #[tokio::main]
@@ -274,7 +302,12 @@ async fn main() {
 
     let secs: u64 = std::env::var("APPEND_SECS").map_or(15, |s| s.parse().unwrap());
     if secs > 0 {
-        append_rate(&store, account, Duration::from_secs(secs)).await;
+        append_rate(&store, account, Duration::from_secs(secs), true).await;
+        append_rate(&store, account, Duration::from_secs(secs), false).await;
+        if std::env::var("APPEND_ONLY").is_ok() {
+            client_drop(&url, &schema).await;
+            return;
+        }
     }
 
     println!("seeding {n} messages into one chat (schema {schema})");
