@@ -11,6 +11,7 @@
 
 use crate::messages::{append_one, Appended, Post, Statements};
 use crate::PgStore;
+use futures_util::future::try_join_all;
 use messenger_ports::{PortError, PortResult};
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -108,9 +109,21 @@ async fn store_all(store: &PgStore, posts: &[Post]) -> PortResult<Vec<Appended>>
             }
         }
         let tx = client.transaction().await?;
+        // Posts without a key are sent without waiting for each other's answers (the
+        // connection keeps their order); a post with a key waits for its key's answer.
         let mut results = Vec::with_capacity(posts.len());
-        for post in posts {
-            results.push(append_one(&tx, &st, post).await?);
+        let mut rest = posts;
+        while let Some(first) = rest.first() {
+            let n = if first.key.is_some() {
+                1
+            } else {
+                rest.iter()
+                    .position(|p| p.key.is_some())
+                    .unwrap_or(rest.len())
+            };
+            let (run, after) = rest.split_at(n);
+            results.extend(try_join_all(run.iter().map(|p| append_one(&tx, &st, p))).await?);
+            rest = after;
         }
         // The chat does not exist: nothing of the batch may stay (keys included).
         if results.iter().any(|r| matches!(r, Appended::NoChat)) {
