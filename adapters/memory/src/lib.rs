@@ -6,12 +6,14 @@
 //! message, word/phrase search over the chats an account created or joined, using the
 //! domain tokenizer. Everything is held in memory and lost on exit.
 //!
-//! Layout: `store` (repositories), `caches` (moka session and page caches), `limits`
+//! Layout: `store` (repositories), `search_index` (the
+//! inverted index behind search), `caches` (moka session and page caches), `limits`
 //! (governor GCRA limiter, failure counters), `tasks` (tokio-channel task queue, task
 //! store), `system` (argon2id hasher, clocks, id generators, and test doubles).
 
 mod caches;
 mod limits;
+mod search_index;
 mod store;
 mod system;
 mod tasks;

@@ -6,6 +6,12 @@
 //!   cargo run --release -p messenger-postgres --example pg_bench -- 1000000
 //! ```
 //!
+//! `APPEND_SECS` (15) sets how long 32 writers append into one chat, then into 32 chats;
+//! `APPEND_ONLY=1` stops after that.
+//!
+//! `SEARCH_SCHEMA=<schema>` only times the searches over a schema seeded beforehand with
+//! `examples/seed_search.sql` (`psql -v schema=<schema> -f …`).
+//!
 //! It works in a fresh schema (`messenger_bench_<random>`) that it drops at the end
 //! (`KEEP=1` keeps it). Seeding commits without waiting for the WAL flush
 //! (`synchronous_commit=off` for the seeding connections only): it measures reads, and a
@@ -120,20 +126,28 @@ async fn concurrent_pages(
 }
 
 /// Durable appends (synchronous commit, as the service runs) from 32 writers, each to its
-/// own chat, for `secs`: the adapter's side of "POST vs a raw INSERT" (pgbench).
-async fn append_rate(store: &PgStore, account: AccountId, secs: Duration) {
+/// own chat or all to one, for `secs`: the adapter's side of "POST vs a raw INSERT"
+/// (pgbench).
+async fn append_rate(store: &PgStore, account: AccountId, secs: Duration, one_chat: bool) {
     let stop = Instant::now() + secs;
+    let shared = ChatId::from_u128(uuid::Uuid::new_v4().as_u128());
     let mut tasks = Vec::new();
     for w in 0..32u128 {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
+            let id = if one_chat {
+                shared
+            } else {
+                ChatId::from_u128(uuid::Uuid::new_v4().as_u128())
+            };
             let chat = Chat {
-                id: ChatId::from_u128(uuid::Uuid::new_v4().as_u128()),
+                id,
                 name: format!("writer {w}"),
                 creator: account,
                 created_at: Timestamp::from_micros(0),
             };
-            store.insert_chat(&chat).await.unwrap();
+            // With one chat, the first writer creates it and the others find it there.
+            let _ = store.insert_chat(&chat).await;
             let member = Member {
                 id: MemberId::from_u128(uuid::Uuid::new_v4().as_u128()),
                 chat_id: chat.id,
@@ -165,17 +179,81 @@ async fn append_rate(store: &PgStore, account: AccountId, secs: Duration) {
     for t in tasks {
         all.extend(t.await.unwrap());
     }
+    let chats = if one_chat { "one chat" } else { "32 chats" };
     println!(
-        "durable appends: {:.0} messages/s from 32 writers to 32 chats",
+        "durable appends: {:.0} messages/s from 32 writers to {chats}",
         all.len() as f64 / secs.as_secs_f64()
     );
     report("append (synchronous commit), 32 concurrent", all);
+}
+
+/// Times `search` for the query shapes of the conformance suite (words, several words,
+/// phrases, a phrase in the other order, an absent word), over every chat and over the
+/// chats of `account`, 20 times each.
+async fn search_shapes(store: &PgStore, account: AccountId) {
+    for (label, q) in [
+        ("search a common word", "word0"),
+        ("search a mid word", "word150"),
+        ("search a rare word", "word15000"),
+        ("search two words", "word1 word2"),
+        ("search two mid words", "word150 word300"),
+        ("search a phrase", "\"word0 word1\""),
+        ("search a phrase, other order", "\"word1 word0\""),
+        ("search a mid phrase", "\"word150 word151\""),
+        ("search an absent word", "nothing matches"),
+    ] {
+        let q = SearchQuery::parse(q).unwrap();
+        for (scope_label, scope) in [
+            ("all chats", SearchScope::AllChats),
+            ("chats of the account", SearchScope::ChatsOf(account)),
+        ] {
+            let mut samples = Vec::new();
+            let mut hits = 0;
+            for _ in 0..20 {
+                let t = Instant::now();
+                hits = store.search(scope, &q, 1000).await.unwrap().len();
+                samples.push(t.elapsed());
+            }
+            report(&format!("{label} ({scope_label}, {hits} hits)"), samples);
+        }
+    }
+}
+
+/// Drops the bench's schema (unless `KEEP` is set).
+async fn client_drop(url: &str, schema: &str) {
+    if std::env::var("KEEP").is_ok() {
+        return;
+    }
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .await
+        .unwrap();
+    println!("dropped schema {schema}");
 }
 
 #[tokio::main]
 async fn main() {
     let url = std::env::var("MESSENGER_TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".into());
+    // Searches only, over a schema seeded beforehand (`examples/seed_search.sql`: 1,000,000
+    // messages in a minute, the searches' account being the first one).
+    if let Ok(schema) = std::env::var("SEARCH_SCHEMA") {
+        let store = PgStore::without_migrating(
+            &PgConfig::from_url(&url)
+                .unwrap()
+                .with_schema(&schema)
+                .unwrap()
+                .with_pool_size(4),
+        )
+        .unwrap();
+        println!("searching the messages of schema {schema}");
+        search_shapes(&store, AccountId::from_u128(1)).await;
+        return;
+    }
     let n: u64 = std::env::args()
         .nth(1)
         .map_or(100_000, |s| s.parse().unwrap());
@@ -224,7 +302,12 @@ async fn main() {
 
     let secs: u64 = std::env::var("APPEND_SECS").map_or(15, |s| s.parse().unwrap());
     if secs > 0 {
-        append_rate(&store, account, Duration::from_secs(secs)).await;
+        append_rate(&store, account, Duration::from_secs(secs), true).await;
+        append_rate(&store, account, Duration::from_secs(secs), false).await;
+        if std::env::var("APPEND_ONLY").is_ok() {
+            client_drop(&url, &schema).await;
+            return;
+        }
     }
 
     println!("seeding {n} messages into one chat (schema {schema})");
@@ -304,28 +387,7 @@ async fn main() {
         count as f64 / wall.as_secs_f64()
     );
 
-    for (label, q) in [
-        ("search a common word", "word0"),
-        ("search a mid word", "word150"),
-        ("search a rare word", "word15000"),
-        ("search two words", "word1 word2"),
-        ("search a phrase", "\"word0 word1\""),
-    ] {
-        let q = SearchQuery::parse(q).unwrap();
-        for (scope_label, scope) in [
-            ("all chats", SearchScope::AllChats),
-            ("chats of the account", SearchScope::ChatsOf(account)),
-        ] {
-            let mut samples = Vec::new();
-            let mut hits = 0;
-            for _ in 0..20 {
-                let t = Instant::now();
-                hits = store.search(scope, &q, 1000).await.unwrap().len();
-                samples.push(t.elapsed());
-            }
-            report(&format!("{label} ({scope_label}, {hits} hits)"), samples);
-        }
-    }
+    search_shapes(&store, account).await;
 
     if std::env::var("KEEP").is_err() {
         client

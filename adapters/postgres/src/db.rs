@@ -69,6 +69,10 @@ pub(crate) struct Db {
     search_timeout: Duration,
     /// Last known state, so only changes are logged.
     available: AtomicBool,
+    /// Word statistics for choosing how a search reads (see `search_plan`).
+    pub(crate) word_stats: crate::search_plan::StatsCache,
+    /// Posts waiting for their chat's next transaction (see `append_batch`).
+    pub(crate) batches: crate::append_batch::Batches,
 }
 
 impl Db {
@@ -93,6 +97,8 @@ impl Db {
             dependency_timeout: config.dependency_timeout(),
             search_timeout: config.search_timeout(),
             available: AtomicBool::new(true),
+            word_stats: crate::search_plan::StatsCache::default(),
+            batches: crate::append_batch::Batches::default(),
         })
     }
 

@@ -13,7 +13,9 @@
 //! log), `migrate` (embedded SQL migrations in `migrations/` and [`Migrator`]), `store`
 //! ([`PgStore`]), `accounts` (accounts and sessions), `chats` (chats), `members` (members
 //! and read markers), `conversations` (chat list and summaries), `messages` (append and
-//! paging), `history` (paging backwards), `search` (tsvector/tsquery literals and the search),
+//! paging), `append_batch` (group commit per chat), `history` (paging backwards), `search`
+//! (tsvector/tsquery literals and the search), `search_plan` (which index a search reads,
+//! from the words' statistics),
 //! `convert` (column values).
 //!
 //! Tables live in one schema (`messenger` by default), set as each connection's
@@ -21,6 +23,7 @@
 //! database with other tables. Connections are plain TCP (no TLS).
 
 mod accounts;
+mod append_batch;
 mod chats;
 mod config;
 mod conversations;
@@ -31,6 +34,7 @@ mod members;
 mod messages;
 pub mod migrate;
 mod search;
+mod search_plan;
 mod store;
 
 pub use config::{ConfigError, PgConfig};

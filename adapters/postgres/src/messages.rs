@@ -7,15 +7,23 @@
 //!
 //! An idempotency key is inserted first, in the same transaction, with `ON CONFLICT DO
 //! NOTHING`: a duplicate arriving while the first is uncommitted waits on the key's index
-//! entry until the first commits (then reads it and replays) or rolls back (then stores).
+//! entry until the first commits (then reads it and replays) or rolls back (then stores);
+//! a duplicate in the same batch sees the first's key at once and replays.
+//!
+//! Concurrent posts to one chat share a transaction (`append_batch`); `append_one` holds
+//! every statement of one post.
 
+use crate::append_batch::submit;
 use crate::convert::{seq, seq_param, uuid, RowExt};
 use crate::search::tsvector_literal;
 use crate::PgStore;
 use async_trait::async_trait;
+use deadpool_postgres::GenericClient;
 use messenger_domain::{ChatId, MemberId, Message, MessageId, Timestamp};
 use messenger_ports::{AppendOutcome, MessagePage, Messages, NewMessage, PortError, PortResult};
 use tokio::time::timeout_at;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Error, Statement};
 use uuid::Uuid;
 
 /// Takes the chat's next sequence number and stores the message with it, in one
@@ -50,7 +58,8 @@ const PAGE_AFTER: &str = "\
     ORDER BY m.seq";
 
 /// What the statements of an append found.
-enum Appended {
+#[derive(Debug, Clone)]
+pub(crate) enum Appended {
     /// Stored with this sequence number and time.
     Stored { seq: i64, created_at: i64 },
     /// The key exists: its fingerprint and message.
@@ -64,79 +73,110 @@ enum Appended {
     NoChat,
 }
 
+/// One post's values, as the statements bind them.
+pub(crate) struct Post {
+    pub(crate) chat: Uuid,
+    id: Uuid,
+    user: Uuid,
+    user_name: String,
+    text: String,
+    now: i64,
+    words: String,
+    truncated: bool,
+    /// (scope, key, fingerprint) of its idempotency key.
+    pub(crate) key: Option<(String, String, Vec<u8>)>,
+}
+
+impl Post {
+    fn of(m: &NewMessage) -> Self {
+        let (words, truncated) = tsvector_literal(&m.text);
+        Self {
+            chat: uuid(m.chat_id.as_u128()),
+            id: uuid(m.id.as_u128()),
+            user: uuid(m.user_id.as_u128()),
+            user_name: m.user_name.clone(),
+            text: m.text.clone(),
+            now: m.now.as_micros(),
+            words,
+            truncated,
+            key: m
+                .idempotency
+                .as_ref()
+                .map(|r| (r.scope.clone(), r.key.clone(), r.fingerprint.to_vec())),
+        }
+    }
+}
+
+/// The statements of an append, prepared on the connection.
+pub(crate) struct Statements {
+    insert: Statement,
+    insert_key: Statement,
+    read_key: Statement,
+}
+
+impl Statements {
+    pub(crate) async fn prepare(client: &deadpool_postgres::Client) -> Result<Self, Error> {
+        Ok(Self {
+            insert: client.prepare_cached(INSERT_MESSAGE).await?,
+            insert_key: client.prepare_cached(INSERT_KEY).await?,
+            read_key: client.prepare_cached(READ_KEY).await?,
+        })
+    }
+}
+
+/// Every statement of one post, in the transaction of its batch (or alone, for a post
+/// without a key): the idempotency key first, then the message. A key already stored
+/// (committed, or earlier in this batch) leaves the transaction as it was.
+pub(crate) async fn append_one<C: GenericClient + Sync>(
+    client: &C,
+    st: &Statements,
+    p: &Post,
+) -> Result<Appended, Error> {
+    if let Some((scope, key, fingerprint)) = &p.key {
+        let fingerprint = &fingerprint[..];
+        let inserted = client
+            .execute(
+                &st.insert_key,
+                &[&p.chat, scope, key, &fingerprint, &p.id, &p.now],
+            )
+            .await?;
+        if inserted == 0 {
+            // A committed first attempt (the insert waited for it if it was running).
+            let row = client
+                .query_opt(&st.read_key, &[&p.chat, scope, key])
+                .await?;
+            return Ok(match row {
+                Some(row) => Appended::KeySeen {
+                    fingerprint: row.try_get(0)?,
+                    message_id: row.try_get(1)?,
+                },
+                None => Appended::KeyVanished,
+            });
+        }
+    }
+    let params: [&(dyn ToSql + Sync); 8] = [
+        &p.chat,
+        &p.id,
+        &p.user,
+        &p.user_name,
+        &p.text,
+        &p.now,
+        &p.words,
+        &p.truncated,
+    ];
+    Ok(match client.query_opt(&st.insert, &params).await? {
+        Some(row) => Appended::Stored {
+            seq: row.try_get(0)?,
+            created_at: row.try_get(1)?,
+        },
+        None => Appended::NoChat,
+    })
+}
+
 #[async_trait]
 impl Messages for PgStore {
     async fn append(&self, m: NewMessage) -> PortResult<AppendOutcome> {
-        let (words, truncated) = tsvector_literal(&m.text);
-        let chat = uuid(m.chat_id.as_u128());
-        let id = uuid(m.id.as_u128());
-        let user = uuid(m.user_id.as_u128());
-        let now = m.now.as_micros();
-        let deadline = self.db.deadline();
-        let mut client = self.db.checkout(deadline).await?;
-        let outcome = timeout_at(deadline, async {
-            let insert = client.prepare_cached(INSERT_MESSAGE).await?;
-            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 8] = [
-                &chat,
-                &id,
-                &user,
-                &m.user_name,
-                &m.text,
-                &now,
-                &words,
-                &truncated,
-            ];
-            let Some(rec) = &m.idempotency else {
-                // A single statement is its own transaction.
-                return Ok(match client.query_opt(&insert, &params).await? {
-                    Some(row) => Appended::Stored {
-                        seq: row.try_get(0)?,
-                        created_at: row.try_get(1)?,
-                    },
-                    None => Appended::NoChat,
-                });
-            };
-            let insert_key = client.prepare_cached(INSERT_KEY).await?;
-            let read_key = client.prepare_cached(READ_KEY).await?;
-            let fingerprint = &rec.fingerprint[..];
-            let tx = client.transaction().await?;
-            let inserted = tx
-                .execute(
-                    &insert_key,
-                    &[&chat, &rec.scope, &rec.key, &fingerprint, &id, &now],
-                )
-                .await?;
-            if inserted == 0 {
-                // A committed first attempt (the insert waited for it if it was running).
-                let row = tx
-                    .query_opt(&read_key, &[&chat, &rec.scope, &rec.key])
-                    .await?;
-                tx.rollback().await?;
-                return Ok(match row {
-                    Some(row) => Appended::KeySeen {
-                        fingerprint: row.try_get(0)?,
-                        message_id: row.try_get(1)?,
-                    },
-                    None => Appended::KeyVanished,
-                });
-            }
-            match tx.query_opt(&insert, &params).await? {
-                Some(row) => {
-                    let stored = Appended::Stored {
-                        seq: row.try_get(0)?,
-                        created_at: row.try_get(1)?,
-                    };
-                    tx.commit().await?;
-                    Ok(stored)
-                }
-                None => {
-                    tx.rollback().await?;
-                    Ok(Appended::NoChat)
-                }
-            }
-        })
-        .await;
-        match self.db.settle(client, outcome)? {
+        match submit(self, Post::of(&m)).await? {
             Appended::Stored { seq: s, created_at } => Ok(AppendOutcome::Stored(Message {
                 id: m.id,
                 chat_id: m.chat_id,

@@ -11,12 +11,14 @@
 //! their words alone and checked here with the domain matcher.
 
 use crate::convert::uuid;
+use crate::search_plan::{Plan, WordStats, STATS_SQL};
 use crate::PgStore;
 use async_trait::async_trait;
 use messenger_domain::{tokenize, ChatId, MessageId, SearchHit, SearchQuery, Term, Timestamp};
 use messenger_ports::{MessageSearch, PortResult, SearchScope};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::Arc;
 use tokio::time::timeout_at;
 use uuid::Uuid;
 
@@ -95,10 +97,11 @@ pub(crate) fn tsquery_literal(query: &SearchQuery, phrases_as_words: bool) -> St
     out
 }
 
-/// The search statement for a scope and whether the query has phrases. Built from fixed
-/// fragments only; every value is a parameter: `$1` the tsquery, `$2` the row limit, `$3`
-/// the phrases-as-words tsquery (with phrases), `$3` or `$4` the scope's chat ids.
-fn search_sql(scoped: bool, with_phrases: bool) -> String {
+/// The search statement for a scope, whether the query has phrases, and the way to read
+/// (see `search_plan`). Built from fixed fragments only; every value is a parameter: `$1`
+/// the tsquery, `$2` the row limit, `$3` the phrases-as-words tsquery (with phrases), `$3`
+/// or `$4` the scope's chat ids.
+fn search_sql(scoped: bool, with_phrases: bool, plan: Plan) -> String {
     let matches = if with_phrases {
         "(words @@ $1::text::tsquery OR (words_truncated AND words @@ $3::text::tsquery))"
     } else {
@@ -109,15 +112,64 @@ fn search_sql(scoped: bool, with_phrases: bool) -> String {
         (true, false) => " AND chat_id = ANY($3)",
         (true, true) => " AND chat_id = ANY($4)",
     };
+    // The same rows in the same order whatever the plan; only what the planner can use
+    // differs. `(…) IS TRUE` is no condition an index serves (so the GIN index is not
+    // read); `created_at + 0` is no order an index gives (so the walk is not taken).
+    let (matches, order) = match plan {
+        Plan::Planner => (matches.to_owned(), "created_at"),
+        Plan::Walk => (format!("({matches}) IS TRUE"), "created_at"),
+        Plan::Words => (matches.to_owned(), "created_at + 0"),
+        Plan::Scope => (format!("({matches}) IS TRUE"), "created_at + 0"),
+    };
     format!(
         "SELECT id, chat_id, text, user_name, created_at, words_truncated FROM messages \
-         WHERE {matches}{scope} ORDER BY created_at DESC, id DESC LIMIT $2"
+         WHERE {matches}{scope} ORDER BY {order} DESC, id DESC LIMIT $2"
     )
 }
 
-/// The chats an account created or has an active member in.
-const SCOPE: &str = "SELECT chat_id FROM participants \
-                     WHERE account_id = $1 AND (is_creator OR identities > 0)";
+/// The chats an account created or has a current member in, with their message counts.
+const SCOPE: &str = "SELECT c.id, c.last_seq FROM participants p \
+                     JOIN chats c ON c.id = p.chat_id \
+                     WHERE p.account_id = $1 AND (p.is_creator OR p.identities > 0)";
+
+/// The statistics of the words, from the cache or read now (a failure to read them
+/// leaves the choice to the planner until the next refresh).
+async fn word_stats(store: &PgStore, client: &tokio_postgres::Client) -> Option<Arc<WordStats>> {
+    if let Some(cached) = store.db.word_stats.fresh() {
+        return cached;
+    }
+    let loaded = match client.query_opt(STATS_SQL, &[]).await {
+        Ok(Some(row)) => {
+            let rows: f64 = row.try_get(0).unwrap_or(0.0);
+            let words: Option<Vec<String>> = row.try_get(1).unwrap_or(None);
+            let freqs: Option<Vec<f32>> = row.try_get(2).unwrap_or(None);
+            WordStats::new(rows, words.unwrap_or_default(), freqs.unwrap_or_default()).map(Arc::new)
+        }
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the word statistics; the planner chooses");
+            None
+        }
+    };
+    store.db.word_stats.store(loaded.clone());
+    loaded
+}
+
+/// Every word a query's terms need (a phrase needs each of its words).
+fn required_words(query: &SearchQuery) -> Vec<&str> {
+    let mut words: Vec<&str> = query
+        .terms()
+        .iter()
+        .flat_map(|t| match t {
+            Term::Word(w) => std::slice::from_ref(w),
+            Term::Phrase(ws) => ws.as_slice(),
+        })
+        .map(String::as_str)
+        .collect();
+    words.sort_unstable();
+    words.dedup();
+    words
+}
 
 #[async_trait]
 impl MessageSearch for PgStore {
@@ -133,7 +185,6 @@ impl MessageSearch for PgStore {
         let with_phrases = query.terms().iter().any(|t| matches!(t, Term::Phrase(_)));
         let full = tsquery_literal(query, false);
         let words_only = tsquery_literal(query, true);
-        let sql = search_sql(matches!(scope, SearchScope::ChatsOf(_)), with_phrases);
         let deadline = self.db.search_deadline();
         let client = self.db.checkout(deadline).await?;
         let outcome = timeout_at(deadline, async {
@@ -142,21 +193,27 @@ impl MessageSearch for PgStore {
             // `IN (subquery)` would hide that. The statement is unnamed (prepared for this
             // call), so it is planned for these values rather than with a generic plan
             // that cannot know how common the words are.
-            let chats: Option<Vec<Uuid>> = match scope {
-                SearchScope::AllChats => None,
+            let (chats, scope_rows): (Option<Vec<Uuid>>, Option<f64>) = match scope {
+                SearchScope::AllChats => (None, None),
                 SearchScope::ChatsOf(a) => {
                     let st = client.prepare_cached(SCOPE).await?;
                     let rows = client.query(&st, &[&uuid(a.as_u128())]).await?;
-                    let ids = rows
-                        .iter()
-                        .map(|r| r.try_get::<_, Uuid>(0))
-                        .collect::<Result<Vec<_>, _>>()?;
+                    let mut ids = Vec::with_capacity(rows.len());
+                    let mut messages = 0i64;
+                    for r in &rows {
+                        ids.push(r.try_get::<_, Uuid>(0)?);
+                        messages = messages.saturating_add(r.try_get::<_, i64>(1)?);
+                    }
                     if ids.is_empty() {
                         return Ok(Vec::new());
                     }
-                    Some(ids)
+                    (Some(ids), Some(messages as f64))
                 }
             };
+            let plan = word_stats(self, &client).await.map_or(Plan::Planner, |s| {
+                s.choose(required_words(query), scope_rows, cap)
+            });
+            let sql = search_sql(chats.is_some(), with_phrases, plan);
             // Rows whose positions are incomplete may fail the exact check; then ask for
             // more rows until `cap` hits are found or the matches run out.
             let mut limit = i64::from(cap);
@@ -241,10 +298,29 @@ mod tests {
 
     #[test]
     fn search_sql_numbers_parameters_consistently() {
-        assert!(search_sql(false, false).contains("LIMIT $2"));
-        assert!(!search_sql(false, false).contains("$3"));
-        assert!(search_sql(true, false).contains("ANY($3)"));
-        assert!(search_sql(true, true).contains("ANY($4)"));
-        assert!(search_sql(false, true).contains("$3::text::tsquery"));
+        for plan in [Plan::Planner, Plan::Walk, Plan::Words, Plan::Scope] {
+            assert!(search_sql(false, false, plan).contains("LIMIT $2"));
+            assert!(!search_sql(false, false, plan).contains("$3"));
+            assert!(search_sql(true, false, plan).contains("ANY($3)"));
+            assert!(search_sql(true, true, plan).contains("ANY($4)"));
+            assert!(search_sql(false, true, plan).contains("$3::text::tsquery"));
+        }
+    }
+
+    #[test]
+    fn each_plan_leaves_the_planner_only_its_way() {
+        let walk = search_sql(false, false, Plan::Walk);
+        assert!(walk.contains("(words @@ $1::text::tsquery) IS TRUE"));
+        assert!(walk.contains("ORDER BY created_at DESC, id DESC"));
+        let words = search_sql(false, false, Plan::Words);
+        assert!(words.contains("WHERE words @@ $1::text::tsquery ORDER BY created_at + 0 DESC"));
+        let scope = search_sql(true, true, Plan::Scope);
+        assert!(scope.contains(") IS TRUE AND chat_id = ANY($4) ORDER BY created_at + 0 DESC"));
+    }
+
+    #[test]
+    fn required_words_include_phrase_words_once() {
+        let q = SearchQuery::parse(r#"big "big world" again"#).unwrap();
+        assert_eq!(required_words(&q), ["again", "big", "world"]);
     }
 }

@@ -3,19 +3,19 @@
 
 use super::{read, write, ChatCell, IdempotencyEntry, MemoryStore, StoredMessage};
 use async_trait::async_trait;
-use messenger_domain::{tokenize, ChatId, MessageId, SearchHit, SearchQuery, Timestamp};
+use messenger_domain::{tokenize, ChatId, SearchHit, SearchQuery, Timestamp};
 use messenger_ports::{
     AppendOutcome, MessagePage, MessageSearch, Messages, NewMessage, PortError, PortResult,
     SearchScope,
 };
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::sync::Arc;
 
 #[async_trait]
 impl Messages for MemoryStore {
     async fn append(&self, m: NewMessage) -> PortResult<AppendOutcome> {
         let cell = self.chat_cell(m.chat_id).ok_or(PortError::NotFound)?;
+        // Tokenized before any lock is taken.
+        let words = tokenize(&m.text);
         // The whole check-and-store runs under the chat's lock: a racing duplicate waits
         // for the first and then sees its key.
         let mut chat = write(&cell);
@@ -37,6 +37,9 @@ impl Messages for MemoryStore {
                 n
             }
         };
+        // Indexed under the chat's lock, so the chat's messages enter the index in their
+        // order; a search that sees the handle waits on this lock to read the message.
+        write(&self.index).add(m.chat_id, chat.messages.len(), m.id, created_at, &words)?;
         chat.messages.push(StoredMessage {
             id: m.id,
             user_id: m.user_id,
@@ -128,41 +131,26 @@ impl MessageSearch for MemoryStore {
         query: &SearchQuery,
         cap: u32,
     ) -> PortResult<Vec<SearchHit>> {
-        let cells: Vec<ChatCell> = match scope {
-            SearchScope::AllChats => read(&self.chats).values().cloned().collect(),
-            SearchScope::ChatsOf(account) => {
-                let ids: Vec<ChatId> = read(&self.participation)
+        let chats: Option<Vec<ChatId>> = match scope {
+            SearchScope::AllChats => None,
+            SearchScope::ChatsOf(account) => Some(
+                read(&self.participation)
                     .get(&account)
                     .map(|s| s.iter().copied().collect())
-                    .unwrap_or_default();
-                let chats = read(&self.chats);
-                ids.iter().filter_map(|id| chats.get(id).cloned()).collect()
-            }
+                    .unwrap_or_default(),
+            ),
         };
-        // Keep only the `cap` newest matches while scanning (a min-heap on the sort key),
-        // then materialise those: a common word in a big store costs no big allocation.
-        let mut best: BinaryHeap<Reverse<(Timestamp, MessageId, usize, usize)>> =
-            BinaryHeap::with_capacity(cap as usize + 1);
-        for (ci, cell) in cells.iter().enumerate() {
-            let chat = read(cell);
-            for (mi, m) in chat.messages.iter().enumerate() {
-                if query.matches_words(&tokenize(&m.text)) {
-                    best.push(Reverse((m.created_at, m.id, ci, mi)));
-                    if best.len() > cap as usize {
-                        best.pop();
-                    }
-                }
-            }
-        }
-        let mut keys: Vec<_> = best.into_iter().map(|Reverse(k)| k).collect();
-        keys.sort_by_key(|k| Reverse((k.0, k.1)));
-        let hits = keys
+        // The index lock is released before any chat lock is taken (appends take them the
+        // other way round).
+        let found = read(&self.index).search(chats.as_deref(), query, cap);
+        let hits = found
             .into_iter()
-            .filter_map(|(_, _, ci, mi)| {
-                let chat = read(&cells[ci]);
-                chat.messages.get(mi).map(|m| SearchHit {
+            .filter_map(|(chat_id, position)| {
+                let cell = self.chat_cell(chat_id)?;
+                let chat = read(&cell);
+                chat.messages.get(position).map(|m| SearchHit {
                     message_id: m.id,
-                    chat_id: chat.chat.id,
+                    chat_id,
                     text: m.text.to_string(),
                     user_name: m.user_name.to_string(),
                     created_at: m.created_at,

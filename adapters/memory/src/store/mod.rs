@@ -13,6 +13,7 @@
 mod chats;
 mod messages;
 
+use crate::search_index::SearchIndex;
 use async_trait::async_trait;
 use messenger_domain::{
     Account, AccountId, Chat, ChatId, ChatSummary, Member, MemberId, Message, MessageId,
@@ -162,6 +163,8 @@ pub struct MemoryStore {
     /// account → chats it created or has a current identity in (the list and search
     /// scope). Updated under the chat's lock; never held while taking a chat's lock.
     participation: RwLock<HashMap<AccountId, HashSet<ChatId>>>,
+    /// Every message's words, for search.
+    index: RwLock<SearchIndex>,
     /// The event position: advanced by every change, under the changed chat's lock.
     events: AtomicU64,
     clock: Arc<dyn Clock>,
@@ -187,6 +190,7 @@ impl MemoryStore {
             sessions: Mutex::default(),
             chats: RwLock::default(),
             participation: RwLock::default(),
+            index: RwLock::default(),
             events: AtomicU64::new(0),
             clock,
         }

@@ -234,3 +234,41 @@ async fn racing_joins_leaves_and_read_markers_stay_consistent() {
         "the marker ends at the furthest point marked"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_posts_to_one_chat_share_transactions() {
+    let Some(schema) = TestSchema::new("concurrent_posts_to_one_chat_share_transactions") else {
+        return;
+    };
+    let store = schema.store().await;
+    let (chat, m) = chat_with_creator_joined(&store).await;
+    const POSTS: usize = 64;
+    let mut tasks = Vec::new();
+    for i in 0..POSTS {
+        let (store, m) = (store.clone(), m.clone());
+        tasks.push(tokio::spawn(async move {
+            post(&store, new_message(chat.id, &m, &format!("m{i}"), 1_000))
+                .await
+                .seq
+        }));
+    }
+    let mut seqs = Vec::new();
+    for t in tasks {
+        seqs.push(t.await.unwrap());
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=POSTS as u64).collect::<Vec<_>>());
+    // Rows written by one transaction share its id (`xmin`): fewer transactions than
+    // posts means posts waiting for the chat went in together.
+    let row = schema
+        .client()
+        .await
+        .query_one("SELECT count(DISTINCT xmin::text)::int8 FROM messages", &[])
+        .await
+        .unwrap();
+    let transactions: i64 = row.get(0);
+    assert!(
+        transactions < POSTS as i64,
+        "{transactions} transactions for {POSTS} concurrent posts"
+    );
+}

@@ -213,6 +213,9 @@ async fn random_data_gives_the_same_hits_as_the_memory_adapter() {
     let vocab = [
         "alpha", "Beta", "gamma", "delta", "ÉPSILON", "zeta", "eta", "θήτα", "iota", "kappa",
     ];
+    // Two rare words: statistics make searches for common words walk the newest
+    // messages, for rare ones read the GIN index, and over small scopes read the scope.
+    let rare = ["Omicron", "sampi"];
     let seps = [" ", ", ", "-", "... ", "\n", "'", "@"];
     let accounts: Vec<AccountId> = (0..3).map(|_| AccountId::from_u128(id())).collect();
     let mut rng = Lcg(42);
@@ -230,13 +233,34 @@ async fn random_data_gives_the_same_hits_as_the_memory_adapter() {
         let n = 1 + rng.next(8);
         let mut text = String::new();
         for _ in 0..n {
-            text.push_str(vocab[rng.next(vocab.len())]);
+            let word = if rng.next(60) == 0 {
+                rare[rng.next(rare.len())]
+            } else {
+                vocab[rng.next(vocab.len())]
+            };
+            text.push_str(word);
             text.push_str(seps[rng.next(seps.len())]);
         }
         // Some messages share a time, so the id decides their order.
         p.post(chat, m, &text, (i / 3) as i64).await;
     }
-    for _ in 0..60 {
+    // Messages outside every scope searched, matching no query: the scopes are a small
+    // part of the table, so reading a scope whole beats walking the newest messages.
+    let outsider = chat_by(AccountId::from_u128(id()));
+    p.chat(&outsider).await;
+    let filler = member_of(outsider.id, outsider.creator, "f");
+    p.join(&filler).await;
+    for i in 0..600 {
+        p.post(&outsider, &filler, "filler", i).await;
+    }
+    // Statistics, read by the first search.
+    schema
+        .client()
+        .await
+        .batch_execute("ANALYZE messages")
+        .await
+        .unwrap();
+    for _ in 0..120 {
         let n = 1 + rng.next(3);
         let mut q = String::new();
         let quoted = rng.next(3) == 0;
@@ -247,7 +271,12 @@ async fn random_data_gives_the_same_hits_as_the_memory_adapter() {
             if k > 0 {
                 q.push(' ');
             }
-            q.push_str(&vocab[rng.next(vocab.len())].to_uppercase());
+            let word = if rng.next(4) == 0 {
+                rare[rng.next(rare.len())]
+            } else {
+                vocab[rng.next(vocab.len())]
+            };
+            q.push_str(&word.to_uppercase());
         }
         if quoted {
             q.push('"');
