@@ -234,6 +234,15 @@ fn check_fields(spec: &Value, schema: &Value, fields: &serde_json::Map<String, V
             Value::String(s) if s.contains("RFC 3339") => {
                 assert_eq!(prop["format"], "date-time", "{what}: {name} is a date-time");
             }
+            // "Message (…) or null", "{iterator} or null": an object that may be null.
+            Value::String(s) if s.ends_with("or null") => {
+                let field = &schema["properties"][name];
+                assert_eq!(field["nullable"], true, "{what}: {name} may be null");
+                assert_eq!(prop["type"], "object", "{what}: {name} is an object");
+            }
+            Value::String(s) if s == "boolean" || s == "integer" => {
+                assert_eq!(prop["type"], s.as_str(), "{what}: {name} is a {s}");
+            }
             _ => assert_eq!(prop["type"], "string", "{what}: {name} is a string"),
         }
     }
@@ -294,6 +303,7 @@ fn every_declared_code_has_the_status_of_the_one_mapping() {
             retry_after_secs: 1,
         },
         Error::IdempotencyKeyReused,
+        Error::Forbidden,
         Error::ServiceUnavailable,
         Error::InternalError,
     ];

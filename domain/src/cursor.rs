@@ -73,6 +73,18 @@ impl UncheckedCursor {
         Self(pair.filter(|&(hi, lo)| hi != 0 || lo != 0))
     }
 
+    /// Reads a cursor sent as a JSON text field: as [`UncheckedCursor::parse`], but a text
+    /// holding U+0000 is bad input (the rule for every text field), not a bad cursor.
+    ///
+    /// # Errors
+    /// [`Error::BadParameters`] when `s` holds U+0000.
+    pub fn from_text(s: &str) -> Result<Self, Error> {
+        if s.contains('\0') {
+            return Err(Error::BadParameters);
+        }
+        Ok(Self::parse(s))
+    }
+
     /// The two 64-bit halves.
     ///
     /// # Errors
@@ -199,6 +211,15 @@ impl CursorParam {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cursor_in_a_text_field_with_u0000_is_bad_input() {
+        assert_eq!(UncheckedCursor::from_text("a\0"), Err(Error::BadParameters));
+        assert_eq!(
+            UncheckedCursor::from_text("xyz"),
+            Ok(UncheckedCursor::parse("xyz"))
+        );
+    }
 
     fn chat(n: u128) -> CursorScope {
         CursorScope::Chat(ChatId::from_u128(n))

@@ -3,10 +3,10 @@
 
 use messenger_domain::{
     ChatName, CursorParam, DisplayName, Error, IdParam, Limit, MessageText, Password, SearchQuery,
-    TaskStatus, Timestamp, UserName,
+    TaskStatus, Timestamp, UncheckedCursor, UserName,
 };
 use messenger_memory::*;
-use messenger_ports::{AppError, Messenger, Ports, Settings, TaskConsumer};
+use messenger_ports::{AppError, Messenger, PageAnchor, Ports, Settings, TaskConsumer};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -84,17 +84,22 @@ async fn a_conversation_pages_exactly_and_search_finds_it() {
         .unwrap();
     }
     let mut seen = Vec::new();
-    let mut from = CursorParam::Start;
+    let mut from = None;
     loop {
         let page = m
-            .list_messages(&caller, chat, from, Limit::messages(7).unwrap())
+            .read_messages(
+                &caller,
+                chat,
+                PageAnchor::From(from),
+                Limit::messages(7).unwrap(),
+            )
             .await
             .unwrap();
         if page.messages.is_empty() {
             break;
         }
         seen.extend(page.messages.iter().map(|m| m.text.clone()));
-        from = page.next.into();
+        from = Some(UncheckedCursor::parse(&page.next.encode()));
     }
     let expected: Vec<String> = (0..25).map(|i| format!("hello {i}")).collect();
     assert_eq!(seen, expected);

@@ -1,83 +1,29 @@
-//! Chats, members and messages: create a chat, join it, post, read pages.
+//! Chats: create one, the caller's chat list, one chat's summary, and renaming.
 
-use super::{pages::PageView, types::DateTime, types::Text, ApiTags, Next};
-use crate::http::{
-    answers::api_response,
-    payload::{render, SerdeJson},
-    security::Session,
+use super::{
+    messages::cursor_param,
+    summary::{ChatListSchema, ChatSummarySchema},
+    types::Text,
+    ApiTags,
 };
-use bytes::Bytes;
-use messenger_domain::{
-    ChatId, ChatName, CursorParam, DisplayName, Error, IdempotencyKey, Limit, MemberId, MessageText,
-};
-use messenger_ports::{AppError, MessagesPage, Messenger};
-use poem::Request;
+use crate::http::{answers::api_response, security::Session};
+use messenger_domain::{ChatId, ChatName, Error, Limit};
+use messenger_ports::Messenger;
 use poem_openapi::{
-    param::{Header, Path, Query},
+    param::{Path, Query},
     payload::Json,
     Object, OpenApi,
 };
 
-/// The header that makes a post idempotent.
-pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
-
 /// The chat routes.
 pub struct ChatsApi {
     messenger: Messenger,
-    rendered: Option<RenderedPages>,
 }
 
 impl ChatsApi {
-    /// Over these use cases, keeping up to `rendered_page_bytes` of written full pages
-    /// (0: none).
-    pub fn new(messenger: Messenger, rendered_page_bytes: u64) -> Self {
-        Self {
-            messenger,
-            rendered: (rendered_page_bytes > 0).then(|| RenderedPages::new(rendered_page_bytes)),
-        }
-    }
-}
-
-/// Full pages as written on the wire. A full page never changes (messages are immutable
-/// and sequence numbers have no gaps), so its bytes — `next` included — are fixed once
-/// written; keeping them saves writing 100 messages of JSON per read of a popular page.
-/// Keyed by the page's first message and its size, which fix the page; consulted only
-/// after the use case has checked the caller's access and produced the page.
-struct RenderedPages {
-    cache: moka::sync::Cache<(u128, u32), Bytes>,
-}
-
-impl RenderedPages {
-    fn new(max_bytes: u64) -> Self {
-        Self {
-            cache: moka::sync::Cache::builder()
-                .max_capacity(max_bytes)
-                .weigher(|_, b: &Bytes| u32::try_from(b.len()).unwrap_or(u32::MAX))
-                .build(),
-        }
-    }
-
-    /// The answer for `page`, written once per full page.
-    fn answer(
-        &self,
-        page: PageView<MessagesPage>,
-        limit: Limit,
-    ) -> SerdeJson<MessagesPageSchema, PageView<MessagesPage>> {
-        let first = match page.0.messages.first() {
-            Some(m) if page.0.messages.len() == limit.get() as usize => m.id.as_u128(),
-            _ => return page.into_answer(),
-        };
-        let key = (first, limit.get());
-        if let Some(bytes) = self.cache.get(&key) {
-            return SerdeJson::rendered(bytes);
-        }
-        match render(&page, page.size_hint()) {
-            Ok(bytes) => {
-                self.cache.insert(key, bytes.clone());
-                SerdeJson::rendered(bytes)
-            }
-            Err(_) => page.into_answer(),
-        }
+    /// Over these use cases.
+    pub fn new(messenger: Messenger) -> Self {
+        Self { messenger }
     }
 }
 
@@ -96,60 +42,12 @@ pub struct ChatCreated {
     pub chat_id: String,
 }
 
-/// Joining a chat.
+/// A chat's new name.
 #[derive(Object)]
-pub struct JoinChat {
-    /// The display name in this chat: 1–255 characters.
+pub struct RenameChat {
+    /// The chat's name: 1–255 characters.
     #[oai(validator(min_length = 1, max_length = 255))]
-    pub user_name: Text,
-}
-
-/// The member the caller joined as.
-#[derive(Object)]
-pub struct Joined {
-    /// The member's id, unique within the chat; used to post.
-    pub user_id: String,
-}
-
-/// A message to post.
-#[derive(Object)]
-pub struct NewMessage {
-    /// The text: 1–10,000 characters, no U+0000.
-    #[oai(validator(min_length = 1, max_length = 10000))]
-    pub message: Text,
-}
-
-/// A posted message.
-#[derive(Object)]
-pub struct MessagePosted {
-    /// The message's id.
-    pub message_id: String,
-}
-
-/// A message of a chat.
-#[derive(Object)]
-#[oai(rename = "Message")]
-pub struct MessageSchema {
-    /// The text, verbatim.
-    pub text: String,
-    /// The message's id.
-    pub message_id: String,
-    /// The posting member.
-    pub user_id: String,
-    /// The posting member's display name.
-    pub user_name: String,
-    /// When it was stored (RFC 3339, UTC); never earlier than the chat's previous message.
-    pub created_at: DateTime,
-}
-
-/// A page of a chat's messages, oldest first.
-#[derive(Object)]
-#[oai(rename = "MessagesPage")]
-pub struct MessagesPageSchema {
-    /// The messages.
-    pub messages: Vec<MessageSchema>,
-    /// Where to continue.
-    pub next: Next,
+    pub chat_name: Text,
 }
 
 api_response! {
@@ -170,60 +68,30 @@ api_response! {
 }
 
 api_response! {
-    /// Answers of `POST /v1/chats/{chat_id}/users`.
-    pub enum JoinChatResponse {
-        /// Joined (the same `user_id` again for the same account, chat and name).
-        #[oai(status = 201)]
-        Created(Json<Joined>),
-    }
-    errors {
-        /// Bad input.
-        #[oai(status = 400)]
-        BadRequest(BadParametersError),
-        /// No such chat.
-        #[oai(status = 404)]
-        NotFound(ChatNotFoundError),
-    }
-    session;
-    throttled = "Too many requests.";
-    unavailable = "The store is unavailable.";
-}
-
-api_response! {
-    /// Answers of `POST /v1/chats/{chat_id}/messages`.
-    pub enum PostMessageResponse {
-        /// Stored durably (or, for a retry with the same `Idempotency-Key` and body, the first
-        /// message's id).
-        #[oai(status = 201)]
-        Created(Json<MessagePosted>),
-    }
-    errors {
-        /// Bad input.
-        #[oai(status = 400)]
-        BadRequest(BadParametersError),
-        /// No such chat for the caller, or `user_id` is not the caller's member of it.
-        #[oai(status = 404)]
-        NotFound(PostNotFoundError),
-        /// The `Idempotency-Key` was used with another body.
-        #[oai(status = 422)]
-        UnprocessableEntity(IdempotencyKeyReusedError),
-    }
-    session;
-    throttled = "Too many requests.";
-    unavailable = "The store is unavailable.";
-}
-
-api_response! {
-    /// Answers of `GET /v1/chats/{chat_id}/messages`.
-    pub enum ListMessagesResponse {
-        /// A page, oldest first.
+    /// Answers of `GET /v1/chats`.
+    pub enum ListChatsResponse {
+        /// A page of the caller's chats, most recent activity first.
         #[oai(status = 200)]
-        Ok(SerdeJson<MessagesPageSchema, PageView<MessagesPage>>),
+        Ok(Json<ChatListSchema>),
     }
     errors {
         /// Bad input, or a bad cursor.
         #[oai(status = 400)]
         BadRequest(PageBadRequestError),
+    }
+    session;
+    throttled = "Too many requests.";
+    unavailable = "The store is unavailable.";
+}
+
+api_response! {
+    /// Answers of `GET /v1/chats/{chat_id}`.
+    pub enum ChatSummaryResponse {
+        /// The chat as the caller sees it.
+        #[oai(status = 200)]
+        Ok(Json<ChatSummarySchema>),
+    }
+    errors {
         /// No such chat for the caller.
         #[oai(status = 404)]
         NotFound(ChatNotFoundError),
@@ -233,16 +101,27 @@ api_response! {
     unavailable = "The store is unavailable.";
 }
 
-/// Reads `Idempotency-Key` from the raw headers: the declared parameter skips values that
-/// are not visible ASCII, and those must answer 400, not be ignored.
-fn idempotency_key(req: &Request) -> Result<Option<IdempotencyKey>, Error> {
-    match req.headers().get(IDEMPOTENCY_KEY) {
-        None => Ok(None),
-        Some(v) => {
-            let s = v.to_str().map_err(|_| Error::BadParameters)?;
-            IdempotencyKey::parse(s).map(Some)
-        }
+api_response! {
+    /// Answers of `PATCH /v1/chats/{chat_id}`.
+    pub enum RenameChatResponse {
+        /// Renamed; the chat as the caller now sees it.
+        #[oai(status = 200)]
+        Ok(Json<ChatSummarySchema>),
     }
+    errors {
+        /// Bad input.
+        #[oai(status = 400)]
+        BadRequest(BadParametersError),
+        /// The caller may read the chat but did not create it.
+        #[oai(status = 403)]
+        Forbidden(ForbiddenError),
+        /// No such chat for the caller.
+        #[oai(status = 404)]
+        NotFound(ChatNotFoundError),
+    }
+    session;
+    throttled = "Too many requests.";
+    unavailable = "The store is unavailable.";
 }
 
 #[OpenApi(tag = "ApiTags::Chats")]
@@ -262,186 +141,74 @@ impl ChatsApi {
         }
     }
 
-    /// Joins the chat under a display name and returns the member id to post with. The
-    /// same account, chat and name give the same `user_id` again.
-    #[oai(
-        path = "/v1/chats/:chat_id/users",
-        method = "post",
-        operation_id = "join_chat"
-    )]
-    async fn join_chat(
+    /// The caller's chats (created, or with an identity in them), most recent activity
+    /// first, with each one's last message, unread count, read marker and end, and the
+    /// event-stream position of this answer.
+    #[oai(path = "/v1/chats", method = "get", operation_id = "list_chats")]
+    async fn list_chats(
         &self,
         session: Session,
-        /// The chat's id (32 hex digits, or the dashed UUID form).
-        chat_id: Path<String>,
-        body: Json<JoinChat>,
-    ) -> JoinChatResponse {
+        /// Page size: 1–100.
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
+        limit: Query<i64>,
+        /// Where to continue: the `next.iterator` of an earlier page.
+        from: Query<Option<String>>,
+    ) -> ListChatsResponse {
         let run = async {
-            let name = DisplayName::parse(body.0.user_name.into_inner())?;
-            let chat_id = ChatId::parse(&chat_id).ok_or(Error::ChatNotFound)?;
-            self.messenger.join_chat(&session.0, chat_id, name).await
-        };
-        match run.await {
-            Ok(id) => JoinChatResponse::Created(Json(Joined {
-                user_id: id.to_string(),
-            })),
-            Err(e) => e.into(),
-        }
-    }
-
-    /// Posts a message as one of the caller's members of the chat. The message is durable
-    /// when this answers.
-    #[oai(
-        path = "/v1/chats/:chat_id/messages",
-        method = "post",
-        operation_id = "post_message"
-    )]
-    #[allow(clippy::too_many_arguments)]
-    async fn post_message(
-        &self,
-        session: Session,
-        req: &Request,
-        /// The chat's id.
-        chat_id: Path<String>,
-        /// The posting member (from joining this chat).
-        user_id: Query<String>,
-        /// Makes a retry safe: the same key, account, chat and body answer the first
-        /// message's id and store nothing (kept at least 24 h). 1–255 visible ASCII
-        /// characters.
-        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
-        _idempotency_key: Header<Option<String>>,
-        body: Json<NewMessage>,
-    ) -> PostMessageResponse {
-        let run = async {
-            let text = MessageText::parse(body.0.message.into_inner())?;
-            let key = idempotency_key(req)?;
-            // Bad input answers first, then the chat; a malformed `user_id` waits for the
-            // chat check (it is the member's 404, after the chat's).
-            let chat_id = ChatId::parse(&chat_id).ok_or(Error::ChatNotFound)?;
+            let limit = Limit::chats(limit.0)?;
             self.messenger
-                .post_message(&session.0, chat_id, MemberId::param(&user_id), text, key)
+                .list_chats(&session.0, cursor_param(from.0.as_deref()), limit)
                 .await
         };
         match run.await {
-            Ok(id) => PostMessageResponse::Created(Json(MessagePosted {
-                message_id: id.to_string(),
-            })),
+            Ok(list) => ListChatsResponse::Ok(Json(list.into())),
             Err(e) => e.into(),
         }
     }
 
-    /// A page of the chat's messages, oldest first, after the cursor `from` (from the very
-    /// first message without it). `next.iterator` always continues exactly where the page
-    /// ends; at the end it marks the end as it is now, so polling with it returns exactly
-    /// the messages posted since.
+    /// One chat as the caller sees it (as in the chat list).
     #[oai(
-        path = "/v1/chats/:chat_id/messages",
+        path = "/v1/chats/:chat_id",
         method = "get",
-        operation_id = "list_messages"
+        operation_id = "chat_summary"
     )]
-    async fn list_messages(
+    async fn chat_summary(
         &self,
         session: Session,
         /// The chat's id.
         chat_id: Path<String>,
-        /// Page size: 1–1000.
-        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
-        limit: Query<i64>,
-        /// Where to continue: a `next.iterator` of an earlier page of this chat.
-        from: Query<Option<String>>,
-    ) -> ListMessagesResponse {
+    ) -> ChatSummaryResponse {
         let run = async {
-            let limit = Limit::messages(limit.0)?;
             let chat_id = ChatId::parse(&chat_id).ok_or(Error::ChatNotFound)?;
-            // Only the cursor's syntax here: its scope is checked after the chat's access.
-            let from = CursorParam::parse(from.0.as_deref());
-            let page = self
-                .messenger
-                .list_messages(&session.0, chat_id, from, limit)
-                .await?;
-            Ok::<_, AppError>((page, limit))
+            self.messenger.chat_summary(&session.0, chat_id).await
         };
         match run.await {
-            Ok((page, limit)) => ListMessagesResponse::Ok(match &self.rendered {
-                Some(rendered) => rendered.answer(PageView(page), limit),
-                None => PageView(page).into_answer(),
-            }),
+            Ok(summary) => ChatSummaryResponse::Ok(Json(summary.into())),
             Err(e) => e.into(),
         }
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use messenger_domain::{Cursor, CursorScope, Message, MessageId, Timestamp};
-    use poem_openapi::types::ParseFromJSON;
-    use serde_json::json;
-    use std::sync::Arc;
-
-    fn message(n: u128, text: &str) -> Message {
-        Message {
-            id: MessageId::from_u128(n),
-            chat_id: ChatId::from_u128(7),
-            seq: u64::try_from(n).unwrap(),
-            user_id: MemberId::from_u128(0xabc),
-            user_name: "Ann \"A\"".into(),
-            text: text.into(),
-            created_at: Timestamp::from_micros(1_795_766_686_123_456),
+    /// Renames the chat (its creator only).
+    #[oai(
+        path = "/v1/chats/:chat_id",
+        method = "patch",
+        operation_id = "rename_chat"
+    )]
+    async fn rename_chat(
+        &self,
+        session: Session,
+        /// The chat's id.
+        chat_id: Path<String>,
+        body: Json<RenameChat>,
+    ) -> RenameChatResponse {
+        let run = async {
+            let name = ChatName::parse(body.0.chat_name.into_inner())?;
+            let chat_id = ChatId::parse(&chat_id).ok_or(Error::ChatNotFound)?;
+            self.messenger.rename_chat(&session.0, chat_id, name).await
+        };
+        match run.await {
+            Ok(summary) => RenameChatResponse::Ok(Json(summary.into())),
+            Err(e) => e.into(),
         }
-    }
-
-    fn page(n: u128) -> PageView<MessagesPage> {
-        PageView(MessagesPage {
-            messages: Arc::new((1..=n).map(|i| message(i, "hi\n\u{1F600}")).collect()),
-            next: Cursor::new(CursorScope::Chat(ChatId::from_u128(7)), 2),
-        })
-    }
-
-    #[test]
-    fn a_page_is_written_exactly_and_parses_as_its_schema() {
-        let bytes = render(&page(1), 0).unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-        assert_eq!(
-            v,
-            json!({
-                "messages": [{
-                    "text": "hi\n\u{1F600}",
-                    "message_id": "00000000000000000000000000000001",
-                    "user_id": "00000000000000000000000000000abc",
-                    "user_name": "Ann \"A\"",
-                    "created_at": "2026-11-27T08:04:46.123456Z",
-                }],
-                "next": { "iterator": Cursor::new(CursorScope::Chat(ChatId::from_u128(7)), 2).encode() },
-            })
-        );
-        assert!(MessagesPageSchema::parse_from_json(Some(v)).is_ok());
-    }
-
-    #[tokio::test]
-    async fn full_pages_are_written_once_and_served_identically() {
-        let rendered = RenderedPages::new(1 << 20);
-        let limit = Limit::messages(3).unwrap();
-        let first = rendered.answer(page(3), limit);
-        assert_eq!(rendered.cache.entry_count(), 0, "moka counts lazily");
-        rendered.cache.run_pending_tasks();
-        assert_eq!(rendered.cache.entry_count(), 1);
-        let again = rendered.answer(page(3), limit);
-        let a = poem::IntoResponse::into_response(first)
-            .into_body()
-            .into_bytes()
-            .await
-            .unwrap();
-        let b = poem::IntoResponse::into_response(again)
-            .into_body()
-            .into_bytes()
-            .await
-            .unwrap();
-        assert_eq!(a, b);
-        assert_eq!(a, render(&page(3), 0).unwrap());
-        // A partial page (the last one) is never kept: it grows.
-        let _ = rendered.answer(page(2), limit);
-        rendered.cache.run_pending_tasks();
-        assert_eq!(rendered.cache.entry_count(), 1);
     }
 }

@@ -8,8 +8,11 @@
 pub mod auth;
 pub mod chats;
 pub mod health;
+pub mod members;
+pub mod messages;
 pub mod pages;
 pub mod search;
+pub mod summary;
 pub mod types;
 
 use crate::http::errors::{MethodNotAllowedError, RouteNotFoundError};
@@ -27,7 +30,7 @@ pub enum ApiTags {
     Health,
     /// Accounts and sessions.
     Auth,
-    /// Chats, members and messages.
+    /// Chats, members, messages and read markers.
     Chats,
     /// Full-text search over messages, run asynchronously.
     Search,
@@ -45,6 +48,8 @@ pub type Api = (
     health::HealthApi,
     auth::AuthApi,
     chats::ChatsApi,
+    members::MembersApi,
+    messages::MessagesApi,
     search::SearchApi,
 );
 
@@ -54,7 +59,9 @@ pub fn service(messenger: &Messenger, rendered_page_bytes: u64) -> OpenApiServic
     let api = (
         health::HealthApi::new(messenger.clone()),
         auth::AuthApi::new(messenger.clone()),
-        chats::ChatsApi::new(messenger.clone(), rendered_page_bytes),
+        chats::ChatsApi::new(messenger.clone()),
+        members::MembersApi::new(messenger.clone()),
+        messages::MessagesApi::new(messenger.clone(), rendered_page_bytes),
         search::SearchApi::new(messenger.clone()),
     );
     OpenApiService::new(api, "Messenger API", env!("CARGO_PKG_VERSION"))
@@ -70,11 +77,12 @@ pub fn service(messenger: &Messenger, rendered_page_bytes: u64) -> OpenApiServic
 }
 
 const DESCRIPTION: &str = "A messenger backend: accounts and sessions, chats, members, \
-messages with exact cursor paging, and asynchronous full-text search.\n\n\
+messages with exact cursor paging both ways, the caller's chat list with unread counts and \
+read markers, and asynchronous full-text search.\n\n\
 Every error answers `{\"message\": \"<code>\"}`. Errors are checked in this order: an unknown \
 route (404 `not-found`) or another method (405 `method-not-allowed`, with `Allow`); \
 authentication (401); throttling (429 with `Retry-After`); bad input (400 `bad-parameters`); \
-the chat (404); the member or the cursor; the idempotency key (422). Bodies are JSON, at most \
+the chat (404); the member or the cursor; a permission (403); the idempotency key (422). Bodies are JSON, at most \
 256 KiB.";
 
 /// The spec as served at `/openapi.json`: the generated document plus the answers any

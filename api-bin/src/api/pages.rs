@@ -1,10 +1,11 @@
 //! The one writer of pages on the wire: `{"messages": [...], "next": {"iterator": "..."}}`,
-//! for a chat's messages and a search task's hits alike. Only the items differ; each kind
-//! says how one item is written, and the page encodes its cursor here, at the edge.
+//! for a chat's messages and a search task's hits alike. Only the items differ (and a
+//! chat's pages also carry `prev`); each kind says how one item is written, and the page
+//! encodes its cursors here, at the edge.
 
 use crate::http::payload::{Hex, NextView, Rfc3339, SerdeJson};
 use messenger_domain::{Cursor, Message, SearchHit};
-use messenger_ports::{HitsPage, MessagesPage};
+use messenger_ports::{ChatPage, HitsPage};
 use serde::{ser::SerializeStruct, Serialize, Serializer};
 
 /// A page the use cases return, as the wire sees it.
@@ -17,6 +18,9 @@ pub trait WirePage: Send {
     fn items(&self) -> &[Self::Item];
     /// Where the next page starts.
     fn next(&self) -> Cursor;
+    /// `Some` for pages that carry `prev` (a chat's: the point before the first item, or
+    /// `None` at the chat's start); `None` for pages without the field.
+    fn prev(&self) -> Option<Option<Cursor>>;
 }
 
 /// One item of a page as written on the wire.
@@ -29,7 +33,7 @@ pub trait WireItem {
     fn text_len(&self) -> usize;
 }
 
-impl WirePage for MessagesPage {
+impl WirePage for ChatPage {
     type Item = Message;
     const NAME: &'static str = "MessagesPage";
     fn items(&self) -> &[Message] {
@@ -37,6 +41,9 @@ impl WirePage for MessagesPage {
     }
     fn next(&self) -> Cursor {
         self.next
+    }
+    fn prev(&self) -> Option<Option<Cursor>> {
+        Some(self.prev)
     }
 }
 
@@ -48,6 +55,9 @@ impl WirePage for HitsPage {
     }
     fn next(&self) -> Cursor {
         self.next
+    }
+    fn prev(&self) -> Option<Option<Cursor>> {
+        None
     }
 }
 
@@ -102,8 +112,13 @@ impl<P: WirePage> PageView<P> {
 
 impl<P: WirePage> Serialize for PageView<P> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct(P::NAME, 2)?;
+        let prev = self.0.prev();
+        let mut st = s.serialize_struct(P::NAME, 2 + usize::from(prev.is_some()))?;
         st.serialize_field("messages", &Items(self.0.items()))?;
+        if let Some(prev) = prev {
+            let prev = prev.map(|c| c.encode());
+            st.serialize_field("prev", &prev.as_deref().map(NextView))?;
+        }
         st.serialize_field("next", &NextView(&self.0.next().encode()))?;
         st.end()
     }

@@ -96,6 +96,9 @@ macro_rules! api_response {
     };
     (@tail [$($meta:tt)*] $name:ident [$($variants:tt)*] [$( $cvar:ident($cbody:ident), )*]) => {
         $($meta)*
+        // An answer is built once per request and moved straight into the response: a
+        // large success body beside small error variants costs nothing worth a box.
+        #[allow(clippy::large_enum_variant)]
         #[derive(poem_openapi::ApiResponse)]
         pub enum $name {
             $($variants)*

@@ -137,6 +137,10 @@ code_sets! {
     ChatNotFoundError(ChatNotFoundCode) { ChatNotFound }
     /// The chat, or the posting member (`user_id`), is not found for the caller.
     PostNotFoundError(PostNotFoundCode) { ChatNotFound, UserNotFound }
+    /// The chat is not found for the caller, or `user_id` is not a current member of it.
+    MemberNotFoundError(MemberNotFoundCode) { ChatNotFound, UserNotFound }
+    /// The caller may read the chat, but only its creator may do this.
+    ForbiddenError(ForbiddenCode) { Forbidden }
     /// The search task is unknown, expired, or another account's.
     TaskNotFoundError(TaskNotFoundCode) { TaskNotFound }
     /// No such route (any path not in this document).
@@ -252,6 +256,7 @@ mod tests {
                 "request-limit-exceeded",
             ),
             (Error::IdempotencyKeyReused, 422, "idempotency-key-reused"),
+            (Error::Forbidden, 403, "forbidden"),
             (Error::ServiceUnavailable, 503, "service-unavailable"),
             (Error::InternalError, 500, "internal-error"),
         ];

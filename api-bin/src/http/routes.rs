@@ -102,9 +102,20 @@ pub static ROUTES: &[RouteSpec] = &[
     api(Method::POST, "/v1/auth/login", false, true),
     api(Method::POST, "/v1/auth/logout", true, false),
     api(Method::POST, "/v1/chats", true, true),
+    api(Method::GET, "/v1/chats", true, false),
+    api(Method::GET, "/v1/chats/{chat_id}", true, false),
+    api(Method::PATCH, "/v1/chats/{chat_id}", true, true),
     api(Method::POST, "/v1/chats/{chat_id}/users", true, true),
+    api(Method::GET, "/v1/chats/{chat_id}/users", true, false),
+    api(
+        Method::DELETE,
+        "/v1/chats/{chat_id}/users/{user_id}",
+        true,
+        false,
+    ),
     api(Method::POST, "/v1/chats/{chat_id}/messages", true, true),
     api(Method::GET, "/v1/chats/{chat_id}/messages", true, false),
+    api(Method::PUT, "/v1/chats/{chat_id}/read", true, true),
     api(Method::POST, "/v1/chats/search", true, true),
     api(
         Method::GET,
@@ -341,8 +352,8 @@ mod tests {
             "/pong",
             "/ping/",
             "/v1",
-            "/v1/chats/",
             "/v1/chats/a/b/users",
+            "/v1/chats/a/users/b/c",
             "/v1/chats/search/status",
             "/v1/auth",
             "/docs/x",
@@ -355,10 +366,24 @@ mod tests {
     fn other_methods_are_not_allowed_with_the_allowed_ones_listed() {
         let t = RouteTable::new();
         assert_eq!(
-            t.find(&Method::GET, "/v1/chats"),
+            t.find(&Method::DELETE, "/v1/chats"),
             RouteMatch::MethodNotAllowed {
                 template: "/v1/chats",
-                allow: "POST"
+                allow: "POST, GET"
+            }
+        );
+        assert_eq!(
+            t.find(&Method::POST, "/v1/chats/x"),
+            RouteMatch::MethodNotAllowed {
+                template: "/v1/chats/{chat_id}",
+                allow: "GET, PATCH"
+            }
+        );
+        assert_eq!(
+            t.find(&Method::GET, "/v1/chats/x/read"),
+            RouteMatch::MethodNotAllowed {
+                template: "/v1/chats/{chat_id}/read",
+                allow: "PUT"
             }
         );
         assert_eq!(
@@ -405,6 +430,10 @@ mod tests {
             spec(Method::GET, "/v1/chats/search/x/messages").unknown_id(),
             Error::TaskNotFound
         );
+        assert_eq!(
+            spec(Method::DELETE, "/v1/chats/x/users/y").unknown_id(),
+            Error::ChatNotFound
+        );
         assert_eq!(spec(Method::GET, "/ping").unknown_id(), Error::NotFound);
     }
 
@@ -417,7 +446,11 @@ mod tests {
             assert_eq!(r.auth, api && !public, "{}", r.template);
             assert_eq!(
                 r.body,
-                r.method == Method::POST && r.template != "/v1/auth/logout"
+                matches!(r.method, Method::POST | Method::PUT | Method::PATCH)
+                    && r.template != "/v1/auth/logout",
+                "{} {}",
+                r.method,
+                r.template
             );
             assert_eq!(
                 r.logged,

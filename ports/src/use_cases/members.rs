@@ -3,7 +3,7 @@
 use super::Messenger;
 use crate::{AppError, PortError};
 use messenger_domain::{
-    Caller, ChatId, Cursor, CursorScope, Error, Limit, Member, MemberId, UncheckedCursor,
+    Caller, ChatId, Cursor, CursorScope, Error, IdParam, Limit, Member, MemberId, UncheckedCursor,
 };
 
 /// A current member as the list shows it.
@@ -72,16 +72,17 @@ impl Messenger {
     /// the chat again). The member's messages stay, with its name.
     ///
     /// # Errors
-    /// `chat-not-found`, `user-not-found` (not a current member of this chat),
-    /// `forbidden` (another account's member, and the caller did not create the chat),
-    /// unavailable.
+    /// `chat-not-found`, `user-not-found` (not a current member of this chat, or not an
+    /// id at all: that answers after the chat's check), `forbidden` (another account's
+    /// member, and the caller did not create the chat), unavailable.
     pub async fn remove_member(
         &self,
         caller: &Caller,
         chat: ChatId,
-        member: MemberId,
+        member: IdParam<MemberId>,
     ) -> Result<(), AppError> {
         self.readable_chat(caller, chat).await?;
+        let member = member.or(Error::UserNotFound)?;
         let target = self
             .ports
             .members

@@ -1,21 +1,11 @@
-//! Messages: post (with idempotency keys) and exact cursor paging (with the page cache).
+//! Messages: post, with idempotency keys (paging is in `pages.rs`).
 
 use super::Messenger;
-use crate::{AppError, AppendOutcome, IdempotencyRecord, NewMessage, PageKey, PortError};
+use crate::{AppError, AppendOutcome, IdempotencyRecord, NewMessage, PortError};
 use messenger_domain::{
-    idempotency_fingerprint, Caller, ChatId, Cursor, CursorParam, CursorScope, Error, IdParam,
-    IdempotencyKey, Limit, MemberId, Message, MessageId, MessageText,
+    idempotency_fingerprint, Caller, ChatId, Error, IdParam, IdempotencyKey, MemberId, MessageId,
+    MessageText,
 };
-use std::sync::Arc;
-
-/// A page of a chat's messages.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MessagesPage {
-    /// Oldest first.
-    pub messages: Arc<Vec<Message>>,
-    /// The cursor to continue from (always valid as the next `from`, once encoded).
-    pub next: Cursor,
-}
 
 impl Messenger {
     /// Posts `text` as member `user_id` of chat `chat_id`. The message is durable when
@@ -73,63 +63,5 @@ impl Messenger {
             Err(PortError::NotFound) => Err(Error::ChatNotFound.into()),
             Err(e) => Err(e.into()),
         }
-    }
-
-    /// A page of up to `limit` messages after the cursor `from` (from the first message
-    /// at [`CursorParam::Start`]), oldest first. Full pages may come from the page cache: they
-    /// never change.
-    ///
-    /// # Errors
-    /// `chat-not-found`, `bad-cursor` (malformed, of another chat, or beyond the chat's
-    /// last message), unavailable.
-    pub async fn list_messages(
-        &self,
-        caller: &Caller,
-        chat_id: ChatId,
-        from: CursorParam,
-        limit: Limit,
-    ) -> Result<MessagesPage, AppError> {
-        let chat_id = self.accessible_chat(caller, chat_id).await?;
-        let scope = CursorScope::Chat(chat_id);
-        let after = from.in_scope(scope)?.position();
-        let key = PageKey {
-            chat: chat_id,
-            after,
-            limit: limit.get(),
-        };
-        if let Some(cache) = &self.ports.page_cache {
-            match cache.get(&key).await {
-                Ok(Some(page)) => {
-                    let next = page.last().map_or(after, |m| m.seq);
-                    return Ok(MessagesPage {
-                        messages: page,
-                        next: Cursor::new(scope, next),
-                    });
-                }
-                Ok(None) => {}
-                Err(e) => tracing::warn!(error = %e, "page cache unavailable; reading the store"),
-            }
-        }
-        let page = self
-            .ports
-            .messages
-            .page_after(chat_id, after, limit.get())
-            .await?;
-        if after > page.last_seq {
-            return Err(Error::BadCursor.into());
-        }
-        let next = page.messages.last().map_or(after, |m| m.seq);
-        let messages = Arc::new(page.messages);
-        if messages.len() == limit.get() as usize {
-            if let Some(cache) = &self.ports.page_cache {
-                if let Err(e) = cache.put(&key, Arc::clone(&messages)).await {
-                    tracing::warn!(error = %e, "page cache put failed");
-                }
-            }
-        }
-        Ok(MessagesPage {
-            messages,
-            next: Cursor::new(scope, next),
-        })
     }
 }

@@ -12,7 +12,7 @@
 //! `GET /v1/chats/{chat_id}/messages`, outside in:
 //!
 //! 1. **The HTTP layer** (`messenger-api`): parses the chat id, limit and cursor, then
-//!    calls [`Messenger::list_messages`]. After the use case answered (so always after its
+//!    calls [`Messenger::read_messages`]. After the use case answered (so always after its
 //!    access check), a full page's JSON may come from the *rendered-page cache*, an
 //!    in-process moka cache of written bytes keyed by the page's first message and size.
 //! 2. **This use case**: checks the caller's access to the chat and the cursor's scope,
@@ -35,7 +35,6 @@ mod search;
 
 pub use conversations::ChatList;
 pub use members::{ListedMember, MemberList};
-pub use messages::MessagesPage;
 pub use pages::{ChatPage, PageAnchor};
 pub use read::ReadMarker;
 pub use search::{HitsPage, RunOutcome};

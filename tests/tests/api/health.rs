@@ -52,10 +52,17 @@ async fn an_unknown_route_is_404_not_found(backend: Backend) {
         (Method::GET, "/nope"),
         (Method::GET, "/v1"),
         (Method::POST, "/v1/nope"),
-        (Method::GET, "/v1/chats/0123456789abcdef0123456789abcdef"),
+        (
+            Method::GET,
+            "/v1/chats/0123456789abcdef0123456789abcdef/nope",
+        ),
         (
             Method::GET,
             "/v1/chats/0123456789abcdef0123456789abcdef/messages/extra",
+        ),
+        (
+            Method::DELETE,
+            "/v1/chats/0123456789abcdef0123456789abcdef/users/a/b",
         ),
         (Method::POST, "/v1/auth/register/extra"),
         (Method::GET, "/v2/chats"),
@@ -77,8 +84,11 @@ async fn a_known_route_with_another_method_is_405_with_allow(backend: Backend) {
         (Method::GET, "/v1/auth/register".to_owned(), vec!["POST"]),
         (Method::PUT, "/v1/auth/login".to_owned(), vec!["POST"]),
         (Method::GET, "/v1/auth/logout".to_owned(), vec!["POST"]),
-        (Method::GET, "/v1/chats".to_owned(), vec!["POST"]),
-        (Method::DELETE, format!("{chat}/users"), vec!["POST"]),
+        (Method::DELETE, "/v1/chats".to_owned(), vec!["GET", "POST"]),
+        (Method::POST, chat.to_owned(), vec!["GET", "PATCH"]),
+        (Method::DELETE, format!("{chat}/users"), vec!["GET", "POST"]),
+        (Method::GET, format!("{chat}/users/x"), vec!["DELETE"]),
+        (Method::GET, format!("{chat}/read"), vec!["PUT"]),
         (Method::PUT, format!("{chat}/messages"), vec!["GET", "POST"]),
         (Method::GET, "/v1/chats/search".to_owned(), vec!["POST"]),
         (

@@ -55,7 +55,9 @@ async fn unread_counts_follow_join_post_read_and_leave() {
     assert_eq!(w.unread(&ann, chat).await, 1, "ann's marker is her own");
     assert_eq!(w.unread(&bob, chat).await, 0);
     // Leaving: bob no longer sees the chat at all.
-    w.m.remove_member(&bob, chat, b).await.unwrap();
+    w.m.remove_member(&bob, chat, IdParam::Valid(b))
+        .await
+        .unwrap();
     assert_eq!(
         domain_err(w.m.chat_summary(&bob, chat).await),
         Error::ChatNotFound
@@ -88,19 +90,24 @@ async fn a_removed_account_cannot_read_post_or_join_again() {
     // Error order: chat-not-found, user-not-found, forbidden.
     let stranger = w.account("stranger").await;
     assert_eq!(
-        domain_err(w.m.remove_member(&stranger, chat, s).await),
+        domain_err(w.m.remove_member(&stranger, chat, IdParam::Valid(s)).await),
         Error::ChatNotFound
     );
     let unknown = MemberId::from_u128(999_999);
     assert_eq!(
-        domain_err(w.m.remove_member(&guest, chat, unknown).await),
+        domain_err(
+            w.m.remove_member(&guest, chat, IdParam::Valid(unknown))
+                .await
+        ),
         Error::UserNotFound
     );
     assert_eq!(
-        domain_err(w.m.remove_member(&guest, chat, s).await),
+        domain_err(w.m.remove_member(&guest, chat, IdParam::Valid(s)).await),
         Error::Forbidden
     );
-    w.m.remove_member(&owner, chat, s).await.unwrap();
+    w.m.remove_member(&owner, chat, IdParam::Valid(s))
+        .await
+        .unwrap();
     let page = PageAnchor::From(None);
     let limit = Limit::messages(10).unwrap();
     assert_eq!(
@@ -128,7 +135,9 @@ async fn a_removed_account_cannot_read_post_or_join_again() {
     assert_eq!(msgs.messages[0].user_name, "Spam");
     w.post(&guest, chat, g, "hi").await;
     // A member that left (not removed) cannot post under its old id, but may join again.
-    w.m.remove_member(&guest, chat, g).await.unwrap();
+    w.m.remove_member(&guest, chat, IdParam::Valid(g))
+        .await
+        .unwrap();
     let text = MessageText::parse("late").unwrap();
     let e =
         w.m.post_message(&guest, chat, IdParam::Valid(g), text, None)
@@ -293,6 +302,8 @@ async fn legacy_mode_sees_every_chat_as_its_creator() {
         (2, 2, 0)
     );
     // Any member may be removed: the one account owns them all.
-    w.m.remove_member(&anon, a, second).await.unwrap();
+    w.m.remove_member(&anon, a, IdParam::Valid(second))
+        .await
+        .unwrap();
     assert_eq!(w.m.chat_summary(&anon, a).await.unwrap().member_count, 1);
 }
