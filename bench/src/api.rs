@@ -178,8 +178,20 @@ pub async fn create_and_join(
         .await?
         .expect("create chat", StatusCode::CREATED)?;
     let chat: ChatAnswer = parse("create chat", &body)?;
+    join(conn, session, &chat.chat_id, member_name).await
+}
 
-    let path = format!("/v1/chats/{}/users", chat.chat_id);
+/// `POST /v1/chats/{id}/users` → 201 `{"user_id"}`: the session joins an existing chat.
+///
+/// # Errors
+/// Transport errors, [`BenchError::Status`] or [`BenchError::Json`].
+pub async fn join(
+    conn: &mut Conn,
+    session: &Session,
+    chat_id: &str,
+    member_name: &str,
+) -> Result<ChatRef, BenchError> {
+    let path = format!("/v1/chats/{chat_id}/users");
     let body = Bytes::from(json!({ "user_name": member_name }).to_string());
     let request = conn.request(Method::POST, &path, Some(&session.auth), Some(body))?;
     let body = conn
@@ -188,7 +200,7 @@ pub async fn create_and_join(
         .expect("join chat", StatusCode::CREATED)?;
     let member: MemberAnswer = parse("join chat", &body)?;
     Ok(ChatRef {
-        chat_id: chat.chat_id,
+        chat_id: chat_id.to_owned(),
         user_id: member.user_id,
     })
 }

@@ -65,6 +65,10 @@ pub enum Scenario {
     Search,
     /// GET page p99 while a login flood runs, against its idle p99.
     Flood,
+    /// GET /v1/chats?limit=50 for an account in --list-chats chats (one message each).
+    Chats,
+    /// GET the walked chat's newest page (`before=` empty) and its first page, for the ratio.
+    Newest,
 }
 
 /// Options of `run`.
@@ -99,9 +103,17 @@ pub struct RunArgs {
     /// Login connections of the flood scenario (default: --connections).
     #[arg(long)]
     pub flood_connections: Option<usize>,
-    /// Messages of the chat the cursor scenario walks.
+    /// Chats of the account whose chat list the chats scenario reads.
+    #[arg(long, default_value_t = 1_000)]
+    pub list_chats: usize,
+    /// Messages of the chat the cursor and newest scenarios read.
     #[arg(long, default_value_t = 10_000)]
     pub walk_messages: u64,
+    /// Read this existing chat (joined by the run's account) in the cursor and newest
+    /// scenarios instead of filling a new one with --walk-messages over the API (for
+    /// million-message chats seeded with bench/seed_chat.sql).
+    #[arg(long)]
+    pub walk_chat: Option<String>,
     /// Chats the post scenario spreads its messages over (at least 32 is meaningful).
     #[arg(long, default_value_t = 32)]
     pub post_chats: usize,

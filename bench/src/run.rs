@@ -23,6 +23,9 @@ use crate::workers::{CursorWalk, FixedGet, Login, Ping, Post, Search};
 /// than one page, so that page is full (and may be cached, as the design allows).
 const PAGE_CHAT_MESSAGES: u64 = 200;
 
+/// Chats per page of the chats scenario (a client's first screen).
+const LIST_LIMIT: u32 = 50;
+
 /// How long to wait for a server to answer its first `/ping`.
 const READY_WITHIN: Duration = Duration::from_secs(15);
 
@@ -43,6 +46,7 @@ struct Fixture {
     walk: Option<(Arc<str>, Vec<Option<String>>)>,
     post_chats: Option<Arc<[ChatRef]>>,
     search_session: Option<Session>,
+    list_session: Option<Session>,
 }
 
 /// Everything a run measured.
@@ -108,8 +112,8 @@ fn validate(args: &RunArgs) -> Result<(), BenchError> {
     if !(1..=1000).contains(&args.page_limit) {
         return bad("--page-limit must be 1..=1000");
     }
-    if args.post_chats == 0 || args.search_chats == 0 {
-        return bad("--post-chats and --search-chats must be at least 1");
+    if args.post_chats == 0 || args.search_chats == 0 || args.list_chats == 0 {
+        return bad("--post-chats, --search-chats and --list-chats must be at least 1");
     }
     if args.walk_messages < u64::from(args.page_limit) {
         return bad("--walk-messages must be at least one page");
@@ -273,7 +277,20 @@ async fn build_fixture(ctx: &Ctx, args: &RunArgs) -> Result<Fixture, BenchError>
         None
     };
 
-    let walk = if wants(Scenario::Cursor) {
+    let walk = if let Some(chat_id) = args
+        .walk_chat
+        .as_deref()
+        .filter(|_| wants(Scenario::Cursor) || wants(Scenario::Newest))
+    {
+        let chat = api::join(&mut ctx.conn(), &session, chat_id, "walker").await?;
+        let chat_id: Arc<str> = Arc::from(chat.chat_id.as_str());
+        let starts = if wants(Scenario::Cursor) {
+            setup::page_starts(ctx, &session, &chat_id, args.page_limit).await?
+        } else {
+            vec![None]
+        };
+        Some((chat_id, starts))
+    } else if wants(Scenario::Cursor) || wants(Scenario::Newest) {
         let chats: Arc<[ChatRef]> = setup::new_chats(ctx, &session, 1, "walk").await?.into();
         let chat_id: Arc<str> = Arc::from(chats[0].chat_id.as_str());
         let began = Instant::now();
@@ -330,6 +347,28 @@ async fn build_fixture(ctx: &Ctx, args: &RunArgs) -> Result<Fixture, BenchError>
         None
     };
 
+    let list_session = if wants(Scenario::Chats) {
+        // Its own account: its list holds exactly --list-chats chats, each with a message.
+        let (_, list_session) = setup::new_account(ctx, "bench-list").await?;
+        let chats: Arc<[ChatRef]> = setup::new_chats(ctx, &list_session, args.list_chats, "list")
+            .await?
+            .into();
+        let count = chats.len() as u64;
+        let stored = setup::store_messages(
+            ctx,
+            &list_session,
+            chats,
+            count,
+            SETUP_CONNECTIONS,
+            SETUP_DEADLINE,
+        )
+        .await?;
+        setup::all_stored("listed chats", &stored, count)?;
+        Some(list_session)
+    } else {
+        None
+    };
+
     Ok(Fixture {
         credentials,
         session,
@@ -337,6 +376,7 @@ async fn build_fixture(ctx: &Ctx, args: &RunArgs) -> Result<Fixture, BenchError>
         walk,
         post_chats,
         search_session,
+        list_session,
     })
 }
 
@@ -450,6 +490,58 @@ async fn measure(
                 polls.load(Ordering::Relaxed) as f64 / tasks as f64
             ));
             measured.row("search round trip (tasks)", outcome);
+        }
+        Scenario::Chats => {
+            let f = fixture.ok_or_else(|| missing("chats"))?;
+            let session = f.list_session.clone().ok_or_else(|| missing("chats"))?;
+            let path: Arc<str> = Arc::from(format!("/v1/chats?limit={LIST_LIMIT}"));
+            let workers = repeat(n, |_| FixedGet {
+                path: Arc::clone(&path),
+                auth: Some(session.auth.clone()),
+            });
+            let outcome = timed(ctx, args, workers).await?;
+            measured.row(
+                &format!(
+                    "GET /v1/chats?limit={LIST_LIMIT} ({} chats)",
+                    args.list_chats
+                ),
+                outcome,
+            );
+        }
+        Scenario::Newest => {
+            let f = fixture.ok_or_else(|| missing("newest"))?;
+            let (chat_id, _) = f.walk.as_ref().ok_or_else(|| missing("newest"))?;
+            let first: Arc<str> = Arc::from(api::page_path(chat_id, args.page_limit, None));
+            let newest: Arc<str> = Arc::from(format!("{first}&before="));
+            let get = |path: &Arc<str>| {
+                repeat(n, |_| FixedGet {
+                    path: Arc::clone(path),
+                    auth: Some(f.session.auth.clone()),
+                })
+            };
+            let first_page = timed(ctx, args, get(&first)).await?;
+            let newest_page = timed(ctx, args, get(&newest)).await?;
+            let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
+            measured.notes.push(format!(
+                "newest page (before=) vs first page of a {}-message chat, {} messages a page: p50 {:.3} / {:.3} ms = {:.2}, p99 {:.3} / {:.3} ms = {:.2}, throughput {:.2} of the first page's (target: as fast, ratio <= 1.2)",
+                args.walk_messages,
+                args.page_limit,
+                newest_page.quantile_ms(0.5),
+                first_page.quantile_ms(0.5),
+                ratio(newest_page.quantile_ms(0.5), first_page.quantile_ms(0.5)),
+                newest_page.quantile_ms(0.99),
+                first_page.quantile_ms(0.99),
+                ratio(newest_page.quantile_ms(0.99), first_page.quantile_ms(0.99)),
+                ratio(newest_page.rate(), first_page.rate()),
+            ));
+            measured.row(
+                &format!("GET first page ({} msgs)", args.walk_messages),
+                first_page,
+            );
+            measured.row(
+                &format!("GET newest page, before= ({} msgs)", args.walk_messages),
+                newest_page,
+            );
         }
         Scenario::Flood => {
             let f = fixture.ok_or_else(|| missing("flood"))?;
