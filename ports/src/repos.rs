@@ -133,6 +133,17 @@ pub trait Members: Send + Sync + 'static {
     /// in it, in one read.
     async fn chat_access(&self, chat: ChatId, account: AccountId) -> PortResult<ChatAccess>;
 
+    /// As [`Members::chat_access`], with the chat's last sequence number from the same read
+    /// when the adapter has it there (`None`: the caller learns the end some other way).
+    /// Every message whose append returned before this call is at or below that number.
+    async fn chat_access_and_end(
+        &self,
+        chat: ChatId,
+        account: AccountId,
+    ) -> PortResult<(ChatAccess, Option<u64>)> {
+        Ok((self.chat_access(chat, account).await?, None))
+    }
+
     /// Ends the membership of the current member `member` of `chat`, in one transaction:
     /// it stops being current (its messages keep its id and name), the chat's member count
     /// drops, and with `bar_account` its account may never join this chat again.

@@ -183,13 +183,22 @@ impl Members for PgStore {
     }
 
     async fn chat_access(&self, chat: ChatId, account: AccountId) -> PortResult<ChatAccess> {
+        Ok(self.chat_access_and_end(chat, account).await?.0)
+    }
+
+    async fn chat_access_and_end(
+        &self,
+        chat: ChatId,
+        account: AccountId,
+    ) -> PortResult<(ChatAccess, Option<u64>)> {
         let deadline = self.db.deadline();
         let client = self.db.checkout(deadline).await?;
         let outcome = timeout_at(deadline, async {
             let st = client
                 .prepare_cached(
                     "SELECT c.creator = $2 OR coalesce((SELECT p.identities > 0 \
-                     FROM participants p WHERE p.account_id = $2 AND p.chat_id = c.id), false) \
+                     FROM participants p WHERE p.account_id = $2 AND p.chat_id = c.id), false), \
+                     c.last_seq \
                      FROM chats c WHERE c.id = $1",
                 )
                 .await?;
@@ -199,9 +208,15 @@ impl Members for PgStore {
         })
         .await;
         Ok(match self.db.settle(client, outcome)? {
-            None => ChatAccess::NoChat,
-            Some(row) if row.col::<bool>(0)? => ChatAccess::Participant,
-            Some(_) => ChatAccess::Outsider,
+            None => (ChatAccess::NoChat, None),
+            Some(row) => {
+                let access = if row.col::<bool>(0)? {
+                    ChatAccess::Participant
+                } else {
+                    ChatAccess::Outsider
+                };
+                (access, Some(seq(row.col(1)?)?))
+            }
         })
     }
 

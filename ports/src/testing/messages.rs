@@ -198,6 +198,22 @@ pub async fn sequence_numbers_have_no_gaps(
         page.messages, want,
         "page_after must return the messages as stored"
     );
+    let (access, end) = ok(
+        setup
+            .members
+            .chat_access_and_end(chat, member.account_id)
+            .await,
+        "chat_access_and_end",
+    );
+    assert_eq!(
+        access,
+        crate::ChatAccess::Participant,
+        "the poster's access"
+    );
+    assert!(
+        end.is_none_or(|end| end == 5),
+        "chat_access_and_end must give the chat's last seq (5) or none, got {end:?}"
+    );
 }
 
 /// Paging through a chat with any limit returns every message exactly once, in order;

@@ -29,7 +29,8 @@ impl Messenger {
     }
 
     /// Checks that the caller may read `chat`: with auth on, it created the chat or has a
-    /// current identity in it; in legacy mode the chat exists.
+    /// current identity in it; in legacy mode the chat exists. Answers the chat's last
+    /// sequence number from the same read when the store gives it.
     ///
     /// # Errors
     /// `chat-not-found`, unavailable.
@@ -37,14 +38,14 @@ impl Messenger {
         &self,
         caller: &Caller,
         chat: ChatId,
-    ) -> Result<(), AppError> {
-        let access = self
+    ) -> Result<Option<u64>, AppError> {
+        let (access, end) = self
             .ports
             .members
-            .chat_access(chat, caller.account_id)
+            .chat_access_and_end(chat, caller.account_id)
             .await?;
         match (access, self.settings.legacy_mode) {
-            (ChatAccess::Participant, _) | (ChatAccess::Outsider, true) => Ok(()),
+            (ChatAccess::Participant, _) | (ChatAccess::Outsider, true) => Ok(end),
             _ => Err(Error::ChatNotFound.into()),
         }
     }

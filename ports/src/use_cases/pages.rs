@@ -49,7 +49,7 @@ impl Messenger {
         anchor: PageAnchor,
         limit: Limit,
     ) -> Result<ChatPage, AppError> {
-        self.readable_chat(caller, chat).await?;
+        let end = self.readable_chat(caller, chat).await?;
         let scope = CursorScope::Chat(chat);
         let position = |raw: Option<UncheckedCursor>| -> Result<Option<u64>, Error> {
             raw.map(|r| r.check(scope).map(|c| c.position()))
@@ -71,7 +71,9 @@ impl Messenger {
                 Ok(page_at(scope, after, messages))
             }
             PageAnchor::Before(raw) => {
-                let before = position(raw)?;
+                // `before=` empty is the end: known from the access check's read, it makes
+                // the newest page a full page like any other, served from the cache.
+                let before = position(raw)?.or(end);
                 if let Some(end) = before.filter(|&n| n >= u64::from(limit)) {
                     let key = PageKey {
                         chat,

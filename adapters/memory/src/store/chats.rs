@@ -152,14 +152,24 @@ impl Members for MemoryStore {
     }
 
     async fn chat_access(&self, chat: ChatId, account: AccountId) -> PortResult<ChatAccess> {
+        Ok(self.chat_access_and_end(chat, account).await?.0)
+    }
+
+    async fn chat_access_and_end(
+        &self,
+        chat: ChatId,
+        account: AccountId,
+    ) -> PortResult<(ChatAccess, Option<u64>)> {
         let Some(cell) = self.chat_cell(chat) else {
-            return Ok(ChatAccess::NoChat);
+            return Ok((ChatAccess::NoChat, None));
         };
-        Ok(if read(&cell).takes_part(account) {
+        let state = read(&cell);
+        let access = if state.takes_part(account) {
             ChatAccess::Participant
         } else {
             ChatAccess::Outsider
-        })
+        };
+        Ok((access, Some(state.last_seq())))
     }
 
     async fn leave(&self, chat: ChatId, member: MemberId, bar_account: bool) -> PortResult<()> {
