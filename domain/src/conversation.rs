@@ -167,14 +167,15 @@ fn account_tag(account: AccountId) -> u32 {
     (digest_u64(h) >> 32) as u32
 }
 
-/// A position in the stream of events (every change clients hear of), global and
-/// monotonic. Until the event log exists it is a counter every change advances; the log
-/// keeps the same wire form.
+/// A position in the event log (every change clients hear of): global, and ordered as
+/// the log is. Positions need not be consecutive (a store may leave room between them);
+/// 0 is before every event. Reading after a position never later finds an event at or
+/// below it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct EventPosition(u64);
 
 impl EventPosition {
-    /// The position after `n` changes.
+    /// The position numbered `n` (the store's own numbering).
     pub const fn new(n: u64) -> Self {
         Self(n)
     }

@@ -8,12 +8,13 @@
 //! Layout: `error` (the API's codes), `ids` (opaque 128-bit ids), `text` (names, texts,
 //! keys), `time` (timestamps), `token` (session tokens), `cursor` (paging cursors),
 //! `search` (tokenizer and query parser), `entities`, `conversation` (chat summaries, the
-//! chat list's cursor, event positions).
+//! chat list's cursor, event positions), `events` (what the event log records).
 
 pub mod conversation;
 pub mod cursor;
 pub mod entities;
 pub mod error;
+pub mod events;
 pub mod ids;
 pub mod search;
 pub mod text;
@@ -26,6 +27,7 @@ pub use entities::{
     Account, Caller, Chat, Member, Message, SearchHit, SearchTask, Session, TaskStatus,
 };
 pub use error::Error;
+pub use events::{Event, LoggedEvent, MembershipChange};
 pub use ids::{AccountId, ChatId, IdParam, MemberId, MessageId, TaskId};
 pub use search::{tokenize, SearchQuery, Term};
 pub use text::{

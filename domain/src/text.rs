@@ -132,6 +132,16 @@ impl Limit {
     pub const MAX_CHATS: u32 = 100;
     /// Largest page of a chat's members.
     pub const MAX_MEMBERS: u32 = 1000;
+    /// Largest page of events (long poll).
+    pub const MAX_EVENTS: u32 = 1000;
+
+    /// A page size of events (1–1000).
+    ///
+    /// # Errors
+    /// [`Error::BadParameters`] when out of range.
+    pub fn events(n: i64) -> Result<Self, Error> {
+        Self::within(n, Self::MAX_EVENTS)
+    }
 
     /// A page size of chat messages (1–1000).
     ///

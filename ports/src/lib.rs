@@ -8,7 +8,8 @@
 //! runs them against itself. Port errors are backend-neutral ([`PortError`]): a driver's
 //! error type never crosses this edge.
 //!
-//! Layout: `error` (port and use-case errors), `repos` (durable data), `conversations`
+//! Layout: `error` (port and use-case errors), `repos` (durable data), `events` (the
+//! event log and the wake-up bus), `conversations`
 //! (what the repositories answer for chat lists, members and read markers), `caches` (fast,
 //! lossy), `limits` (rate limiter, failure counters), `tasks` (search-task queue and store),
 //! `system` (hasher, clock, ids), `use_cases` (the use cases, and what wraps what around
@@ -20,6 +21,7 @@
 pub mod caches;
 pub mod conversations;
 pub mod error;
+pub mod events;
 pub mod limits;
 pub mod repos;
 pub mod system;
@@ -33,6 +35,7 @@ pub mod testing;
 pub use caches::{PageCache, PageKey, SessionCache};
 pub use conversations::{ChatListPage, ChatViewer, MemberEntry, MembersPage, ReadUpdate};
 pub use error::{AppError, PortError, PortResult};
+pub use events::{EventBus, EventLog, EventsAfter, Wakeups};
 pub use limits::{AttemptCounter, FailureWindow, RateDecision, RateLimiter};
 pub use repos::{
     Accounts, AppendOutcome, ChatAccess, Chats, IdempotencyRecord, Members, MessagePage,
@@ -41,7 +44,8 @@ pub use repos::{
 pub use system::{Clock, IdGenerator, PasswordHasher};
 pub use tasks::{Delivery, HitsSlice, TaskConsumer, TaskQueue, TaskStore};
 pub use use_cases::{
-    ChatList, ChatPage, HitsPage, ListedMember, LoginLimits, MemberList, Messenger, PageAnchor,
-    Ports, ReadMarker, RunOutcome, Settings, ANONYMOUS_ACCOUNT,
+    ChatList, ChatPage, EventCursor, EventFeed, EventsPage, HitsPage, ListedMember, LoginLimits,
+    MemberList, Messenger, PageAnchor, Ports, ReadMarker, RunOutcome, Settings, ANONYMOUS_ACCOUNT,
+    EVENTS_RECHECK,
 };
 pub use worker::{parse_payload, process_delivery, run_worker, TaskOutcome};

@@ -3,8 +3,8 @@
 use crate::{ChatListPage, ChatViewer, MembersPage, PortResult, ReadUpdate};
 use async_trait::async_trait;
 use messenger_domain::{
-    Account, AccountId, Chat, ChatId, ChatListCursor, ChatSummary, EventPosition, Member, MemberId,
-    Message, MessageId, SearchHit, SearchQuery, Session, Timestamp, TokenHash,
+    Account, AccountId, Chat, ChatId, ChatListCursor, ChatSummary, Member, MemberId, Message,
+    MessageId, SearchHit, SearchQuery, Session, Timestamp, TokenHash,
 };
 
 /// Registered accounts.
@@ -43,12 +43,13 @@ pub trait Sessions: Send + Sync + 'static {
 /// Chats, and the chat list with its read state.
 ///
 /// Every change (a chat created or renamed, a member joining or leaving, a message, a read
-/// marker moving) advances the event position ([`Chats::event_position`]) in the change's
-/// own transaction.
+/// marker moving) records its event in the event log ([`crate::EventLog`]) in the change's
+/// own transaction: the event is readable exactly when the change is stored.
 #[async_trait]
 pub trait Chats: Send + Sync + 'static {
     /// Stores a new chat (with no messages: its last sequence number is 0). Its creator
     /// takes part in it from now on (it appears in the creator's list, read marker 0).
+    /// Records `chat.created`.
     ///
     /// # Errors
     /// [`crate::PortError::Conflict`] when the id exists.
@@ -57,7 +58,7 @@ pub trait Chats: Send + Sync + 'static {
     /// The chat, if it exists.
     async fn chat(&self, id: ChatId) -> PortResult<Option<Chat>>;
 
-    /// Gives the chat a new name.
+    /// Gives the chat a new name. Records `chat.renamed`.
     ///
     /// # Errors
     /// [`crate::PortError::NotFound`] when the chat does not exist.
@@ -78,7 +79,8 @@ pub trait Chats: Send + Sync + 'static {
     /// (every chat, for a viewer that sees every chat), ordered by activity, newest first,
     /// ties by chat id descending, starting at `from` (chats whose activity is at most
     /// `from.activity()`, skipping the first `from.skip()` of those exactly at it), with
-    /// the event position read just before the chats. Costs the same at a million
+    /// the event log's head ([`crate::EventLog::head`]) read just before the chats (every
+    /// change missing from the page is after it). Costs the same at a million
     /// messages as at ten: nothing is counted, last messages are found by their position.
     async fn list_chats(
         &self,
@@ -86,11 +88,6 @@ pub trait Chats: Send + Sync + 'static {
         from: ChatListCursor,
         limit: u32,
     ) -> PortResult<ChatListPage>;
-
-    /// The event-stream position now: monotonic, shared by every instance using the
-    /// store, advanced by every change. A stand-in until the event log records the
-    /// changes themselves (with the same position type).
-    async fn event_position(&self) -> PortResult<EventPosition>;
 }
 
 /// What an account may do with a chat.
@@ -118,7 +115,8 @@ pub trait Members: Send + Sync + 'static {
     ///
     /// A stored member takes the chat's next join number (1, 2, 3, …: the members'
     /// order), counts in the chat's member count, and in the same transaction moves the
-    /// account's read marker to the chat's last message (history is not unread).
+    /// account's read marker to the chat's last message (history is not unread), and
+    /// records `member.joined` (a join that reuses a member records nothing).
     ///
     /// # Errors
     /// [`crate::PortError::NotFound`] when the chat does not exist, or when the creator
@@ -146,7 +144,8 @@ pub trait Members: Send + Sync + 'static {
 
     /// Ends the membership of the current member `member` of `chat`, in one transaction:
     /// it stops being current (its messages keep its id and name), the chat's member count
-    /// drops, and with `bar_account` its account may never join this chat again.
+    /// drops, and with `bar_account` its account may never join this chat again. Records
+    /// `member.left`, `removed` being `bar_account`.
     ///
     /// # Errors
     /// [`crate::PortError::NotFound`] when `member` is not a current member of `chat`.
@@ -159,7 +158,8 @@ pub trait Members: Send + Sync + 'static {
 
     /// Moves `account`'s read marker in `chat` forward to `upto`: a marker already at or
     /// past it stays. `upto` above the chat's last sequence number changes nothing and
-    /// answers [`ReadUpdate::BeyondEnd`]. One transaction.
+    /// answers [`ReadUpdate::BeyondEnd`]. One transaction, which records `read.updated`
+    /// when the marker moved.
     ///
     /// # Errors
     /// [`crate::PortError::NotFound`] when the chat does not exist.
@@ -232,7 +232,8 @@ pub trait Messages: Send + Sync + 'static {
     /// With an idempotency record, the key is stored in the same transaction; a duplicate
     /// racing the first waits for it and replays it. In the same transaction, the chat's
     /// activity becomes the message's time and the poster's account's read marker moves
-    /// forward to the message.
+    /// forward to the message, and `message.created` is recorded (referring to the
+    /// stored message, not a copy of it). A replayed or refused key records nothing.
     ///
     /// # Errors
     /// [`crate::PortError::NotFound`] when the chat does not exist.

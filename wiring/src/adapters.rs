@@ -12,15 +12,15 @@ use crate::config::{needs_shared_stores, CacheType, Config, Queue, SharedState, 
 use crate::metered;
 use crate::{Overrides, StartError};
 use messenger_memory::{
-    memory_task_queue, Argon2Hasher, GcraLimiter, MemoryAttempts, MemoryPageCache,
+    memory_task_queue, Argon2Hasher, GcraLimiter, MemoryAttempts, MemoryEventBus, MemoryPageCache,
     MemorySessionCache, MemoryStore, MemoryTaskStore, RandomIds, SystemClock,
 };
 use messenger_ports::{
-    Accounts, AttemptCounter, Chats, Clock, IdGenerator, Members, MessageSearch, Messages,
-    Messenger, PageCache, PasswordHasher, Ports, RateLimiter, SessionCache, Sessions, TaskConsumer,
-    TaskQueue, TaskStore,
+    Accounts, AttemptCounter, Chats, Clock, EventBus, EventLog, IdGenerator, Members,
+    MessageSearch, Messages, Messenger, PageCache, PasswordHasher, Ports, RateLimiter,
+    SessionCache, Sessions, TaskConsumer, TaskQueue, TaskStore,
 };
-use messenger_postgres::PgStore;
+use messenger_postgres::{PgEventBus, PgStore};
 use messenger_rabbitmq::{AmqpConfig, AmqpTaskQueue};
 use messenger_redis::{
     FallbackAttempts, FallbackLimiter, RedisAttempts, RedisPageCache, RedisRateLimiter,
@@ -63,6 +63,7 @@ struct Repositories {
     chats: Arc<dyn Chats>,
     members: Arc<dyn Members>,
     messages: Arc<dyn Messages>,
+    events: Arc<dyn EventLog>,
     search: Arc<dyn MessageSearch>,
 }
 
@@ -105,6 +106,8 @@ pub(crate) async fn wire(config: &Config, overrides: Overrides) -> Result<Wired,
         chats: repos.chats,
         members: repos.members,
         messages: repos.messages,
+        events: repos.events,
+        bus: event_bus(config),
         search: repos.search,
         // The caches and the task ports are counted for /metrics (crate::metered).
         session_cache: metered::session_cache(caches.sessions),
@@ -153,6 +156,7 @@ async fn repositories(config: &Config, system: &System) -> Result<Repositories, 
                 chats: store.clone(),
                 members: store.clone(),
                 messages: store.clone(),
+                events: store.clone(),
                 search: store,
             })
         }
@@ -167,7 +171,17 @@ fn memory_repositories(system: &System) -> Repositories {
         chats: store.clone(),
         members: store.clone(),
         messages: store.clone(),
+        events: store.clone(),
         search: store,
+    }
+}
+
+/// Wake-ups of event readers: across instances over PostgreSQL (`LISTEN/NOTIFY`), else
+/// within the process.
+fn event_bus(config: &Config) -> Arc<dyn EventBus> {
+    match &config.storage {
+        Storage::Memory => Arc::new(MemoryEventBus::new()),
+        Storage::Postgres(pg) => Arc::new(PgEventBus::start(pg)),
     }
 }
 
@@ -391,6 +405,9 @@ pub(crate) async fn wire_worker(config: &Config) -> Result<Messenger, StartError
         chats: repos.chats,
         members: repos.members,
         messages: repos.messages,
+        events: repos.events,
+        // Nothing here follows events.
+        bus: Arc::new(MemoryEventBus::new()),
         search: repos.search,
         session_cache: Arc::new(MemorySessionCache::new(1, clock())),
         page_cache: None,
@@ -419,6 +436,9 @@ pub(crate) fn spec_messenger() -> Messenger {
         chats: repos.chats,
         members: repos.members,
         messages: repos.messages,
+        events: repos.events,
+        // Nothing here follows events.
+        bus: Arc::new(MemoryEventBus::new()),
         search: repos.search,
         session_cache: Arc::new(MemorySessionCache::new(1, clock())),
         page_cache: None,

@@ -99,6 +99,10 @@ impl Background {
                     }
                     Err(e) => tracing::warn!(error = %e, "purging expired records failed"),
                 }
+                match messenger.purge_old_events().await {
+                    Ok(events) => tracing::debug!(events, "purged events past their retention"),
+                    Err(e) => tracing::warn!(error = %e, "purging old events failed"),
+                }
                 for job in &housekeeping {
                     job();
                 }

@@ -10,8 +10,8 @@ use messenger_domain::{
     SearchTask, TaskId, TaskStatus, UserName,
 };
 use messenger_memory::{
-    GcraLimiter, MemoryAttempts, MemorySessionCache, MemoryStore, MemoryTaskStore, PlainHasher,
-    RandomIds, SystemClock,
+    GcraLimiter, MemoryAttempts, MemoryEventBus, MemorySessionCache, MemoryStore, MemoryTaskStore,
+    PlainHasher, RandomIds, SystemClock,
 };
 use messenger_ports::{
     HitsSlice, MessageSearch, Messenger, PortError, PortResult, Ports, SearchScope, Settings,
@@ -170,6 +170,8 @@ impl World {
             chats: self.store.clone(),
             members: self.store.clone(),
             messages: self.store.clone(),
+            events: self.store.clone(),
+            bus: Arc::new(MemoryEventBus::new()),
             search,
             session_cache: Arc::new(MemorySessionCache::new(100, clock.clone())),
             page_cache: None,

@@ -6,11 +6,13 @@
 //! message, word/phrase search over the chats an account created or joined, using the
 //! domain tokenizer. Everything is held in memory and lost on exit.
 //!
-//! Layout: `store` (repositories), `search_index` (the
+//! Layout: `store` (repositories and the event log), `bus` (wake-ups of event readers
+//! over a tokio watch channel), `search_index` (the
 //! inverted index behind search), `caches` (moka session and page caches), `limits`
 //! (governor GCRA limiter, failure counters), `tasks` (tokio-channel task queue, task
 //! store), `system` (argon2id hasher, clocks, id generators, and test doubles).
 
+mod bus;
 mod caches;
 mod limits;
 mod search_index;
@@ -18,6 +20,7 @@ mod store;
 mod system;
 mod tasks;
 
+pub use bus::MemoryEventBus;
 pub use caches::{MemoryPageCache, MemorySessionCache};
 pub use limits::{GcraLimiter, MemoryAttempts};
 pub use store::MemoryStore;

@@ -3,7 +3,7 @@
 
 use messenger_domain::Timestamp;
 use messenger_memory::{
-    memory_task_queue, GcraLimiter, ManualClock, MemoryAttempts, MemoryPageCache,
+    memory_task_queue, GcraLimiter, ManualClock, MemoryAttempts, MemoryEventBus, MemoryPageCache,
     MemorySessionCache, MemoryStore, MemoryTaskStore,
 };
 use messenger_ports::testing::{self, TimeTravel};
@@ -47,6 +47,21 @@ async fn chats_and_members() {
 async fn conversations() {
     let (_, store) = store();
     testing::conversations_suite(&store, &store, &store, &store).await;
+}
+
+#[tokio::test]
+async fn event_log_and_bus() {
+    let (_, store) = store();
+    let bus = MemoryEventBus::new();
+    let repos = testing::conversations::Repos {
+        accounts: &store,
+        chats: &store,
+        members: &store,
+        messages: &store,
+    };
+    // The memory log makes a change readable at once: waiting is never needed.
+    let time = TimeTravel::instant(|_| ());
+    testing::events_suite(&repos, &store, &bus, &time).await;
 }
 
 #[tokio::test]

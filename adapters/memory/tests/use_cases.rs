@@ -28,6 +28,8 @@ fn world(settings: Settings) -> World {
         chats: store.clone(),
         members: store.clone(),
         messages: store.clone(),
+        events: store.clone(),
+        bus: Arc::new(MemoryEventBus::new()),
         search: store.clone(),
         session_cache: Arc::new(MemorySessionCache::new(1000, clock.clone())),
         page_cache: Some(Arc::new(MemoryPageCache::new(10_000))),

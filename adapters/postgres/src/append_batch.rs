@@ -8,7 +8,11 @@
 //! drains the chat's queue batch by batch. Each post is answered only after its batch
 //! committed; a batch that fails fails every post in it (nothing was stored). The task is
 //! spawned, so a caller that goes away does not abandon the others' batch.
+//!
+//! Every batch is one transaction that first takes the chat's advisory lock (see
+//! `events`); each stored post records its `message.created` at its place in the batch.
 
+use crate::events::lock_chat;
 use crate::messages::{append_one, Appended, Post, Statements};
 use crate::PgStore;
 use futures_util::future::try_join_all;
@@ -83,7 +87,8 @@ pub(crate) async fn submit(store: &PgStore, post: Post) -> PortResult<Appended> 
 async fn run(store: &PgStore, batch: Vec<Pending>) {
     let (posts, replies): (Vec<Post>, Vec<_>) =
         batch.into_iter().map(|p| (p.post, p.reply)).unzip();
-    let outcome = store_all(store, &posts).await;
+    let chat = posts.first().map(|p| p.chat).unwrap_or_default();
+    let outcome = store_all(store, chat, &posts).await;
     for (i, reply) in replies.into_iter().enumerate() {
         let answer = match &outcome {
             Ok(results) => results
@@ -97,18 +102,14 @@ async fn run(store: &PgStore, batch: Vec<Pending>) {
     }
 }
 
-async fn store_all(store: &PgStore, posts: &[Post]) -> PortResult<Vec<Appended>> {
+async fn store_all(store: &PgStore, chat: Uuid, posts: &[Post]) -> PortResult<Vec<Appended>> {
     let deadline = store.db.deadline();
     let mut client = store.db.checkout(deadline).await?;
     let outcome = timeout_at(deadline, async {
         let st = Statements::prepare(&client).await?;
-        // A lone post without a key is one statement: its own transaction.
-        if let [post] = posts {
-            if post.key.is_none() {
-                return Ok(vec![append_one(&client, &st, post).await?]);
-            }
-        }
         let tx = client.transaction().await?;
+        // Before any write: the chat's transactions take their ids in commit order.
+        lock_chat(&tx, chat).await?;
         // Posts without a key are sent without waiting for each other's answers (the
         // connection keeps their order); a post with a key waits for its key's answer.
         let mut results = Vec::with_capacity(posts.len());
@@ -122,7 +123,15 @@ async fn store_all(store: &PgStore, posts: &[Post]) -> PortResult<Vec<Appended>>
                     .unwrap_or(rest.len())
             };
             let (run, after) = rest.split_at(n);
-            results.extend(try_join_all(run.iter().map(|p| append_one(&tx, &st, p))).await?);
+            let first = results.len();
+            results.extend(
+                try_join_all(run.iter().enumerate().map(|(i, p)| {
+                    // The event's ordinal in the transaction: the post's place in the batch.
+                    let ord = i32::try_from(first + i).unwrap_or(i32::MAX);
+                    append_one(&tx, &st, p, ord)
+                }))
+                .await?,
+            );
             rest = after;
         }
         // The chat does not exist: nothing of the batch may stay (keys included).

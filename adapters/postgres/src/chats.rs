@@ -1,16 +1,15 @@
 //! `Chats`: storing and renaming chats; the chat list and summaries are in
 //! `conversations`.
 //!
-//! A chat is stored together with its creator's row in `participants` (one statement), so
-//! the creator's list shows it at once. Every change takes a value of the event position
-//! in its own statement (`RETURNING nextval(…)`), so it is part of the change.
+//! A chat is stored together with its creator's row in `participants` and its
+//! `chat.created` event (one statement), so the creator's list shows it at once. A rename
+//! records `chat.renamed` in its transaction, under the chat's advisory lock.
 
 use crate::convert::{uuid, RowExt};
+use crate::events::lock_chat;
 use crate::PgStore;
 use async_trait::async_trait;
-use messenger_domain::{
-    AccountId, Chat, ChatId, ChatListCursor, ChatSummary, EventPosition, Timestamp,
-};
+use messenger_domain::{AccountId, Chat, ChatId, ChatListCursor, ChatSummary, Timestamp};
 use messenger_ports::{ChatListPage, ChatViewer, Chats, PortError, PortResult};
 use tokio::time::timeout_at;
 use tokio_postgres::Row;
@@ -28,13 +27,16 @@ fn chat_from(row: &Row) -> Result<Chat, PortError> {
 const INSERT_CHAT: &str = "\
     WITH c AS (\
         INSERT INTO chats (id, name, creator, created_at) VALUES ($1, $2, $3, $4) \
-        RETURNING id, creator) \
-    INSERT INTO participants (account_id, chat_id, is_creator) \
-    SELECT creator, id, true FROM c \
-    RETURNING nextval('event_position')";
+        RETURNING id, creator, name), \
+    p AS (INSERT INTO participants (account_id, chat_id, is_creator) \
+          SELECT creator, id, true FROM c) \
+    INSERT INTO events (pos, at, kind, chat_id, account_id, name, reads_before, reads_after) \
+    SELECT event_pos(0), event_now(), 4, id, creator, name, false, true FROM c";
 
-const RENAME_CHAT: &str =
-    "UPDATE chats SET name = $2 WHERE id = $1 RETURNING nextval('event_position')";
+const RENAME_CHAT: &str = "\
+    WITH c AS (UPDATE chats SET name = $2 WHERE id = $1 RETURNING id) \
+    INSERT INTO events (pos, at, kind, chat_id, name) \
+    SELECT event_pos(0), event_now(), 5, id, $2 FROM c";
 
 #[async_trait]
 impl Chats for PgStore {
@@ -82,10 +84,15 @@ impl Chats for PgStore {
 
     async fn rename_chat(&self, chat: ChatId, name: &str) -> PortResult<()> {
         let deadline = self.db.deadline();
-        let client = self.db.checkout(deadline).await?;
+        let mut client = self.db.checkout(deadline).await?;
+        let chat = uuid(chat.as_u128());
         let outcome = timeout_at(deadline, async {
             let st = client.prepare_cached(RENAME_CHAT).await?;
-            client.execute(&st, &[&uuid(chat.as_u128()), &name]).await
+            let tx = client.transaction().await?;
+            lock_chat(&tx, chat).await?;
+            let n = tx.execute(&st, &[&chat, &name]).await?;
+            tx.commit().await?;
+            Ok(n)
         })
         .await;
         match self.db.settle(client, outcome)? {
@@ -109,9 +116,5 @@ impl Chats for PgStore {
         limit: u32,
     ) -> PortResult<ChatListPage> {
         self.chat_list(viewer, from, limit).await
-    }
-
-    async fn event_position(&self) -> PortResult<EventPosition> {
-        self.current_event_position().await
     }
 }

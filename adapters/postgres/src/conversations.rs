@@ -1,4 +1,4 @@
-//! The chat list and chat summaries, and the event position.
+//! The chat list and chat summaries, with the event log's head.
 //!
 //! A summary costs a fixed number of primary-key lookups whatever the chat's size: the
 //! chat row (activity, last sequence number, member count), the viewer's `participants`
@@ -70,8 +70,8 @@ static EVERY_CHAT_LIST: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-const EVENT_POSITION: &str =
-    "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM event_position";
+/// The event log's head (see `events`).
+const EVENT_POSITION: &str = "SELECT event_horizon() - 1";
 
 fn summary_from(row: &Row, viewer: ChatViewer) -> Result<ChatSummary, PortError> {
     let chat = Chat {
@@ -190,18 +190,5 @@ impl PgStore {
             chats,
             events: EventPosition::new(seq(events)?),
         })
-    }
-
-    /// `Chats::event_position`.
-    pub(crate) async fn current_event_position(&self) -> PortResult<EventPosition> {
-        let deadline = self.db.deadline();
-        let client = self.db.checkout(deadline).await?;
-        let outcome = timeout_at(deadline, async {
-            let st = client.prepare_cached(EVENT_POSITION).await?;
-            client.query_one(&st, &[]).await
-        })
-        .await;
-        let row = self.db.settle(client, outcome)?;
-        Ok(EventPosition::new(seq(row.col(0)?)?))
     }
 }

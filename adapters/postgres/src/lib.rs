@@ -9,7 +9,8 @@
 //! silent answers `Unavailable` quickly; a connection that timed out is dropped, never
 //! reused. Driver errors become backend-neutral `PortError`s inside the adapter.
 //!
-//! Layout: `config` ([`PgConfig`]), `db` (pool, deadlines, error mapping, availability
+//! Layout: `config` ([`PgConfig`]), `events` (the event log: reading below the commit
+//! horizon), `bus` ([`PgEventBus`]: wake-ups over `LISTEN/NOTIFY`), `db` (pool, deadlines, error mapping, availability
 //! log), `migrate` (embedded SQL migrations in `migrations/` and [`Migrator`]), `store`
 //! ([`PgStore`]), `accounts` (accounts and sessions), `chats` (chats), `members` (members
 //! and read markers), `conversations` (chat list and summaries), `messages` (append and
@@ -24,11 +25,13 @@
 
 mod accounts;
 mod append_batch;
+mod bus;
 mod chats;
 mod config;
 mod conversations;
 mod convert;
 mod db;
+mod events;
 mod history;
 mod members;
 mod messages;
@@ -37,6 +40,7 @@ mod search;
 mod search_plan;
 mod store;
 
+pub use bus::PgEventBus;
 pub use config::{ConfigError, PgConfig};
 pub use migrate::{DownSteps, MigrateError, Migration, MigrationState, Migrator, MIGRATIONS};
 pub use store::{PgError, PgStore, PoolStatus};

@@ -7,8 +7,12 @@
 //! account, name) is its "name owner"; a reusing join returns the owner, a legacy join
 //! stores a further member that owns nothing, and leaving gives ownership up (a member
 //! that left is never revived: joining again stores a new one).
+//!
+//! Each change records its event (`member.joined`, `member.left`, `read.updated`) in its
+//! transaction, which begins with the chat's advisory lock (see `events`).
 
 use crate::convert::{seq, seq_param, uuid, RowExt};
+use crate::events::lock_chat;
 use crate::PgStore;
 use async_trait::async_trait;
 use messenger_domain::{AccountId, ChatId, Member, MemberId, Timestamp};
@@ -41,7 +45,19 @@ const TAKE_JOIN_SEQ: &str = "\
     UPDATE chats SET member_seq = member_seq + 1, member_count = member_count + 1 \
     WHERE id = $1 RETURNING member_seq, last_seq";
 
-const IS_BARRED: &str = "SELECT barred FROM participants WHERE account_id = $1 AND chat_id = $2";
+/// Whether the account is barred, and whether it reads the chat now.
+const IS_BARRED: &str = "SELECT barred, is_creator OR identities > 0 FROM participants \
+    WHERE account_id = $1 AND chat_id = $2";
+
+const RECORD_JOINED: &str = "\
+    INSERT INTO events (pos, at, kind, chat_id, account_id, user_id, name, reads_before, \
+                        reads_after) \
+    VALUES (event_pos(0), event_now(), 2, $1, $2, $3, $4, $5, true)";
+
+const RECORD_LEFT: &str = "\
+    INSERT INTO events (pos, at, kind, chat_id, account_id, user_id, removed, reads_before, \
+                        reads_after) \
+    VALUES (event_pos(0), event_now(), 3, $1, $2, $3, $4, true, $5)";
 
 const INSERT_MEMBER: &str = "\
     INSERT INTO members (chat_id, id, account_id, name, joined_at, join_seq, name_owner) \
@@ -55,8 +71,7 @@ const JOINED: &str = "\
     INSERT INTO participants (account_id, chat_id, identities, read_seq) VALUES ($1, $2, 1, $3) \
     ON CONFLICT (account_id, chat_id) DO UPDATE \
     SET identities = participants.identities + 1, \
-        read_seq = greatest(participants.read_seq, EXCLUDED.read_seq) \
-    RETURNING nextval('event_position')";
+        read_seq = greatest(participants.read_seq, EXCLUDED.read_seq)";
 
 const COUNT_OUT: &str =
     "UPDATE chats SET member_count = member_count - 1 WHERE id = $1 RETURNING id";
@@ -67,7 +82,7 @@ const MEMBER_LEAVES: &str = "\
 
 const LEFT: &str = "\
     UPDATE participants SET identities = identities - 1, barred = barred OR $3 \
-    WHERE account_id = $1 AND chat_id = $2 RETURNING nextval('event_position')";
+    WHERE account_id = $1 AND chat_id = $2 RETURNING is_creator OR identities > 0";
 
 const MEMBERS_PAGE: &str = "\
     SELECT c.member_seq, m.chat_id, m.id, m.account_id, m.name, m.joined_at, m.join_seq \
@@ -78,19 +93,22 @@ const MEMBERS_PAGE: &str = "\
     WHERE c.id = $1 \
     ORDER BY m.join_seq";
 
-/// One statement: the marker moves only forward and never past the chat's end; the
-/// event position advances only when a marker was written.
+/// One statement: the marker moves only forward and never past the chat's end;
+/// `read.updated` is recorded only when it moved (`old` reads the marker before).
 const MARK_READ: &str = "\
     WITH c AS (SELECT last_seq FROM chats WHERE id = $2), \
+    old AS (SELECT read_seq FROM participants WHERE account_id = $1 AND chat_id = $2), \
     u AS (\
         INSERT INTO participants (account_id, chat_id, read_seq) \
         SELECT $1, $2, $3 FROM c WHERE $3 <= c.last_seq \
         ON CONFLICT (account_id, chat_id) DO UPDATE \
         SET read_seq = greatest(participants.read_seq, EXCLUDED.read_seq) \
-        RETURNING read_seq) \
-    SELECT c.last_seq, u.read_seq, \
-           CASE WHEN u.read_seq IS NOT NULL THEN nextval('event_position') END \
-    FROM c LEFT JOIN u ON true";
+        RETURNING read_seq), \
+    e AS (\
+        INSERT INTO events (pos, at, kind, chat_id, account_id, seq, unread) \
+        SELECT event_pos(0), event_now(), 6, $2, $1, u.read_seq, c.last_seq - u.read_seq \
+        FROM c, u WHERE u.read_seq > coalesce((SELECT read_seq FROM old), 0)) \
+    SELECT c.last_seq, u.read_seq FROM c LEFT JOIN u ON true";
 
 /// What the statements of a join found.
 enum Joined {
@@ -122,14 +140,20 @@ impl Members for PgStore {
             let barred = client.prepare_cached(IS_BARRED).await?;
             let insert = client.prepare_cached(INSERT_MEMBER).await?;
             let joined = client.prepare_cached(JOINED).await?;
+            let record = client.prepare_cached(RECORD_JOINED).await?;
             let tx = client.transaction().await?;
+            lock_chat(&tx, chat).await?;
             let Some(row) = tx.query_opt(&take, &[&chat]).await? else {
                 tx.rollback().await?;
                 return Ok(Joined::NoChat);
             };
             let (join_seq, last_seq): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
-            let bar = tx.query_opt(&barred, &[&account, &chat]).await?;
-            if bar.map(|r| r.try_get::<_, bool>(0)).transpose()? == Some(true) {
+            let part = tx.query_opt(&barred, &[&account, &chat]).await?;
+            let (is_barred, reads_before) = match part {
+                Some(r) => (r.try_get::<_, bool>(0)?, r.try_get::<_, bool>(1)?),
+                None => (false, false),
+            };
+            if is_barred {
                 tx.rollback().await?;
                 return Ok(Joined::NoChat);
             }
@@ -150,6 +174,11 @@ impl Members for PgStore {
                 )
                 .await?;
             tx.execute(&joined, &[&account, &chat, &last_seq]).await?;
+            tx.execute(
+                &record,
+                &[&chat, &account, &id, &member.name, &reads_before],
+            )
+            .await?;
             tx.commit().await?;
             Ok(Joined::Member(row))
         })
@@ -229,7 +258,9 @@ impl Members for PgStore {
             let count_out = client.prepare_cached(COUNT_OUT).await?;
             let leaves = client.prepare_cached(MEMBER_LEAVES).await?;
             let left = client.prepare_cached(LEFT).await?;
+            let record = client.prepare_cached(RECORD_LEFT).await?;
             let tx = client.transaction().await?;
+            lock_chat(&tx, chat).await?;
             if tx.query_opt(&count_out, &[&chat]).await?.is_none() {
                 tx.rollback().await?;
                 return Ok(false);
@@ -242,7 +273,18 @@ impl Members for PgStore {
                 return Ok(false);
             };
             let account: Uuid = row.try_get(0)?;
-            tx.execute(&left, &[&account, &chat, &bar_account]).await?;
+            let reads_after: bool = match tx
+                .query_opt(&left, &[&account, &chat, &bar_account])
+                .await?
+            {
+                Some(r) => r.try_get(0)?,
+                None => false,
+            };
+            tx.execute(
+                &record,
+                &[&chat, &account, &member, &bar_account, &reads_after],
+            )
+            .await?;
             tx.commit().await?;
             Ok(true)
         })
@@ -299,19 +341,17 @@ impl Members for PgStore {
         upto: u64,
     ) -> PortResult<ReadUpdate> {
         let deadline = self.db.deadline();
-        let client = self.db.checkout(deadline).await?;
+        let mut client = self.db.checkout(deadline).await?;
+        let chat = uuid(chat.as_u128());
         let outcome = timeout_at(deadline, async {
             let st = client.prepare_cached(MARK_READ).await?;
-            client
-                .query_opt(
-                    &st,
-                    &[
-                        &uuid(account.as_u128()),
-                        &uuid(chat.as_u128()),
-                        &seq_param(upto),
-                    ],
-                )
-                .await
+            let tx = client.transaction().await?;
+            lock_chat(&tx, chat).await?;
+            let row = tx
+                .query_opt(&st, &[&uuid(account.as_u128()), &chat, &seq_param(upto)])
+                .await?;
+            tx.commit().await?;
+            Ok(row)
         })
         .await;
         let Some(row) = self.db.settle(client, outcome)? else {

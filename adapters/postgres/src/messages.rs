@@ -11,7 +11,8 @@
 //! a duplicate in the same batch sees the first's key at once and replays.
 //!
 //! Concurrent posts to one chat share a transaction (`append_batch`); `append_one` holds
-//! every statement of one post.
+//! every statement of one post. Each stored message records its `message.created` event,
+//! which refers to the message's row (the text is not stored twice).
 
 use crate::append_batch::submit;
 use crate::convert::{seq, seq_param, uuid, RowExt};
@@ -26,18 +27,25 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Error, Statement};
 use uuid::Uuid;
 
-/// Takes the chat's next sequence number and stores the message with it, in one
-/// statement; no row when the chat does not exist.
+/// Takes the chat's next sequence number, stores the message with it and records its
+/// `message.created` (referring to the message's row, at ordinal `$9` of the transaction),
+/// in one statement; no row when the chat does not exist.
 const INSERT_MESSAGE: &str = "\
     WITH c AS (\
         UPDATE chats SET last_seq = last_seq + 1, \
                          last_created_at = greatest(last_created_at, $6) \
         WHERE id = $1 \
-        RETURNING last_seq, last_created_at) \
-    INSERT INTO messages \
-        (chat_id, seq, id, user_id, user_name, text, created_at, words, words_truncated) \
-    SELECT $1, c.last_seq, $2, $3, $4, $5, c.last_created_at, $7::text::tsvector, $8 FROM c \
-    RETURNING seq, created_at";
+        RETURNING last_seq, last_created_at), \
+    m AS (\
+        INSERT INTO messages \
+            (chat_id, seq, id, user_id, user_name, text, created_at, words, words_truncated) \
+        SELECT $1, c.last_seq, $2, $3, $4, $5, c.last_created_at, $7::text::tsvector, $8 \
+        FROM c \
+        RETURNING seq, created_at), \
+    e AS (\
+        INSERT INTO events (pos, at, kind, chat_id, seq) \
+        SELECT event_pos($9), event_now(), 1, $1, seq FROM m) \
+    SELECT seq, created_at FROM m";
 
 const INSERT_KEY: &str = "\
     INSERT INTO idempotency_keys (chat_id, scope, key, fingerprint, message_id, created_at) \
@@ -131,6 +139,7 @@ pub(crate) async fn append_one<C: GenericClient + Sync>(
     client: &C,
     st: &Statements,
     p: &Post,
+    ord: i32,
 ) -> Result<Appended, Error> {
     if let Some((scope, key, fingerprint)) = &p.key {
         let fingerprint = &fingerprint[..];
@@ -154,7 +163,7 @@ pub(crate) async fn append_one<C: GenericClient + Sync>(
             });
         }
     }
-    let params: [&(dyn ToSql + Sync); 8] = [
+    let params: [&(dyn ToSql + Sync); 9] = [
         &p.chat,
         &p.id,
         &p.user,
@@ -163,6 +172,7 @@ pub(crate) async fn append_one<C: GenericClient + Sync>(
         &p.now,
         &p.words,
         &p.truncated,
+        &ord,
     ];
     Ok(match client.query_opt(&st.insert, &params).await? {
         Some(row) => Appended::Stored {

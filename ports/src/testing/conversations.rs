@@ -1,5 +1,5 @@
 //! Conversations over [`Chats`], [`Members`] and [`Messages`]: the chat list and its
-//! order, chat summaries, renaming, the event position. Read markers, members and paging
+//! order, chat summaries, renaming (the events they record are checked in `events`). Read markers, members and paging
 //! backwards are in `read_state`.
 
 use super::read_state::{members_leave_and_removal, members_page_in_joining_order};
@@ -7,8 +7,8 @@ use super::read_state::{page_before_reads_backwards, read_markers_follow_join_po
 use super::support::{chat_by, fresh_account, ok, some, unique_name, unique_u128, wall_now};
 use crate::{Accounts, AppendOutcome, ChatViewer, Chats, Members, Messages, NewMessage};
 use messenger_domain::{
-    AccountId, Chat, ChatId, ChatListCursor, ChatSummary, EventPosition, Member, MemberId,
-    MessageId, Timestamp, PREVIEW_CHARS,
+    AccountId, Chat, ChatId, ChatListCursor, ChatSummary, Member, MemberId, MessageId, Timestamp,
+    PREVIEW_CHARS,
 };
 use std::time::Duration;
 
@@ -36,8 +36,6 @@ pub struct Repos<'a> {
 ///   marker and the last sequence number; it exists (not visible) for a stranger; an
 ///   unknown chat has none;
 /// - renaming changes the name everywhere; an unknown chat is `NotFound`;
-/// - the event position only grows, and every change (chat, join, post, read, rename,
-///   leave) advances it; the list's position is between the positions before and after;
 /// - read markers: creator at 0, joiner at the end, poster at its message, forward only,
 ///   beyond the end refused, per account; unread = last_seq − marker;
 /// - members in joining order, without those that left; leaving and removal (with a bar
@@ -61,7 +59,6 @@ pub async fn conversations_suite(
     every_chat_view_shows_every_chat_as_creator(&r).await;
     summaries_show_the_viewers_state(&r).await;
     renaming_changes_the_name(&r).await;
-    every_change_advances_the_event_position(&r).await;
     read_markers_follow_join_post_and_read(&r).await;
     members_page_in_joining_order(&r).await;
     members_leave_and_removal(&r).await;
@@ -305,41 +302,4 @@ pub async fn renaming_changes_the_name(r: &Repos<'_>) {
         Err(crate::PortError::NotFound),
         "renaming an unknown chat must be NotFound"
     );
-}
-
-/// Every change advances the event position; the list's position lies in between.
-pub async fn every_change_advances_the_event_position(r: &Repos<'_>) {
-    let position = || async { ok(r.chats.event_position().await, "event_position") };
-    let creator = fresh_account(r.accounts).await;
-    let mut last: EventPosition = position().await;
-    let mut advanced = |step: &str, now: EventPosition| {
-        assert!(
-            now > last,
-            "{step} must advance the event position ({now:?} after {last:?})"
-        );
-        last = now;
-    };
-    let chat = chat_at(r, creator, wall_now()).await;
-    advanced("creating a chat", position().await);
-    let member = join(r, chat.id, creator, "Me").await;
-    advanced("joining", position().await);
-    post(r, &member, "hello", wall_now()).await;
-    advanced("posting", position().await);
-    ok(r.members.mark_read(chat.id, creator, 0).await, "mark_read");
-    advanced("marking read", position().await);
-    ok(r.chats.rename_chat(chat.id, "new").await, "rename_chat");
-    advanced("renaming", position().await);
-    let before = position().await;
-    let page = ok(
-        r.chats
-            .list_chats(own(creator), ChatListCursor::start(creator), 10)
-            .await,
-        "list_chats",
-    );
-    assert!(
-        page.events >= before && page.events <= position().await,
-        "the list's event position must be the position when it was read"
-    );
-    ok(r.members.leave(chat.id, member.id, false).await, "leave");
-    advanced("leaving", position().await);
 }

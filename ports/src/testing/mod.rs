@@ -26,13 +26,15 @@
 //!
 //! Layout: one file per area — `accounts`, `sessions`, `chats` (chats and members),
 //! `conversations` and `read_state` (chat list, summaries, read markers, leaving, paging
-//! backwards), `messages`, `search`, `session_cache`, `page_cache`, `rate_limiter`, `attempts`,
+//! backwards), `events` and `events_more` (the event log and bus), `messages`, `search`, `session_cache`, `page_cache`, `rate_limiter`, `attempts`,
 //! `task_store`, `task_queue` — and `support` (unique ids, fixtures, assertion helpers).
 
 pub mod accounts;
 pub mod attempts;
 pub mod chats;
 pub mod conversations;
+pub mod events;
+mod events_more;
 pub mod messages;
 pub mod page_cache;
 pub mod rate_limiter;
@@ -48,6 +50,7 @@ pub use accounts::accounts_suite;
 pub use attempts::attempts_suite;
 pub use chats::chats_suite;
 pub use conversations::conversations_suite;
+pub use events::events_suite;
 pub use messages::messages_suite;
 pub use page_cache::page_cache_suite;
 pub use rate_limiter::rate_limiter_suite;

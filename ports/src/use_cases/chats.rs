@@ -17,6 +17,7 @@ impl Messenger {
             created_at: self.ports.clock.now(),
         };
         self.ports.chats.insert_chat(&chat).await?;
+        self.ports.bus.publish().await;
         Ok(chat.id)
     }
 
@@ -47,7 +48,10 @@ impl Messenger {
             .join(&member, !self.settings.legacy_mode)
             .await
         {
-            Ok(m) => Ok(m.id),
+            Ok(m) => {
+                self.ports.bus.publish().await;
+                Ok(m.id)
+            }
             Err(PortError::NotFound) => Err(Error::ChatNotFound.into()),
             Err(e) => Err(e.into()),
         }

@@ -114,7 +114,7 @@ impl Messenger {
             return Err(Error::Forbidden.into());
         }
         match self.ports.chats.rename_chat(chat, name.as_str()).await {
-            Ok(()) => {}
+            Ok(()) => self.ports.bus.publish().await,
             Err(PortError::NotFound) => return Err(Error::ChatNotFound.into()),
             Err(e) => return Err(e.into()),
         }

@@ -97,7 +97,10 @@ impl Messenger {
             }
         }
         match self.ports.members.leave(chat, member, !own).await {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.ports.bus.publish().await;
+                Ok(())
+            }
             // Left or removed by a racing call.
             Err(PortError::NotFound) => Err(Error::UserNotFound.into()),
             Err(e) => Err(e.into()),

@@ -57,7 +57,10 @@ impl Messenger {
             })
             .await;
         match outcome {
-            Ok(AppendOutcome::Stored(m)) => Ok(m.id),
+            Ok(AppendOutcome::Stored(m)) => {
+                self.ports.bus.publish().await;
+                Ok(m.id)
+            }
             Ok(AppendOutcome::Replayed(id)) => Ok(id),
             Ok(AppendOutcome::KeyReused) => Err(Error::IdempotencyKeyReused.into()),
             Err(PortError::NotFound) => Err(Error::ChatNotFound.into()),

@@ -27,6 +27,7 @@
 mod auth;
 mod chats;
 mod conversations;
+mod events;
 mod members;
 mod messages;
 mod pages;
@@ -34,6 +35,7 @@ mod read;
 mod search;
 
 pub use conversations::ChatList;
+pub use events::{EventCursor, EventFeed, EventsPage, EVENTS_RECHECK};
 pub use members::{ListedMember, MemberList};
 pub use pages::{ChatPage, PageAnchor};
 pub use read::ReadMarker;
@@ -41,8 +43,9 @@ pub use search::{HitsPage, RunOutcome};
 
 use crate::AppError;
 use crate::{
-    Accounts, AttemptCounter, Chats, Clock, IdGenerator, Members, MessageSearch, Messages,
-    PageCache, PasswordHasher, RateLimiter, SessionCache, Sessions, TaskQueue, TaskStore,
+    Accounts, AttemptCounter, Chats, Clock, EventBus, EventLog, IdGenerator, Members,
+    MessageSearch, Messages, PageCache, PasswordHasher, RateLimiter, SessionCache, Sessions,
+    TaskQueue, TaskStore,
 };
 use messenger_domain::{AccountId, ChatId};
 use std::{sync::Arc, time::Duration};
@@ -98,6 +101,8 @@ pub struct Settings {
     pub task_max_attempts: u32,
     /// Failed-login limits.
     pub login_limits: LoginLimits,
+    /// How long events stay replayable.
+    pub events_retention: Duration,
 }
 
 impl Default for Settings {
@@ -113,6 +118,7 @@ impl Default for Settings {
             task_ttl: Duration::from_secs(3600),
             task_max_attempts: 3,
             login_limits: LoginLimits::default(),
+            events_retention: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -130,6 +136,10 @@ pub struct Ports {
     pub members: Arc<dyn Members>,
     /// Messages.
     pub messages: Arc<dyn Messages>,
+    /// The event log.
+    pub events: Arc<dyn EventLog>,
+    /// Wake-ups of event readers.
+    pub bus: Arc<dyn EventBus>,
     /// Message search (used by `run_search_task`).
     pub search: Arc<dyn MessageSearch>,
     /// Session cache.

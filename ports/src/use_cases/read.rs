@@ -35,10 +35,13 @@ impl Messenger {
             .mark_read(chat, caller.account_id, upto)
             .await
         {
-            Ok(ReadUpdate::Marked { read_seq, last_seq }) => Ok(ReadMarker {
-                read: Cursor::new(scope, read_seq),
-                unread_count: last_seq.saturating_sub(read_seq),
-            }),
+            Ok(ReadUpdate::Marked { read_seq, last_seq }) => {
+                self.ports.bus.publish().await;
+                Ok(ReadMarker {
+                    read: Cursor::new(scope, read_seq),
+                    unread_count: last_seq.saturating_sub(read_seq),
+                })
+            }
             Ok(ReadUpdate::BeyondEnd) => Err(Error::BadCursor.into()),
             Err(PortError::NotFound) => Err(Error::ChatNotFound.into()),
             Err(e) => Err(e.into()),

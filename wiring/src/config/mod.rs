@@ -11,6 +11,7 @@
 
 mod auth;
 mod cache;
+mod events;
 mod limits;
 mod logging;
 mod parse;
@@ -23,6 +24,7 @@ mod worker;
 
 pub use auth::{Auth, AuthVars};
 pub use cache::{Cache, CacheType, CacheVars};
+pub use events::{Events, EventsVars};
 pub use limits::{Limits, LimitsVars};
 pub use logging::{LogFormat, Logging, LoggingVars};
 pub use queue::{needs_shared_stores, Queue, QueueVars};
@@ -87,6 +89,9 @@ pub struct RawConfig {
     pub search: SearchVars,
     #[command(flatten)]
     #[allow(missing_docs)]
+    pub events: EventsVars,
+    #[command(flatten)]
+    #[allow(missing_docs)]
     pub storage: StorageVars,
     #[command(flatten)]
     #[allow(missing_docs)]
@@ -109,6 +114,8 @@ pub struct Config {
     pub cache: Cache,
     /// Search.
     pub search: Search,
+    /// Live updates.
+    pub events: Events,
     /// Where the durable data lives.
     pub storage: Storage,
     /// Where sessions, limits and task state are shared.
@@ -153,6 +160,7 @@ impl Config {
             auth: Auth::from_vars(&raw.auth)?,
             limits: Limits::from_vars(&raw.limits)?,
             search: Search::from_vars(&raw.search)?,
+            events: Events::from_vars(&raw.events)?,
             storage: Storage::from_vars(&raw.storage, server.dependency_timeout)?,
             shared_state: SharedState::from_vars(
                 &raw.shared_state,
@@ -195,6 +203,7 @@ impl Config {
             search_hit_cap: self.search.hit_cap,
             task_ttl: self.search.task_ttl,
             login_limits: self.auth.login_limits,
+            events_retention: self.events.retention,
             ..Settings::default()
         }
     }

@@ -1,9 +1,10 @@
 //! `Chats` and `Members`: chats, joins and leaves, read markers, and the chat list.
 
+use super::events::Recorded;
 use super::{read, write, ChatState, MemberState, MemoryStore, Reader};
 use async_trait::async_trait;
 use messenger_domain::{
-    AccountId, Chat, ChatId, ChatListCursor, ChatSummary, EventPosition, Member, MemberId,
+    AccountId, Chat, ChatId, ChatListCursor, ChatSummary, Event, EventPosition, Member, MemberId,
     Timestamp,
 };
 use messenger_ports::{
@@ -11,7 +12,6 @@ use messenger_ports::{
     PortResult, ReadUpdate,
 };
 use std::cmp::Reverse;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 
 #[async_trait]
@@ -28,7 +28,11 @@ impl Chats for MemoryStore {
         };
         let _state = write(&cell);
         self.set_participation(chat.creator, chat.id, true);
-        self.changed();
+        self.record(Recorded::Other(Event::ChatCreated {
+            chat_id: chat.id,
+            chat_name: chat.name.clone(),
+            creator: chat.creator,
+        }));
         Ok(())
     }
 
@@ -40,7 +44,10 @@ impl Chats for MemoryStore {
         let cell = self.chat_cell(chat).ok_or(PortError::NotFound)?;
         let mut state = write(&cell);
         state.chat.name = name.to_owned();
-        self.changed();
+        self.record(Recorded::Other(Event::ChatRenamed {
+            chat_id: chat,
+            chat_name: name.to_owned(),
+        }));
         Ok(())
     }
 
@@ -58,7 +65,7 @@ impl Chats for MemoryStore {
         from: ChatListCursor,
         limit: u32,
     ) -> PortResult<ChatListPage> {
-        let events = EventPosition::new(self.events.load(Ordering::SeqCst));
+        let events = EventPosition::new(super::lock(&self.events).head_number());
         let cells: Vec<_> = if viewer.every_chat {
             read(&self.chats).values().cloned().collect()
         } else {
@@ -95,10 +102,6 @@ impl Chats for MemoryStore {
             .collect();
         Ok(ChatListPage { chats, events })
     }
-
-    async fn event_position(&self) -> PortResult<EventPosition> {
-        Ok(EventPosition::new(self.events.load(Ordering::SeqCst)))
-    }
 }
 
 #[async_trait]
@@ -120,6 +123,7 @@ impl Members for MemoryStore {
                 return Ok(m.member.clone());
             }
         }
+        let reads_before = chat.takes_part(account);
         chat.member_seq += 1;
         let join_seq = chat.member_seq;
         let last_seq = chat.last_seq();
@@ -137,7 +141,13 @@ impl Members for MemoryStore {
         reader.mine.insert(join_seq, member.id);
         reader.read_seq = reader.read_seq.max(last_seq);
         self.set_participation(account, member.chat_id, true);
-        self.changed();
+        self.record(Recorded::Other(Event::MemberJoined {
+            chat_id: member.chat_id,
+            user_id: member.id,
+            user_name: member.name.clone(),
+            account,
+            reads_before,
+        }));
         Ok(member.clone())
     }
 
@@ -190,7 +200,13 @@ impl Members for MemoryStore {
         reader.barred |= bar_account;
         let takes_part = state.takes_part(account);
         self.set_participation(account, chat, takes_part);
-        self.changed();
+        self.record(Recorded::Other(Event::MemberLeft {
+            chat_id: chat,
+            user_id: member,
+            removed: bar_account,
+            account,
+            reads_after: takes_part,
+        }));
         Ok(())
     }
 
@@ -232,9 +248,17 @@ impl Members for MemoryStore {
             return Ok(ReadUpdate::BeyondEnd);
         }
         let reader = state.readers.entry(account).or_insert_with(Reader::default);
+        let moved = upto > reader.read_seq;
         reader.read_seq = reader.read_seq.max(upto);
         let read_seq = reader.read_seq;
-        self.changed();
+        if moved {
+            self.record(Recorded::Other(Event::ReadUpdated {
+                chat_id: chat,
+                account,
+                read_seq,
+                unread_count: last_seq.saturating_sub(read_seq),
+            }));
+        }
         Ok(ReadUpdate::Marked { read_seq, last_seq })
     }
 }

@@ -1,6 +1,7 @@
 //! `Messages` and `MessageSearch`: append (with idempotency keys and the poster's read
 //! marker), paging both ways, and word/phrase search with the domain tokenizer.
 
+use super::events::Recorded;
 use super::{read, write, ChatCell, IdempotencyEntry, MemoryStore, StoredMessage};
 use async_trait::async_trait;
 use messenger_domain::{tokenize, ChatId, SearchHit, SearchQuery, Timestamp};
@@ -63,7 +64,10 @@ impl Messages for MemoryStore {
             let reader = chat.readers.entry(account).or_default();
             reader.read_seq = reader.read_seq.max(seq);
         }
-        self.changed();
+        self.record(Recorded::Message {
+            chat: m.chat_id,
+            seq,
+        });
         let index = chat.messages.len() - 1;
         chat.message(index)
             .map(AppendOutcome::Stored)

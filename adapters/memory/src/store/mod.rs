@@ -4,24 +4,27 @@
 //!
 //! Each chat keeps, beside its messages, what the chat list needs without counting: its
 //! current members in joining order and, per account, the read marker and the account's
-//! current identities. Every change runs under the chat's lock, advances the store's
-//! event position and keeps the account → chats index (the list and search scope) in step.
+//! current identities. Every change runs under the chat's lock, records its event in the
+//! event log as its last step and keeps the account → chats index (the list and search
+//! scope) in step.
 //!
 //! Layout: this file (state, accounts, sessions), `chats` (chats, members, read markers,
-//! the chat list), `messages` (append, paging both ways, search).
+//! the chat list), `messages` (append, paging both ways, search), `events` (the event
+//! log).
 
 mod chats;
+mod events;
 mod messages;
 
 use crate::search_index::SearchIndex;
 use async_trait::async_trait;
+use events::EventLogState;
 use messenger_domain::{
     Account, AccountId, Chat, ChatId, ChatSummary, Member, MemberId, Message, MessageId,
     MessagePreview, Session, Timestamp, TokenHash,
 };
 use messenger_ports::{Accounts, ChatViewer, Clock, PortError, PortResult, Sessions};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// A stored message, compact: the chat and sequence number are implied by its place.
@@ -165,8 +168,8 @@ pub struct MemoryStore {
     participation: RwLock<HashMap<AccountId, HashSet<ChatId>>>,
     /// Every message's words, for search.
     index: RwLock<SearchIndex>,
-    /// The event position: advanced by every change, under the changed chat's lock.
-    events: AtomicU64,
+    /// The event log: appended by every change, under the changed chat's lock.
+    events: Mutex<EventLogState>,
     clock: Arc<dyn Clock>,
 }
 
@@ -191,7 +194,7 @@ impl MemoryStore {
             chats: RwLock::default(),
             participation: RwLock::default(),
             index: RwLock::default(),
-            events: AtomicU64::new(0),
+            events: Mutex::default(),
             clock,
         }
     }
@@ -208,11 +211,6 @@ impl MemoryStore {
         } else if let Some(chats) = index.get_mut(&account) {
             chats.remove(&chat);
         }
-    }
-
-    /// Advances the event position (call under the changed chat's lock).
-    fn changed(&self) {
-        self.events.fetch_add(1, Ordering::SeqCst);
     }
 }
 

@@ -55,6 +55,8 @@ pub fn world(legacy_mode: bool) -> World {
         chats: store.clone(),
         members: store.clone(),
         messages: store.clone(),
+        events: store.clone(),
+        bus: Arc::new(MemoryEventBus::new()),
         search: store.clone(),
         session_cache: Arc::new(MemorySessionCache::new(1000, clock.clone())),
         page_cache: Some(cache.clone()),

@@ -58,3 +58,21 @@ async fn search() {
     let store = schema.store().await;
     testing::search_suite(&store, &store, &store, &store, &store).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_log_and_bus() {
+    let Some(schema) = TestSchema::new("conformance::event_log_and_bus") else {
+        return;
+    };
+    let store = schema.store().await;
+    let bus = messenger_postgres::PgEventBus::start(&schema.config());
+    let repos = testing::conversations::Repos {
+        accounts: &store,
+        chats: &store,
+        members: &store,
+        messages: &store,
+    };
+    // A change is readable once every transaction begun before it has ended: wait for real.
+    let time = testing::TimeTravel::new(|d| Box::pin(tokio::time::sleep(d)));
+    testing::events_suite(&repos, &store, &bus, &time).await;
+}

@@ -7,6 +7,7 @@
 
 mod concurrency;
 mod conformance;
+mod events;
 mod helpers;
 mod migrations;
 mod outage;

@@ -223,6 +223,7 @@ async fn conversations_migration_fills_in_existing_chats() {
     };
     let migrator = Migrator::new(&schema.config());
     migrator.up().await.unwrap();
+    assert_eq!(migrator.down(DownSteps::One).await.unwrap(), [6]);
     assert_eq!(migrator.down(DownSteps::One).await.unwrap(), [5]);
     let client = schema.client().await;
     // A chat with two messages and two members of one account (0004's shape).
@@ -244,7 +245,7 @@ async fn conversations_migration_fills_in_existing_chats() {
         )
         .await
         .unwrap();
-    assert_eq!(migrator.up().await.unwrap(), [5]);
+    assert_eq!(migrator.up().await.unwrap(), [5, 6]);
     let rows = client
         .query(
             "SELECT id::text, join_seq FROM members ORDER BY join_seq",
@@ -311,6 +312,7 @@ async fn conversations_migration_fills_in_existing_chats() {
         )
         .await
         .unwrap();
+    assert_eq!(migrator.down(DownSteps::One).await.unwrap(), [6]);
     assert_eq!(migrator.down(DownSteps::One).await.unwrap(), [5]);
     let left: i64 = client
         .query_one("SELECT count(*) FROM members", &[])
@@ -318,5 +320,5 @@ async fn conversations_migration_fills_in_existing_chats() {
         .unwrap()
         .get(0);
     assert_eq!(left, 1, "down forgets members that left");
-    assert_eq!(migrator.up().await.unwrap(), [5]);
+    assert_eq!(migrator.up().await.unwrap(), [5, 6]);
 }
