@@ -19,6 +19,7 @@ pub struct App {
     endpoint: BoxEndpoint<'static, Response>,
     background: Background,
     shutdown_timeout: Duration,
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl App {
@@ -37,6 +38,7 @@ impl App {
             })
         })?;
         let wired = wire_api(&config, overrides).await?;
+        let (closing, closing_rx) = tokio::sync::watch::channel(false);
         let endpoint = http::endpoint(GateSettings {
             messenger: wired.messenger.clone(),
             limiter: wired.request_limiter.clone(),
@@ -46,7 +48,11 @@ impl App {
             trusted_proxies: config.server.trusted_proxies.clone(),
             request_timeout: config.server.request_timeout,
             metrics: Arc::new(Metrics::new()),
-            rendered_page_bytes: config.cache.rendered_page_bytes(),
+            api: crate::api::ApiOptions {
+                rendered_page_bytes: config.cache.rendered_page_bytes(),
+                streams_per_account: config.events.streams_per_account,
+                closing: closing_rx,
+            },
         })
         .boxed();
         let addr = SocketAddr::new(config.server.host, config.server.port);
@@ -66,6 +72,7 @@ impl App {
             endpoint,
             background: wired.background,
             shutdown_timeout: config.server.shutdown_timeout,
+            closing,
         })
     }
 
@@ -79,9 +86,9 @@ impl App {
         &self.messenger
     }
 
-    /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests
-    /// finish (at most the shutdown timeout, 30 s by default), and stops the background
-    /// jobs.
+    /// Serves until `shutdown` resolves, then stops accepting, ends the open event streams
+    /// (their clients reconnect elsewhere), lets in-flight requests finish (at most the
+    /// shutdown timeout, 30 s by default), and stops the background jobs.
     ///
     /// # Errors
     /// When the server fails to accept connections.
@@ -89,6 +96,11 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let closing = self.closing;
+        let shutdown = async move {
+            shutdown.await;
+            let _ = closing.send(true);
+        };
         let result = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(self.endpoint, shutdown, Some(self.shutdown_timeout))
             .await;
@@ -98,6 +110,9 @@ impl App {
 
     /// The generated OpenAPI document, as served at `/openapi.json`.
     pub fn openapi_json() -> String {
-        crate::api::spec_json(&crate::api::service(&messenger_wiring::spec_messenger(), 0))
+        crate::api::spec_json(&crate::api::service(
+            &messenger_wiring::spec_messenger(),
+            crate::api::ApiOptions::for_spec(),
+        ))
     }
 }

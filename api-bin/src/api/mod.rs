@@ -7,11 +7,14 @@
 
 pub mod auth;
 pub mod chats;
+pub mod event_data;
+pub mod events;
 pub mod health;
 pub mod members;
 pub mod messages;
 pub mod pages;
 pub mod search;
+pub mod streams;
 pub mod summary;
 pub mod types;
 
@@ -34,6 +37,8 @@ pub enum ApiTags {
     Chats,
     /// Full-text search over messages, run asynchronously.
     Search,
+    /// Live updates: the event stream and the long poll.
+    Events,
 }
 
 /// Where a page ends.
@@ -51,18 +56,45 @@ pub type Api = (
     members::MembersApi,
     messages::MessagesApi,
     search::SearchApi,
+    events::EventsApi,
 );
 
-/// The API over `messenger`, keeping up to `rendered_page_bytes` of written full pages of
-/// messages (0: none).
-pub fn service(messenger: &Messenger, rendered_page_bytes: u64) -> OpenApiService<Api, ()> {
+/// What the routes need beyond the use cases.
+#[derive(Debug, Clone)]
+pub struct ApiOptions {
+    /// Bytes of written full pages of messages kept (0: none).
+    pub rendered_page_bytes: u64,
+    /// Event streams one account may have open on this instance.
+    pub streams_per_account: u32,
+    /// Turns true when the service starts shutting down: every event stream ends.
+    pub closing: tokio::sync::watch::Receiver<bool>,
+}
+
+impl ApiOptions {
+    /// No page cache, the default stream limit, never closing (for the spec).
+    pub fn for_spec() -> Self {
+        Self {
+            rendered_page_bytes: 0,
+            streams_per_account: 10,
+            closing: tokio::sync::watch::channel(false).1,
+        }
+    }
+}
+
+/// The API over `messenger`.
+pub fn service(messenger: &Messenger, options: ApiOptions) -> OpenApiService<Api, ()> {
     let api = (
         health::HealthApi::new(messenger.clone()),
         auth::AuthApi::new(messenger.clone()),
         chats::ChatsApi::new(messenger.clone()),
         members::MembersApi::new(messenger.clone()),
-        messages::MessagesApi::new(messenger.clone(), rendered_page_bytes),
+        messages::MessagesApi::new(messenger.clone(), options.rendered_page_bytes),
         search::SearchApi::new(messenger.clone()),
+        events::EventsApi::new(
+            messenger.clone(),
+            options.streams_per_account,
+            options.closing,
+        ),
     );
     OpenApiService::new(api, "Messenger API", env!("CARGO_PKG_VERSION"))
         .description(DESCRIPTION)
@@ -78,7 +110,7 @@ pub fn service(messenger: &Messenger, rendered_page_bytes: u64) -> OpenApiServic
 
 const DESCRIPTION: &str = "A messenger backend: accounts and sessions, chats, members, \
 messages with exact cursor paging both ways, the caller's chat list with unread counts and \
-read markers, and asynchronous full-text search.\n\n\
+read markers, live updates from a durable event log, and asynchronous full-text search.\n\n\
 Every error answers `{\"message\": \"<code>\"}`. Errors are checked in this order: an unknown \
 route (404 `not-found`) or another method (405 `method-not-allowed`, with `Allow`); \
 authentication (401); throttling (429 with `Retry-After`); bad input (400 `bad-parameters`); \

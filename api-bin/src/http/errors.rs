@@ -128,6 +128,8 @@ code_sets! {
     LoginBadRequestError(LoginBadRequestCode) { BadParameters, UserNotFound, BadPassword }
     /// A page of messages refused.
     PageBadRequestError(PageBadRequestCode) { BadParameters, BadCursor }
+    /// A malformed position.
+    BadCursorError(BadCursorCode) { BadCursor }
     /// A page of search results refused.
     ResultsBadRequestError(ResultsBadRequestCode) { BadParameters, BadCursor, TaskNotComplete, TaskFailed }
     /// Authentication failed: no or another scheme, an unknown/malformed/logged-out token, or an

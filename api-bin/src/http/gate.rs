@@ -41,8 +41,8 @@ pub struct GateSettings {
     pub request_timeout: Duration,
     /// Request counts and latencies.
     pub metrics: Arc<Metrics>,
-    /// Bytes of written full pages kept by the chat routes (0: none).
-    pub rendered_page_bytes: u64,
+    /// What the routes need beyond the use cases.
+    pub api: crate::api::ApiOptions,
 }
 
 /// The middleware around the API's router.

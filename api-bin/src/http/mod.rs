@@ -23,7 +23,7 @@ use std::sync::Arc;
 /// The whole service: the gate around the router of the API, the spec, the docs and the
 /// metrics.
 pub fn endpoint(settings: GateSettings) -> impl Endpoint<Output = Response> {
-    let service = api::service(&settings.messenger, settings.rendered_page_bytes);
+    let service = api::service(&settings.messenger, settings.api.clone());
     let spec = Bytes::from(api::spec_json(&service));
     // The UI embeds the document; give it the served one (with the general answers).
     let docs = Bytes::from(service.swagger_ui_html().replace(

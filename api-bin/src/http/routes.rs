@@ -89,6 +89,22 @@ const fn health_db() -> RouteSpec {
     }
 }
 
+/// A live-update route: authenticated and throttled (opening counts as one request), but
+/// not under the whole-request deadline: a stream stays open, a long poll waits up to
+/// 30 s (each store call keeps its own deadline).
+const fn live(template: &'static str) -> RouteSpec {
+    RouteSpec {
+        method: Method::GET,
+        template,
+        auth: true,
+        throttled: true,
+        body: false,
+        logged: true,
+        in_spec: true,
+        deadline: false,
+    }
+}
+
 /// Every route. Health, metrics and documentation are neither authenticated nor throttled.
 pub static ROUTES: &[RouteSpec] = &[
     open(Method::GET, "/ping", false, true),
@@ -116,6 +132,8 @@ pub static ROUTES: &[RouteSpec] = &[
     api(Method::POST, "/v1/chats/{chat_id}/messages", true, true),
     api(Method::GET, "/v1/chats/{chat_id}/messages", true, false),
     api(Method::PUT, "/v1/chats/{chat_id}/read", true, true),
+    live("/v1/events"),
+    live("/v1/events/stream"),
     api(Method::POST, "/v1/chats/search", true, true),
     api(
         Method::GET,
@@ -202,15 +220,22 @@ impl RouteTable {
         }
         // Most specific first: at the first segment where two templates differ, a static
         // segment wins over a parameter (the router's rule too).
+        // A total order (segment by segment: static text before a parameter, static texts
+        // alphabetically; then the shorter first), so the sort is well defined whatever
+        // the table holds; two templates matching one path first differ where one is static.
         templates.sort_by(|a, b| {
             for (x, y) in a.segments.iter().zip(&b.segments) {
-                match (x, y) {
-                    (Segment::Static(_), Segment::Param) => return std::cmp::Ordering::Less,
-                    (Segment::Param, Segment::Static(_)) => return std::cmp::Ordering::Greater,
-                    _ => {}
+                let order = match (x, y) {
+                    (Segment::Static(_), Segment::Param) => std::cmp::Ordering::Less,
+                    (Segment::Param, Segment::Static(_)) => std::cmp::Ordering::Greater,
+                    (Segment::Static(p), Segment::Static(q)) => p.cmp(q),
+                    (Segment::Param, Segment::Param) => std::cmp::Ordering::Equal,
+                };
+                if order.is_ne() {
+                    return order;
                 }
             }
-            std::cmp::Ordering::Equal
+            a.segments.len().cmp(&b.segments.len())
         });
         Self { templates }
     }

@@ -3,7 +3,7 @@
 use super::{Messenger, ANONYMOUS_ACCOUNT};
 use crate::{AppError, PortError, RateDecision};
 use messenger_domain::{
-    Account, AccountId, Caller, Error, Password, Session, SessionToken, UserName,
+    Account, AccountId, Caller, Error, Password, Session, SessionToken, TokenHash, UserName,
 };
 use std::time::Duration;
 
@@ -150,7 +150,24 @@ impl Messenger {
             return Ok(self.anonymous_caller());
         }
         let token = SessionToken::parse(token.trim()).ok_or(Error::InvalidSessionId)?;
-        let hash = token.hash();
+        self.session_caller(token.hash()).await
+    }
+
+    /// Checks that the caller's session is still valid (not logged out, not expired): a
+    /// long-lived answer such as an event stream asks again from time to time. Always
+    /// valid in legacy mode.
+    ///
+    /// # Errors
+    /// As [`Self::authenticate`].
+    pub async fn check_session(&self, caller: &Caller) -> Result<(), AppError> {
+        match caller.session {
+            None => Ok(()),
+            Some(hash) => self.session_caller(hash).await.map(|_| ()),
+        }
+    }
+
+    /// The caller of the session with this token hash, through the session cache.
+    async fn session_caller(&self, hash: TokenHash) -> Result<Caller, AppError> {
         let cached = match self.ports.session_cache.get(&hash).await {
             Ok(s) => s,
             Err(e) => {

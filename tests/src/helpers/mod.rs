@@ -3,6 +3,7 @@
 pub mod app;
 pub mod backend;
 pub mod conversations;
+pub mod events;
 pub mod hashers;
 pub mod reply;
 pub mod requests;
@@ -13,6 +14,7 @@ pub use conversations::{
     conversation_routes, parse_message_page, parse_summary, rfc3339_micros, ChatList, ChatSummary,
     LastMessage, Member, MemberPage, MessagePage, MyUser, ReadMarker, SUMMARY_KEYS,
 };
+pub use events::{EventsAnswer, Frame, Read, SseReader, WireEvent};
 pub use hashers::SlowHasher;
 pub use reply::Reply;
 pub use requests::{

@@ -18,6 +18,7 @@ mod chat_summary;
 mod chats;
 mod conversation_rules;
 mod error_order;
+mod events;
 mod health;
 mod idempotency;
 mod legacy;

@@ -1,0 +1,252 @@
+//! Event streams: one task per open stream reads the caller's feed of the durable log and
+//! hands frames to the connection through a bounded buffer.
+//!
+//! - **Bounded memory.** A stream holds at most [`STREAM_BUFFER`] frames. A client that
+//!   does not take a frame within [`SLOW_READER`] while the buffer is full is
+//!   disconnected; it resumes from its last id, and nothing is lost (the log keeps it).
+//! - **Sessions.** The caller's session is checked again every [`SESSION_RECHECK`]; a
+//!   logged-out or expired session ends the stream.
+//! - **Shutdown.** Every stream ends when the service starts shutting down, so clients
+//!   reconnect to another instance instead of holding this one open.
+//! - **A limit per account.** At most `STREAMS_PER_ACCOUNT` streams of one account are
+//!   open on an instance at once ([`StreamSlots`]).
+
+use super::event_data::{self, RESET};
+use messenger_domain::{AccountId, Caller};
+use messenger_ports::{EventFeed, Messenger};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+
+/// Frames a stream buffers for a client that reads slower than events come.
+pub const STREAM_BUFFER: usize = 256;
+
+/// How long a full buffer may wait for the client before the stream is dropped.
+pub const SLOW_READER: Duration = Duration::from_secs(10);
+
+/// How often a stream checks that its session is still valid.
+pub const SESSION_RECHECK: Duration = Duration::from_secs(2);
+
+/// Events read from the log at a time.
+const BATCH: u32 = 100;
+
+/// What `retry:` tells browsers: reconnect after about 2 s.
+pub const RETRY_MS: u64 = 2_000;
+
+/// One frame of a stream.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Frame {
+    /// `retry: <ms>`.
+    Retry,
+    /// `id`, `event`, `data`.
+    Event {
+        /// The position (the frame's `id`).
+        id: String,
+        /// The type (`event`).
+        kind: &'static str,
+        /// The JSON `data`.
+        data: serde_json::Value,
+    },
+}
+
+/// Open streams per account on this instance, with a ceiling.
+#[derive(Debug)]
+pub struct StreamSlots {
+    per_account: u32,
+    open: Mutex<HashMap<AccountId, u32>>,
+}
+
+impl StreamSlots {
+    /// At most `per_account` streams per account.
+    pub fn new(per_account: u32) -> Arc<Self> {
+        Arc::new(Self {
+            per_account,
+            open: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// A slot for `account`, or `None` when it has its ceiling of open streams.
+    pub fn take(self: &Arc<Self>, account: AccountId) -> Option<Slot> {
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let n = open.entry(account).or_insert(0);
+        if *n >= self.per_account {
+            return None;
+        }
+        *n += 1;
+        metrics::gauge!("messenger_event_streams_open").increment(1.0);
+        Some(Slot {
+            slots: Arc::clone(self),
+            account,
+        })
+    }
+
+    /// Open streams of `account`.
+    pub fn open(&self, account: AccountId) -> u32 {
+        let open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        open.get(&account).copied().unwrap_or(0)
+    }
+}
+
+/// A held stream slot; dropping it frees it.
+#[derive(Debug)]
+pub struct Slot {
+    slots: Arc<StreamSlots>,
+    account: AccountId,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut open = self
+            .slots
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(n) = open.get_mut(&self.account) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(&self.account);
+            }
+        }
+        metrics::gauge!("messenger_event_streams_open").decrement(1.0);
+    }
+}
+
+/// Starts the task that feeds one stream; the receiver is the stream's frames. The task
+/// ends (and the stream with it) when the client goes away or is too slow, the session
+/// ends, the store fails, or the service shuts down.
+pub fn spawn(
+    messenger: Messenger,
+    caller: Caller,
+    mut feed: EventFeed,
+    slot: Slot,
+    mut closing: watch::Receiver<bool>,
+) -> mpsc::Receiver<Frame> {
+    let (tx, rx) = mpsc::channel(STREAM_BUFFER);
+    tokio::spawn(async move {
+        let _slot = slot;
+        if tx.send(Frame::Retry).await.is_err() {
+            return;
+        }
+        let mut checked = Instant::now();
+        let mut first = true;
+        loop {
+            if *closing.borrow() {
+                return;
+            }
+            let page = tokio::select! {
+                _ = closing.changed() => return,
+                // The client went away while nothing was happening: free the slot now.
+                _ = tx.closed() => return,
+                page = feed.next(BATCH, SESSION_RECHECK) => page,
+            };
+            let page = match page {
+                Ok(page) => page,
+                Err(e) => {
+                    tracing::warn!(error = %e, "event stream: the log cannot be read; closing it");
+                    return;
+                }
+            };
+            let mut frames = Vec::with_capacity(page.events.len() + 1);
+            if page.reset {
+                frames.push(Frame::Event {
+                    id: page.next.encode(),
+                    kind: RESET,
+                    data: event_data::reset_data(),
+                });
+            }
+            for e in &page.events {
+                let (id, kind, data) = event_data::wire(e);
+                frames.push(Frame::Event { id, kind, data });
+            }
+            if first {
+                metrics::histogram!("messenger_event_replay_size").record(frames.len() as f64);
+                first = false;
+            }
+            for frame in frames {
+                if !deliver(&tx, frame).await {
+                    return;
+                }
+            }
+            if checked.elapsed() >= SESSION_RECHECK {
+                checked = Instant::now();
+                if let Err(e) = messenger.check_session(&caller).await {
+                    tracing::debug!(error = %e, "event stream: the session ended");
+                    return;
+                }
+            }
+        }
+    });
+    rx
+}
+
+/// Hands one frame to the connection; `false` when the stream must end (the client went
+/// away, or kept a full buffer for [`SLOW_READER`]).
+async fn deliver(tx: &mpsc::Sender<Frame>, frame: Frame) -> bool {
+    let event = matches!(frame, Frame::Event { .. });
+    match tokio::time::timeout(SLOW_READER, tx.send(frame)).await {
+        Ok(Ok(())) => {
+            if event {
+                metrics::counter!("messenger_events_delivered_total").increment(1);
+            }
+            true
+        }
+        Ok(Err(_)) => false,
+        Err(_) => {
+            metrics::counter!("messenger_event_streams_slow_total").increment(1);
+            tracing::info!(
+                "event stream: the client did not read for {SLOW_READER:?}; disconnected"
+            );
+            false
+        }
+    }
+}
+
+impl Frame {
+    /// The frame as poem writes it.
+    pub fn into_sse(self) -> poem::web::sse::Event {
+        match self {
+            Frame::Retry => poem::web::sse::Event::retry(RETRY_MS),
+            Frame::Event { id, kind, data } => poem::web::sse::Event::message(data.to_string())
+                .event_type(kind)
+                .id(id),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_hold_a_ceiling_per_account_and_free_on_drop() {
+        let slots = StreamSlots::new(2);
+        let a = AccountId::from_u128(1);
+        let b = AccountId::from_u128(2);
+        let one = slots.take(a).unwrap();
+        let two = slots.take(a).unwrap();
+        assert!(slots.take(a).is_none(), "a third stream of one account");
+        assert!(
+            slots.take(b).is_some(),
+            "another account has its own ceiling"
+        );
+        drop(one);
+        assert_eq!(slots.open(a), 1);
+        assert!(slots.take(a).is_some());
+        drop(two);
+    }
+
+    #[test]
+    fn frames_are_written_as_sse() {
+        let frame = Frame::Event {
+            id: "p1".into(),
+            kind: "chat.renamed",
+            data: serde_json::json!({"chat": {"chat_id": "c", "chat_name": "n"}}),
+        };
+        let text = frame.into_sse().to_string();
+        assert!(text.contains("id: p1\n"), "{text}");
+        assert!(text.contains("event: chat.renamed\n"), "{text}");
+        assert!(text.contains("data: {\"chat\""), "{text}");
+        assert_eq!(Frame::Retry.into_sse().to_string(), "retry: 2000\n\n");
+    }
+}
