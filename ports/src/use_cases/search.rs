@@ -23,7 +23,8 @@ pub enum RunOutcome {
     Completed,
     /// Already `SUCCESS` or `FAILED` (a redelivery): nothing done.
     AlreadyFinal,
-    /// The task record is gone (expired or deleted): nothing to do.
+    /// The task record is gone (expired or deleted), or another run finished it first (a
+    /// stale worker's late completion is refused): nothing to do.
     Gone,
 }
 
