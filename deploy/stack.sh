@@ -18,7 +18,8 @@
 #   STACK_SERVICES    the local services to use, any of: postgres redis rabbitmq
 #                     (all three); without postgres everything but nginx runs in memory
 #   STACK_INSTANCES   messenger-api instances       (2; 1 without postgres: memory is local)
-#   STACK_WORKERS     messenger-worker processes    (1 with rabbitmq, else 0: the API then
+#   STACK_WORKERS     messenger-worker processes, each with /metrics and /ping on a free
+#                     port (listed by `status`) (1 with rabbitmq, else 0: the API then
 #                     runs search tasks itself)
 #   STACK_ISOLATE     1: this stack gets its own PostgreSQL database, Redis key prefix and
 #                     RabbitMQ virtual host, all removed by `down`, so it sees no other
@@ -261,13 +262,16 @@ up() {
   if ! uses postgres && [ "$instances" -gt 1 ]; then
     die "several instances need PostgreSQL (add postgres to STACK_SERVICES)"
   fi
-  # Ports for the instances (and nginx if asked), distinct from nginx's.
+  # Ports for the instances, then the workers' /metrics and /ping (and nginx if asked),
+  # distinct from nginx's.
   local -a ports=() candidates
   local port
-  read -r -a candidates <<<"$(free_ports $((instances + 1)))"
-  if [ "$nginx_port" = 0 ]; then nginx_port=${candidates[instances]}; fi
+  read -r -a candidates <<<"$(free_ports $((instances + workers + 1)))"
+  if [ "$nginx_port" = 0 ]; then nginx_port=${candidates[instances + workers]}; fi
   for port in "${candidates[@]}"; do
-    if [ "$port" != "$nginx_port" ] && [ "${#ports[@]}" -lt "$instances" ]; then ports+=("$port"); fi
+    if [ "$port" != "$nginx_port" ] && [ "${#ports[@]}" -lt $((instances + workers)) ]; then
+      ports+=("$port")
+    fi
   done
   port_free "$listen_addr" "$nginx_port" || die "$listen_addr:$nginx_port is taken (set STACK_PORT)"
 
@@ -312,11 +316,16 @@ up() {
     say "api-$i answers on http://127.0.0.1:${ports[i - 1]}"
   done
   for i in $(seq "$workers"); do
-    printf '%s\n' "$common" >"$run/worker-$i.env"
+    port=${ports[instances + i - 1]}
+    printf '%s\nHOST=127.0.0.1\nWORKER_METRICS_PORT=%s\n' "$common" "$port" >"$run/worker-$i.env"
     start_process "worker-$i" "$bin_dir/messenger-worker"
+    echo "worker-$i $port" >>"$run/instances"
+    # /ping answers 200 once it consumes the queue and its stores answer.
+    wait_ready "worker-$i" "http://127.0.0.1:$port/ping"
+    say "worker-$i is ready (/metrics and /ping on http://127.0.0.1:$port)"
   done
 
-  write_nginx_conf "${ports[@]}"
+  write_nginx_conf "${ports[@]:0:instances}"
   nginx -t -q -p "$run/" -c "$run/nginx.conf" -e "$run/nginx-error.log"
   : >"$run/nginx.env"
   start_process nginx "$(command -v nginx)" -p "$run/" -c "$run/nginx.conf" -e "$run/nginx-error.log"

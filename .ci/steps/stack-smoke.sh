@@ -126,6 +126,29 @@ if grep -q '^worker-' "$STACK_RUN_DIR/pids"; then
   consumers=$(rabbitmqctl -q list_consumers -p "$vhost" queue_name | grep -c . || true)
   [ "$consumers" -ge 1 ] || fail "no consumer on the stack's RabbitMQ vhost $vhost"
   ok "the worker consumes the stack's queue ($consumers consumer(s) on vhost $vhost)"
+  # The worker's own endpoint: /ping for its health, /metrics for what it did and the queues.
+  worker_url="http://127.0.0.1:$(port_of worker-1)"
+  call GET "$worker_url/ping"
+  expect 200 "the worker's /ping (subscribed, stores answer)"
+  worker_metric() { # series-prefix: the first value of a series starting with it
+    curl -fsS --max-time 5 "$worker_url/metrics" | awk -v p="$1" 'index($0, p) == 1 {print int($NF); exit}'
+  }
+  processed=$(worker_metric 'messenger_worker_tasks_total{outcome="processed"}')
+  [ "${processed:-0}" -ge 1 ] || fail "the worker's /metrics counts no processed task"
+  ok "the worker's /metrics counts its tasks (processed: $processed)"
+  [ -n "$(worker_metric messenger_worker_task_duration_seconds_count)" ] ||
+    fail "the worker's /metrics has no task duration histogram"
+  ok "with a task duration histogram"
+  queue_consumers=""
+  for _ in $(seq 50); do # the queues are read every 5 s
+    queue_consumers=$(worker_metric 'messenger_queue_consumers{queue="tasks"}')
+    [ "${queue_consumers:-0}" -ge 1 ] && break
+    sleep 0.2
+  done
+  [ "${queue_consumers:-0}" -ge 1 ] || fail "the worker's /metrics reads no consumer on the task queue"
+  [ -n "$(worker_metric 'messenger_queue_messages{queue="dead"}')" ] ||
+    fail "the worker's /metrics has no dead-letter queue depth"
+  ok "and the queues' depth and consumers read from the broker (task queue consumers: $queue_consumers)"
 else
   skipped+=("the worker: the stack has none (services: '$services')")
 fi

@@ -48,4 +48,7 @@ pub use use_cases::{
     MemberList, Messenger, PageAnchor, Ports, ReadMarker, RunOutcome, Settings, ANONYMOUS_ACCOUNT,
     EVENTS_RECHECK,
 };
-pub use worker::{parse_payload, process_delivery, run_worker, TaskOutcome};
+pub use worker::{
+    parse_payload, process_dead_letter, process_delivery, run_dead_letter_worker, run_worker,
+    DeadLetterOutcome, TaskOutcome,
+};

@@ -66,11 +66,17 @@ pub trait TaskStore: Send + Sync + 'static {
     /// The task, if it exists and has not expired.
     async fn task(&self, id: TaskId) -> PortResult<Option<SearchTask>>;
 
-    /// Sets the status and restarts the time limit at `ttl`; `false` when the task is gone.
+    /// Sets the status and restarts the time limit at `ttl`; `false` (and nothing changed)
+    /// when the task is gone or `SUCCESS`: a finished task's results may have been read,
+    /// so it never leaves `SUCCESS`. (`FAILED` may go back to `WAITING`: an operator
+    /// requeues a dead letter.)
     async fn set_status(&self, id: TaskId, status: TaskStatus, ttl: Duration) -> PortResult<bool>;
 
     /// Stores the hits and sets `SUCCESS` at once (a reader never sees `SUCCESS` without
-    /// the hits), kept for `ttl`; `false` when the task is gone. Storing again replaces.
+    /// the hits), kept for `ttl`. `false` (and nothing changed) when the task is gone or
+    /// already final (`SUCCESS` or `FAILED`), checked in the same step as the write: a
+    /// stale worker finishing late, after another completed the task or it was given up,
+    /// cannot complete it a second time.
     async fn complete(&self, id: TaskId, hits: &[SearchHit], ttl: Duration) -> PortResult<bool>;
 
     /// Up to `limit` hits from `offset`, with the total; `None` when the task is gone.

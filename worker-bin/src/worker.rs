@@ -1,8 +1,11 @@
-//! The worker: the shared task loop over the RabbitMQ consumer, with a bounded drain on
-//! shutdown, and [`process_one`] for tests.
+//! The worker: the shared task loop over the RabbitMQ consumer, and beside it the
+//! dead-letter loop (each dead letter's task marked `FAILED`, its message parked), with a
+//! bounded drain on shutdown; and [`process_one`] for tests.
 
+use crate::metrics::MeteredConsumer;
 use messenger_ports::{
-    process_delivery, run_worker, Messenger, PortResult, TaskConsumer, TaskOutcome,
+    process_delivery, run_dead_letter_worker, run_worker, Messenger, PortResult, TaskConsumer,
+    TaskOutcome,
 };
 use messenger_rabbitmq::AmqpTaskConsumer;
 use std::{future::Future, sync::Arc, time::Duration};
@@ -61,10 +64,15 @@ impl Default for WorkerOptions {
     }
 }
 
-/// A worker process's loop: consumes the queue, running up to `concurrency` tasks at once.
+/// Dead letters handled at once (each is two quick calls: the task store, the broker).
+const DEAD_LETTER_CONCURRENCY: usize = 2;
+
+/// A worker process's loop: consumes the queue, running up to `concurrency` tasks at once,
+/// and, when given one, the dead-letter queue.
 pub struct Worker {
     messenger: Messenger,
     consumer: Arc<AmqpTaskConsumer>,
+    dead_letters: Option<Arc<AmqpTaskConsumer>>,
     options: WorkerOptions,
 }
 
@@ -78,8 +86,18 @@ impl Worker {
         Self {
             messenger,
             consumer,
+            dead_letters: None,
             options,
         }
+    }
+
+    /// Also handles the dead letters `consumer` takes (from
+    /// [`AmqpTaskConsumer::dead_letters`]): each task is marked `FAILED` within moments of
+    /// its message being given up on, and the message is parked.
+    #[must_use]
+    pub fn with_dead_letters(mut self, consumer: Arc<AmqpTaskConsumer>) -> Self {
+        self.dead_letters = Some(consumer);
+        self
     }
 
     /// Runs until `shutdown` resolves (or the consumer closes). Then it stops consuming,
@@ -94,25 +112,49 @@ impl Worker {
         let Worker {
             messenger,
             consumer,
+            dead_letters,
             options,
         } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
-        let stop = {
+        let stop = || {
             let mut rx = stop_rx.clone();
             async move {
                 let _ = rx.wait_for(|stop| *stop).await;
             }
         };
         let pause = options.unavailable_pause;
-        let dyn_consumer: Arc<dyn TaskConsumer> = consumer.clone();
-        // Boxed, so that dropping it below really ends the tasks still running.
-        let mut tasks = Box::pin(run_worker(
-            messenger,
-            dyn_consumer,
+        let backoff = move || tokio::time::sleep(pause);
+        let tasks_consumer: Arc<dyn TaskConsumer> =
+            Arc::new(MeteredConsumer::tasks(consumer.clone()));
+        let task_loop = run_worker(
+            messenger.clone(),
+            tasks_consumer,
             options.concurrency,
-            stop,
-            move || tokio::time::sleep(pause),
-        ));
+            stop(),
+            backoff,
+        );
+        let dead_loop = {
+            let dead_letters = dead_letters.clone();
+            let stop = stop();
+            async move {
+                if let Some(dl) = dead_letters {
+                    let metered: Arc<dyn TaskConsumer> =
+                        Arc::new(MeteredConsumer::dead_letters(dl));
+                    run_dead_letter_worker(
+                        messenger,
+                        metered,
+                        DEAD_LETTER_CONCURRENCY,
+                        stop,
+                        backoff,
+                    )
+                    .await;
+                }
+            }
+        };
+        // Boxed, so that dropping it below really ends the tasks still running.
+        let mut tasks = Box::pin(async move {
+            tokio::join!(task_loop, dead_loop);
+        });
         tokio::pin!(shutdown);
         tracing::info!(concurrency = options.concurrency, "worker started");
         let drained = tokio::select! {
@@ -123,7 +165,12 @@ impl Worker {
                 // No more messages from the broker while the held ones finish. Both run
                 // together: the loop must be polled to let go of the consumer.
                 let drain = tokio::time::timeout(options.drain_timeout, &mut tasks);
-                let ((), drained) = tokio::join!(consumer.stop(), drain);
+                let stop_dead_letters = async {
+                    if let Some(dl) = &dead_letters {
+                        dl.stop().await;
+                    }
+                };
+                let ((), (), drained) = tokio::join!(consumer.stop(), stop_dead_letters, drain);
                 match drained {
                     Ok(()) => true,
                     Err(_) => {
@@ -139,6 +186,9 @@ impl Worker {
         // Unfinished tasks, if any, are dropped here; closing hands their messages back.
         drop(tasks);
         consumer.close().await;
+        if let Some(dl) = &dead_letters {
+            dl.close().await;
+        }
         tracing::info!(drained, "worker stopped");
         drained
     }

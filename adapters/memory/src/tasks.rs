@@ -205,24 +205,34 @@ impl TaskStore for MemoryTaskStore {
 
     async fn set_status(&self, id: TaskId, status: TaskStatus, ttl: Duration) -> PortResult<bool> {
         let expires_at = self.clock.now().plus(ttl);
+        // SUCCESS is never left: its results may already have been read.
         Ok(self
             .with_live(id, |e| {
+                if e.task.status == TaskStatus::Success {
+                    return false;
+                }
                 e.task.status = status;
                 e.expires_at = expires_at;
+                true
             })
-            .is_some())
+            .unwrap_or(false))
     }
 
     async fn complete(&self, id: TaskId, hits: &[SearchHit], ttl: Duration) -> PortResult<bool> {
         let expires_at = self.clock.now().plus(ttl);
         let hits = Arc::new(hits.to_vec());
+        // A final task is never completed (again): a late worker cannot overwrite it.
         Ok(self
             .with_live(id, |e| {
+                if e.task.status.is_final() {
+                    return false;
+                }
                 e.task.status = TaskStatus::Success;
                 e.hits = hits;
                 e.expires_at = expires_at;
+                true
             })
-            .is_some())
+            .unwrap_or(false))
     }
 
     async fn hits(&self, id: TaskId, offset: u64, limit: u32) -> PortResult<Option<HitsSlice>> {

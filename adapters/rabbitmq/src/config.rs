@@ -7,7 +7,11 @@ use std::{str::FromStr, time::Duration};
 ///
 /// The queue is a durable quorum queue named [`AmqpConfig::queue`], with a dead-letter
 /// exchange `<queue>.dlx` routing to the dead-letter queue `<queue>.dead`, and an explicit
-/// delivery limit (RabbitMQ 3.x quorum queues have none by default).
+/// delivery limit (RabbitMQ 3.x quorum queues have none by default). The worker takes each
+/// dead letter from `<queue>.dead`, marks its task `FAILED` and rejects it, which moves it
+/// (through the same exchange) to the parking queue `<queue>.parked`, where it waits for an
+/// operator. Both are bounded: at most [`AmqpConfig::dead_letter_max_length`] messages
+/// (the oldest are dropped) for at most [`AmqpConfig::dead_letter_ttl`].
 #[derive(Clone, PartialEq, Eq)]
 pub struct AmqpConfig {
     /// `amqp://user:pass@host:port/vhost` (the vhost `/` is written `%2f`).
@@ -34,14 +38,26 @@ pub struct AmqpConfig {
     pub reconnect_min: Duration,
     /// The longest pause between reconnection attempts.
     pub reconnect_max: Duration,
+    /// The most messages the dead-letter and the parking queue each keep; past it the
+    /// oldest are dropped (`x-max-length`, `x-overflow: drop-head`).
+    pub dead_letter_max_length: u32,
+    /// How long a message stays in the dead-letter or the parking queue
+    /// (`x-message-ttl`).
+    pub dead_letter_ttl: Duration,
 }
 
 impl AmqpConfig {
     /// The default queue name.
     pub const DEFAULT_QUEUE: &'static str = "messenger.search_tasks";
 
+    /// The default bound of the dead-letter and the parking queue, in messages.
+    pub const DEFAULT_DEAD_LETTER_MAX_LENGTH: u32 = 10_000;
+
+    /// The default time a dead letter is kept: 7 days.
+    pub const DEFAULT_DEAD_LETTER_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+
     /// Settings for `url` with the defaults: queue `messenger.search_tasks`, prefetch 16,
-    /// publish timeout 1 s, delivery limit 5.
+    /// publish timeout 1 s, delivery limit 5, dead letters kept up to 10,000 for 7 days.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
@@ -55,6 +71,8 @@ impl AmqpConfig {
             heartbeat_secs: 10,
             reconnect_min: Duration::from_millis(100),
             reconnect_max: Duration::from_secs(2),
+            dead_letter_max_length: Self::DEFAULT_DEAD_LETTER_MAX_LENGTH,
+            dead_letter_ttl: Self::DEFAULT_DEAD_LETTER_TTL,
         }
     }
 
@@ -73,6 +91,11 @@ impl AmqpConfig {
     /// The dead-letter queue's name.
     pub fn dead_letter_queue(&self) -> String {
         format!("{}.dead", self.queue)
+    }
+
+    /// The parking queue's name: dead letters whose task was marked `FAILED`.
+    pub fn parking_queue(&self) -> String {
+        format!("{}.parked", self.queue)
     }
 
     /// The broker address without credentials, for logs.
@@ -111,6 +134,11 @@ impl AmqpConfig {
                 "the delivery limit must be at least 1".into(),
             ));
         }
+        if self.dead_letter_max_length == 0 || self.dead_letter_ttl.is_zero() {
+            return Err(AmqpError::Config(
+                "the dead-letter queue's length and age limits must be positive".into(),
+            ));
+        }
         if self.publish_timeout.is_zero() || self.connect_timeout.is_zero() {
             return Err(AmqpError::Config("timeouts must be positive".into()));
         }
@@ -132,6 +160,8 @@ impl std::fmt::Debug for AmqpConfig {
             .field("prefetch", &self.prefetch)
             .field("publish_timeout", &self.publish_timeout)
             .field("delivery_limit", &self.delivery_limit)
+            .field("dead_letter_max_length", &self.dead_letter_max_length)
+            .field("dead_letter_ttl", &self.dead_letter_ttl)
             .finish_non_exhaustive()
     }
 }
@@ -186,6 +216,12 @@ mod tests {
         let mut cfg = AmqpConfig::new("amqp://127.0.0.1:5672/%2f");
         cfg.delivery_limit = 0;
         assert!(cfg.parsed_uri().is_err());
+        let mut cfg = AmqpConfig::new("amqp://127.0.0.1:5672/%2f");
+        cfg.dead_letter_max_length = 0;
+        assert!(cfg.parsed_uri().is_err());
+        let mut cfg = AmqpConfig::new("amqp://127.0.0.1:5672/%2f");
+        cfg.dead_letter_ttl = Duration::ZERO;
+        assert!(cfg.parsed_uri().is_err());
     }
 
     #[test]
@@ -193,5 +229,6 @@ mod tests {
         let cfg = AmqpConfig::new("amqp://127.0.0.1").with_queue("q1");
         assert_eq!(cfg.dead_letter_exchange(), "q1.dlx");
         assert_eq!(cfg.dead_letter_queue(), "q1.dead");
+        assert_eq!(cfg.parking_queue(), "q1.parked");
     }
 }

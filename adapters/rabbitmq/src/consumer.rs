@@ -2,21 +2,19 @@
 
 use crate::{
     config::{AmqpConfig, AmqpError},
+    delivery::AmqpDelivery,
     link::{connect_declared, Backoff, Link},
 };
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use lapin::{
-    options::{
-        BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions,
-        BasicQosOptions, BasicRejectOptions,
-    },
-    types::{AMQPValue, FieldTable},
+    options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions},
+    types::FieldTable,
     uri::AMQPUri,
-    Acker, BasicProperties,
+    ChannelStatus, ConnectionStatus,
 };
 use messenger_ports::{Delivery, PortError, PortResult, TaskConsumer};
-use std::time::Duration;
+use std::sync::PoisonError;
 use tokio::sync::{watch, Mutex, MutexGuard};
 
 /// Consumes search tasks with manual acknowledgement and a prefetch limit.
@@ -26,11 +24,19 @@ use tokio::sync::{watch, Mutex, MutexGuard};
 /// answers [`PortError::Unavailable`] after waiting out its back-off. Deliveries held
 /// when the connection drops go back to the queue (the broker redelivers them, counting
 /// the attempt), so their later settling fails harmlessly.
+///
+/// [`Self::new`] consumes the task queue; [`Self::dead_letters`] consumes its dead-letter
+/// queue, where rejecting a message ([`Delivery::dead_letter`]) parks it in the parking
+/// queue.
 pub struct AmqpTaskConsumer {
     cfg: AmqpConfig,
     uri: AMQPUri,
+    /// The queue consumed.
+    source: String,
     state: Mutex<State>,
     closed: watch::Sender<bool>,
+    /// The current link's state, readable while `state` is held by a waiting `next`.
+    link_status: std::sync::Mutex<Option<(ConnectionStatus, ChannelStatus)>>,
 }
 
 struct State {
@@ -51,18 +57,60 @@ impl AmqpTaskConsumer {
     /// # Errors
     /// [`AmqpError::Config`] when the settings are unusable.
     pub fn new(cfg: AmqpConfig) -> Result<Self, AmqpError> {
+        let source = cfg.queue.clone();
+        Self::consuming(cfg, source)
+    }
+
+    /// A consumer of `cfg`'s dead-letter queue (`<queue>.dead`): a message it rejects
+    /// ([`Delivery::dead_letter`]) moves on to the parking queue (`<queue>.parked`).
+    ///
+    /// # Errors
+    /// [`AmqpError::Config`] when the settings are unusable.
+    pub fn dead_letters(cfg: AmqpConfig) -> Result<Self, AmqpError> {
+        let source = cfg.dead_letter_queue();
+        Self::consuming(cfg, source)
+    }
+
+    fn consuming(cfg: AmqpConfig, source: String) -> Result<Self, AmqpError> {
         let uri = cfg.parsed_uri()?;
         let backoff = Backoff::new(cfg.reconnect_min, cfg.reconnect_max);
         Ok(Self {
             cfg,
             uri,
+            source,
             state: Mutex::new(State {
                 live: None,
                 generations: 0,
                 backoff,
             }),
             closed: watch::Sender::new(false),
+            link_status: std::sync::Mutex::new(None),
         })
+    }
+
+    /// The queue this consumer takes messages from.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Whether the consumer is subscribed over a connection and channel that still work
+    /// (for a readiness check; it never waits).
+    pub fn is_connected(&self) -> bool {
+        let status = self
+            .link_status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        status
+            .as_ref()
+            .is_some_and(|(conn, chan)| conn.connected() && chan.connected())
+    }
+
+    fn set_link_status(&self, link: Option<&Link>) {
+        *self
+            .link_status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) =
+            link.map(|l| (l.connection.status().clone(), l.channel.status().clone()));
     }
 
     /// The settings.
@@ -94,7 +142,7 @@ impl AmqpTaskConsumer {
                 .channel
                 .basic_cancel(live.consumer.tag(), BasicCancelOptions::default());
             match tokio::time::timeout(self.cfg.settle_timeout, cancel).await {
-                Ok(Ok(())) => tracing::info!(queue = %self.cfg.queue, "task consumer stopped"),
+                Ok(Ok(())) => tracing::info!(queue = %self.source, "task consumer stopped"),
                 Ok(Err(e)) => tracing::warn!(error = %e, "could not cancel the task consumer"),
                 Err(_) => tracing::warn!("cancelling the task consumer timed out"),
             }
@@ -107,9 +155,10 @@ impl AmqpTaskConsumer {
     pub async fn close(&self) {
         self.closed.send_replace(true);
         let live = self.state.lock().await.live.take();
+        self.set_link_status(None);
         if let Some(live) = live {
             live.link.close(self.cfg.settle_timeout).await;
-            tracing::info!(queue = %self.cfg.queue, "task consumer closed");
+            tracing::info!(queue = %self.source, "task consumer closed");
         }
     }
 
@@ -125,7 +174,8 @@ impl AmqpTaskConsumer {
                 state.live = Some(live);
                 return Ok(());
             }
-            tracing::warn!(queue = %self.cfg.queue, "task consumer connection lost; reconnecting");
+            tracing::warn!(queue = %self.source, "task consumer connection lost; reconnecting");
+            self.set_link_status(None);
             live.link.discard();
         }
         state.generations += 1;
@@ -135,11 +185,12 @@ impl AmqpTaskConsumer {
                 let failed_before = state.backoff.succeeded();
                 tracing::info!(
                     broker = %self.cfg.redacted_url(),
-                    queue = %self.cfg.queue,
+                    queue = %self.source,
                     prefetch = self.cfg.prefetch,
                     failed_before,
                     "task consumer subscribed"
                 );
+                self.set_link_status(Some(&live.link));
                 state.live = Some(live);
                 Ok(())
             }
@@ -172,7 +223,7 @@ impl AmqpTaskConsumer {
                 .await?;
             link.channel
                 .basic_consume(
-                    self.cfg.queue.as_str().into(),
+                    self.source.as_str().into(),
                     "".into(),
                     BasicConsumeOptions::default(),
                     FieldTable::default(),
@@ -210,6 +261,7 @@ impl AmqpTaskConsumer {
                 if let Some(live) = state.live.take() {
                     live.link.discard();
                 }
+                self.set_link_status(None);
                 tracing::warn!(error = %e, "task consumer lost its subscription");
                 Err(PortError::Unavailable(e.to_string()))
             }
@@ -217,6 +269,7 @@ impl AmqpTaskConsumer {
                 if let Some(live) = state.live.take() {
                     live.link.discard();
                 }
+                self.set_link_status(None);
                 tracing::warn!("the broker cancelled the task consumer");
                 Err(PortError::Unavailable(
                     "the broker cancelled the subscription".into(),
@@ -237,145 +290,5 @@ impl TaskConsumer for AmqpTaskConsumer {
             r = self.next_inner() => r,
             _ = closed.wait_for(|c| *c) => Ok(None),
         }
-    }
-}
-
-/// Reads the quorum queue's `x-delivery-count` (earlier returns of this message).
-fn delivery_count(props: &BasicProperties) -> Option<u64> {
-    let headers = props.headers().as_ref()?;
-    let value = headers.inner().get("x-delivery-count")?;
-    match value {
-        AMQPValue::ShortShortInt(v) => u64::try_from(*v).ok(),
-        AMQPValue::ShortShortUInt(v) => Some(u64::from(*v)),
-        AMQPValue::ShortInt(v) => u64::try_from(*v).ok(),
-        AMQPValue::ShortUInt(v) => Some(u64::from(*v)),
-        AMQPValue::LongInt(v) => u64::try_from(*v).ok(),
-        AMQPValue::LongUInt(v) => Some(u64::from(*v)),
-        AMQPValue::LongLongInt(v) => u64::try_from(*v).ok(),
-        _ => None,
-    }
-}
-
-/// The attempt number: the broker's count of earlier deliveries plus this one. Without
-/// the header (a first delivery) it is 1, or 2 when the broker flags a redelivery.
-fn attempt_of(props: &BasicProperties, redelivered: bool) -> u32 {
-    match delivery_count(props) {
-        Some(n) => u32::try_from(n.saturating_add(1)).unwrap_or(u32::MAX),
-        None if redelivered => 2,
-        None => 1,
-    }
-}
-
-/// One received task message; settled once through its acker.
-struct AmqpDelivery {
-    data: Vec<u8>,
-    attempt: u32,
-    acker: Acker,
-    settle_timeout: Duration,
-    retry_pause: Duration,
-}
-
-impl AmqpDelivery {
-    fn new(d: lapin::message::Delivery, cfg: &AmqpConfig) -> Self {
-        Self {
-            attempt: attempt_of(&d.properties, d.redelivered),
-            data: d.data,
-            acker: d.acker,
-            settle_timeout: cfg.settle_timeout,
-            retry_pause: cfg.retry_pause,
-        }
-    }
-
-    async fn settle<F>(&self, what: &str, f: F) -> PortResult<()>
-    where
-        F: std::future::Future<Output = lapin::Result<bool>>,
-    {
-        match tokio::time::timeout(self.settle_timeout, f).await {
-            Ok(Ok(true)) => Ok(()),
-            Ok(Ok(false)) => Err(PortError::Unavailable(format!(
-                "{what}: the channel closed first; the broker redelivers the message"
-            ))),
-            Ok(Err(e)) => Err(PortError::Unavailable(format!("{what}: {e}"))),
-            Err(_) => Err(PortError::Unavailable(format!("{what}: timed out"))),
-        }
-    }
-}
-
-impl Drop for AmqpDelivery {
-    /// A delivery dropped unsettled (its task was cancelled or panicked) is handed back at
-    /// once rather than held until the channel closes, which would keep its prefetch
-    /// slot.
-    fn drop(&mut self) {
-        if !self.acker.usable() {
-            return;
-        }
-        let acker = self.acker.clone();
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(async move {
-                let options = BasicNackOptions {
-                    multiple: false,
-                    requeue: true,
-                };
-                if let Err(e) = acker.nack(options).await {
-                    tracing::debug!(error = %e, "could not hand back a dropped delivery");
-                }
-            });
-        }
-    }
-}
-
-#[async_trait]
-impl Delivery for AmqpDelivery {
-    fn payload(&self) -> &[u8] {
-        &self.data
-    }
-
-    fn attempt(&self) -> u32 {
-        self.attempt
-    }
-
-    async fn ack(self: Box<Self>) -> PortResult<()> {
-        self.settle("ack", self.acker.ack(BasicAckOptions::default()))
-            .await
-    }
-
-    async fn retry(self: Box<Self>) -> PortResult<()> {
-        // Requeued messages come straight back; the pause keeps a failing dependency from
-        // being hit in a tight loop.
-        let pause = self.retry_pause.saturating_mul(self.attempt.min(10));
-        tokio::time::sleep(pause).await;
-        let options = BasicNackOptions {
-            multiple: false,
-            requeue: true,
-        };
-        self.settle("nack", self.acker.nack(options)).await
-    }
-
-    async fn dead_letter(self: Box<Self>) -> PortResult<()> {
-        // Without requeue the quorum queue sends it to its dead-letter exchange.
-        let options = BasicRejectOptions { requeue: false };
-        self.settle("reject", self.acker.reject(options)).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use lapin::types::ShortString;
-
-    fn with_count(v: AMQPValue) -> BasicProperties {
-        let mut headers = FieldTable::default();
-        headers.insert(ShortString::from("x-delivery-count"), v);
-        BasicProperties::default().with_headers(headers)
-    }
-
-    #[test]
-    fn attempt_counts_earlier_deliveries_plus_one() {
-        assert_eq!(attempt_of(&BasicProperties::default(), false), 1);
-        assert_eq!(attempt_of(&BasicProperties::default(), true), 2);
-        assert_eq!(attempt_of(&with_count(AMQPValue::LongLongInt(2)), true), 3);
-        assert_eq!(attempt_of(&with_count(AMQPValue::LongInt(0)), false), 1);
-        assert_eq!(attempt_of(&with_count(AMQPValue::ShortUInt(4)), true), 5);
-        assert_eq!(attempt_of(&with_count(AMQPValue::LongLongInt(-1)), true), 2);
     }
 }

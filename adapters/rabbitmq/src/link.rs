@@ -71,12 +71,30 @@ fn long_string(s: &str) -> AMQPValue {
     AMQPValue::LongString(LongString::from(s.as_bytes().to_vec()))
 }
 
-/// Declares the dead-letter exchange and queue and the task queue (a durable quorum queue
-/// with an explicit delivery limit). Idempotent; fails if a queue of that name exists
-/// with other arguments.
+/// The arguments of a bounded quorum queue: at most `dead_letter_max_length` messages
+/// (dropping the oldest) for at most `dead_letter_ttl`.
+fn bounded_quorum(cfg: &AmqpConfig) -> FieldTable {
+    let mut args = FieldTable::default();
+    args.insert("x-queue-type".into(), long_string("quorum"));
+    args.insert(
+        "x-max-length".into(),
+        AMQPValue::LongLongInt(i64::from(cfg.dead_letter_max_length)),
+    );
+    args.insert("x-overflow".into(), long_string("drop-head"));
+    let ttl_ms = i64::try_from(cfg.dead_letter_ttl.as_millis()).unwrap_or(i64::MAX);
+    args.insert("x-message-ttl".into(), AMQPValue::LongLongInt(ttl_ms));
+    args
+}
+
+/// Declares the topology: the dead-letter exchange; the parking queue; the dead-letter
+/// queue, whose own rejected (or expired, or overflowing) messages the exchange routes to
+/// the parking queue; and the task queue (a durable quorum queue with an explicit delivery
+/// limit), whose dead letters it routes to the dead-letter queue. Idempotent; fails if a
+/// queue of that name exists with other arguments.
 pub(crate) async fn declare_topology(channel: &Channel, cfg: &AmqpConfig) -> lapin::Result<()> {
     let dlx = cfg.dead_letter_exchange();
     let dlq = cfg.dead_letter_queue();
+    let parked = cfg.parking_queue();
     channel
         .exchange_declare(
             dlx.as_str().into(),
@@ -88,8 +106,25 @@ pub(crate) async fn declare_topology(channel: &Channel, cfg: &AmqpConfig) -> lap
             FieldTable::default(),
         )
         .await?;
-    let mut dead_args = FieldTable::default();
-    dead_args.insert("x-queue-type".into(), long_string("quorum"));
+    channel
+        .queue_declare(
+            parked.as_str().into(),
+            QueueDeclareOptions::durable(),
+            bounded_quorum(cfg),
+        )
+        .await?;
+    channel
+        .queue_bind(
+            parked.as_str().into(),
+            dlx.as_str().into(),
+            parked.as_str().into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    let mut dead_args = bounded_quorum(cfg);
+    dead_args.insert("x-dead-letter-exchange".into(), long_string(&dlx));
+    dead_args.insert("x-dead-letter-routing-key".into(), long_string(&parked));
     channel
         .queue_declare(
             dlq.as_str().into(),

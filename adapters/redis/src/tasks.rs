@@ -46,12 +46,13 @@ return redis.call('HGETALL', KEYS[1])
 });
 
 /// KEYS: task, hits. ARGV: now (µs), Redis expiry (ms), new end of the time limit (µs),
-/// status. Answers 0 when the task is gone or expired.
+/// status. Answers 0 when the task is gone or expired, or `SUCCESS` (never left).
 static SET_STATUS: LazyLock<Script> = LazyLock::new(|| {
     Script::from_lua(
         r"
 local e = tonumber(redis.call('HGET', KEYS[1], 'expires'))
 if e == nil or e <= tonumber(ARGV[1]) then return 0 end
+if redis.call('HGET', KEYS[1], 'status') == 'SUCCESS' then return 0 end
 redis.call('HSET', KEYS[1], 'status', ARGV[4], 'expires', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
@@ -61,13 +62,16 @@ return 1
 });
 
 /// KEYS: task, hits. ARGV: now (µs), Redis expiry (ms), new end of the time limit (µs),
-/// then one JSON hit each. Replaces the hits and sets `SUCCESS` at once; answers 0 when
-/// the task is gone or expired. Pushes in chunks (Lua's `unpack` has a stack limit).
+/// then one JSON hit each. Stores the hits and sets `SUCCESS` at once; answers 0 when the
+/// task is gone or expired, or already final (a late worker cannot complete it again).
+/// Pushes in chunks (Lua's `unpack` has a stack limit).
 static COMPLETE: LazyLock<Script> = LazyLock::new(|| {
     Script::from_lua(
         r"
 local e = tonumber(redis.call('HGET', KEYS[1], 'expires'))
 if e == nil or e <= tonumber(ARGV[1]) then return 0 end
+local s = redis.call('HGET', KEYS[1], 'status')
+if s == 'SUCCESS' or s == 'FAILED' then return 0 end
 redis.call('DEL', KEYS[2])
 local n = #ARGV
 local i = 4

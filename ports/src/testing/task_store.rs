@@ -14,8 +14,9 @@ use std::time::Duration;
 /// - a stored task is read back, field for field; an unknown id is `None`;
 /// - `set_status` changes only the status and answers `true`; `false` for an unknown task;
 /// - `complete` stores the hits and `SUCCESS` together (a concurrent reader never sees
-///   `SUCCESS` without the hits), pages of hits come from any offset with the total,
-///   and completing again replaces the hits; `false` and `None` for an unknown task;
+///   `SUCCESS` without the hits), pages of hits come from any offset with the total;
+///   `false` and `None` for an unknown task;
+/// - a final task is never completed again, and `SUCCESS` is never left;
 /// - a task is gone once its time limit has passed, and each status change or completion
 ///   restarts the limit;
 /// - a deleted task and its hits are gone; deleting an unknown task is fine.
@@ -23,7 +24,7 @@ pub async fn task_store_suite(store: &dyn TaskStore, time: &TimeTravel) {
     stored_task_is_read_back(store).await;
     set_status_changes_only_the_status(store).await;
     complete_stores_hits_and_success(store).await;
-    complete_again_replaces_the_hits(store).await;
+    final_tasks_are_never_completed_again(store).await;
     completion_is_atomic_for_readers(store).await;
     tasks_expire_and_status_changes_restart_the_limit(store, time).await;
     completed_tasks_expire_with_their_hits(store, time).await;
@@ -186,33 +187,73 @@ pub async fn complete_stores_hits_and_success(store: &dyn TaskStore) {
     );
 }
 
-/// Completing again replaces the hits (also with none at all).
-pub async fn complete_again_replaces_the_hits(store: &dyn TaskStore) {
+/// A final task is never completed again and `SUCCESS` is never left: a second
+/// completion (a stale worker finishing late) answers `false` and changes nothing, a
+/// `FAILED` task cannot be completed, and a status change of a `SUCCESS` task is refused.
+/// A task completed with no hits is `SUCCESS` with none.
+pub async fn final_tasks_are_never_completed_again(store: &dyn TaskStore) {
     let task = fresh_task();
     ok(store.insert_task(&task, LONG).await, "insert_task");
-    assert!(ok(
-        store.complete(task.id, &fresh_hits(5), LONG).await,
-        "complete"
-    ));
-    let second = fresh_hits(2);
-    assert!(ok(
-        store.complete(task.id, &second, LONG).await,
-        "complete (again)"
-    ));
+    let first = fresh_hits(5);
+    assert!(ok(store.complete(task.id, &first, LONG).await, "complete"));
+    assert!(
+        !ok(
+            store.complete(task.id, &fresh_hits(2), LONG).await,
+            "complete (again)"
+        ),
+        "completing a SUCCESS task again must answer false"
+    );
     assert_eq!(
         hits(store, task.id, 0, 100).await,
         Some(HitsSlice {
-            hits: second,
-            total: 2
+            hits: first,
+            total: 5
         }),
-        "completing again must replace the hits, not add to them"
+        "a refused completion must leave the first hits"
     );
+    for status in [
+        TaskStatus::Failed,
+        TaskStatus::InProcess,
+        TaskStatus::Waiting,
+    ] {
+        assert!(
+            !ok(store.set_status(task.id, status, LONG).await, "set_status"),
+            "set_status({status:?}) on a SUCCESS task must answer false"
+        );
+    }
+    assert_eq!(
+        read(store, task.id).await.map(|t| t.status),
+        Some(TaskStatus::Success),
+        "a SUCCESS task stays SUCCESS"
+    );
+
+    let failed = fresh_task();
+    ok(store.insert_task(&failed, LONG).await, "insert_task");
+    ok(
+        store.set_status(failed.id, TaskStatus::Failed, LONG).await,
+        "set_status",
+    );
+    assert!(
+        !ok(
+            store.complete(failed.id, &fresh_hits(1), LONG).await,
+            "complete"
+        ),
+        "completing a FAILED task must answer false"
+    );
+    assert_eq!(
+        read(store, failed.id).await.map(|t| t.status),
+        Some(TaskStatus::Failed),
+        "a FAILED task is not completed"
+    );
+
+    let empty = fresh_task();
+    ok(store.insert_task(&empty, LONG).await, "insert_task");
     assert!(ok(
-        store.complete(task.id, &[], LONG).await,
+        store.complete(empty.id, &[], LONG).await,
         "complete (no hits)"
     ));
     assert_eq!(
-        hits(store, task.id, 0, 100).await,
+        hits(store, empty.id, 0, 100).await,
         Some(HitsSlice {
             hits: Vec::new(),
             total: 0
@@ -220,7 +261,7 @@ pub async fn complete_again_replaces_the_hits(store: &dyn TaskStore) {
         "a completion with no hits must leave none"
     );
     assert_eq!(
-        read(store, task.id).await.map(|t| t.status),
+        read(store, empty.id).await.map(|t| t.status),
         Some(TaskStatus::Success),
         "a task completed with no hits is still SUCCESS"
     );

@@ -23,7 +23,8 @@ pub enum RunOutcome {
     Completed,
     /// Already `SUCCESS` or `FAILED` (a redelivery): nothing done.
     AlreadyFinal,
-    /// The task record is gone (expired or deleted): nothing to do.
+    /// The task record is gone (expired or deleted), or another run finished it first (a
+    /// stale worker's late completion is refused): nothing to do.
     Gone,
 }
 
@@ -160,7 +161,34 @@ impl Messenger {
         }
     }
 
-    /// Marks a task `FAILED` (after its last attempt).
+    /// Whether the task store answers: a read of a task that never exists (id 0 is never
+    /// generated).
+    ///
+    /// # Errors
+    /// Unavailable when the store does not answer.
+    pub async fn check_task_store(&self) -> Result<(), AppError> {
+        self.ports.task_store.task(TaskId::from_u128(0)).await?;
+        Ok(())
+    }
+
+    /// Sets a `FAILED` task back to `WAITING`, to run again (an operator requeues its dead
+    /// letter); answers whether it was `FAILED` and still kept. Any other task is left as
+    /// it is.
+    ///
+    /// # Errors
+    /// The store's.
+    pub async fn revive_search_task(&self, id: TaskId) -> Result<bool, AppError> {
+        let store = &self.ports.task_store;
+        match store.task(id).await? {
+            Some(task) if task.status == TaskStatus::Failed => Ok(store
+                .set_status(id, TaskStatus::Waiting, self.settings.task_ttl)
+                .await?),
+            _ => Ok(false),
+        }
+    }
+
+    /// Marks a task `FAILED` (after its last attempt, or when its message was
+    /// dead-lettered); a task already `SUCCESS` stays so, and a gone one is fine.
     ///
     /// # Errors
     /// The store's.

@@ -20,6 +20,8 @@ pub struct TestOptions {
     pub config: Config,
     /// The password hasher (default: [`PlainHasher`], fast).
     pub hasher: Arc<dyn PasswordHasher>,
+    /// The id generator (default: sequential in memory, random over real stores).
+    pub ids: Option<Arc<dyn IdGenerator>>,
 }
 
 impl TestOptions {
@@ -36,7 +38,14 @@ impl TestOptions {
             backend,
             config,
             hasher: Arc::new(PlainHasher),
+            ids: None,
         }
+    }
+
+    /// Another id generator (one that records what it hands out).
+    pub fn with_ids(mut self, ids: Arc<dyn IdGenerator>) -> Self {
+        self.ids = Some(ids);
+        self
     }
 
     /// Changes the configuration.
@@ -164,14 +173,17 @@ pub async fn spawn_app(options: TestOptions) -> TestApp {
         backend,
         mut config,
         hasher,
+        ids,
     } = options;
     backend.apply(&mut config);
     let clock = Arc::new(ManualClock::new(start_time()));
     let overrides = Overrides {
         clock: Some(clock.clone() as Arc<dyn Clock>),
-        ids: backend
-            .is_memory()
-            .then(|| Arc::new(SequentialIds::default()) as Arc<dyn IdGenerator>),
+        ids: ids.or_else(|| {
+            backend
+                .is_memory()
+                .then(|| Arc::new(SequentialIds::default()) as Arc<dyn IdGenerator>)
+        }),
         hasher: Some(hasher),
     };
     let auth_header = config.auth.header.clone();

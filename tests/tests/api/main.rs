@@ -27,6 +27,7 @@ mod members;
 mod members_list;
 mod messages;
 mod paging;
+mod queue_outage;
 mod read_markers;
 mod search;
 mod throttling;

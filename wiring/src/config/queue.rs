@@ -1,11 +1,17 @@
 //! Where search tasks wait: in this process (run by the in-process worker), or RabbitMQ
 //! (`AMQP_URL`, or the original's `RMQ_URL`; `AMQP_URL` wins), run by `messenger-worker`;
-//! `AMQP_QUEUE` names the queue. The rule that a queue needs PostgreSQL and Redis lives
+//! `AMQP_QUEUE` names the queue; `AMQP_DEAD_LETTER_MAX_LENGTH` and
+//! `AMQP_DEAD_LETTER_TTL_SECS` bound its dead-letter and parking queues (the API and the
+//! workers declare the same queues, so both read them). The rule that a queue needs PostgreSQL and Redis lives
 //! here ([`needs_shared_stores`]).
 
-use super::parse::{url, value};
+use super::parse::{positive_or, url, value};
 use super::{ConfigError, SharedState, Storage};
 use messenger_rabbitmq::AmqpConfig;
+use std::time::Duration;
+
+const DEAD_LETTER_MAX_LENGTH: &str = "10000";
+const DEAD_LETTER_TTL_SECS: &str = "604800";
 
 /// The RabbitMQ variables, as text.
 #[derive(Clone, Default, clap::Args)]
@@ -29,6 +35,13 @@ pub struct QueueVars {
     /// Name of the search-task queue.
     #[arg(long, env = "AMQP_QUEUE", default_value = AmqpConfig::DEFAULT_QUEUE, help_heading = "RabbitMQ")]
     pub amqp_queue: Option<String>,
+    /// Dead letters kept in each of the dead-letter and parking queues (the oldest go
+    /// first).
+    #[arg(long, env = "AMQP_DEAD_LETTER_MAX_LENGTH", default_value = DEAD_LETTER_MAX_LENGTH, help_heading = "RabbitMQ")]
+    pub amqp_dead_letter_max_length: Option<String>,
+    /// Seconds a dead letter is kept (default: 7 days).
+    #[arg(long, env = "AMQP_DEAD_LETTER_TTL_SECS", default_value = DEAD_LETTER_TTL_SECS, help_heading = "RabbitMQ")]
+    pub amqp_dead_letter_ttl_secs: Option<String>,
 }
 
 /// Where search tasks wait.
@@ -58,7 +71,19 @@ impl Queue {
             (None, None) => return Ok(Queue::InProcess),
         };
         let queue = value(&v.amqp_queue).unwrap_or(AmqpConfig::DEFAULT_QUEUE);
-        Ok(Queue::RabbitMq(AmqpConfig::new(u).with_queue(queue)))
+        let mut cfg = AmqpConfig::new(u).with_queue(queue);
+        cfg.dead_letter_max_length = positive_or(
+            "AMQP_DEAD_LETTER_MAX_LENGTH",
+            &v.amqp_dead_letter_max_length,
+            DEAD_LETTER_MAX_LENGTH,
+        )?;
+        let ttl: u64 = positive_or(
+            "AMQP_DEAD_LETTER_TTL_SECS",
+            &v.amqp_dead_letter_ttl_secs,
+            DEAD_LETTER_TTL_SECS,
+        )?;
+        cfg.dead_letter_ttl = Duration::from_secs(ttl);
+        Ok(Queue::RabbitMq(cfg))
     }
 }
 
@@ -129,6 +154,42 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.starts_with("RMQ_URL:") && !e.contains("guest"), "{e}");
+    }
+
+    #[test]
+    fn dead_letter_bounds_default_and_are_checked() {
+        let q = Queue::from_vars(&QueueVars {
+            amqp_url: s("amqp://a"),
+            ..QueueVars::default()
+        })
+        .unwrap();
+        let cfg = q.amqp().unwrap();
+        assert_eq!(cfg.dead_letter_max_length, 10_000);
+        assert_eq!(cfg.dead_letter_ttl, AmqpConfig::DEFAULT_DEAD_LETTER_TTL);
+        let q = Queue::from_vars(&QueueVars {
+            amqp_url: s("amqp://a"),
+            amqp_dead_letter_max_length: s("50"),
+            amqp_dead_letter_ttl_secs: s("60"),
+            ..QueueVars::default()
+        })
+        .unwrap();
+        let cfg = q.amqp().unwrap();
+        assert_eq!(cfg.dead_letter_max_length, 50);
+        assert_eq!(cfg.dead_letter_ttl, Duration::from_secs(60));
+        for (len, ttl, var) in [
+            ("0", "60", "AMQP_DEAD_LETTER_MAX_LENGTH"),
+            ("5", "soon", "AMQP_DEAD_LETTER_TTL_SECS"),
+        ] {
+            let e = Queue::from_vars(&QueueVars {
+                amqp_url: s("amqp://a"),
+                amqp_dead_letter_max_length: s(len),
+                amqp_dead_letter_ttl_secs: s(ttl),
+                ..QueueVars::default()
+            })
+            .unwrap_err()
+            .to_string();
+            assert!(e.starts_with(var), "{e}");
+        }
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! The worker's configuration: the API's ([`Config`], the same variables), which must name
-//! PostgreSQL, Redis and RabbitMQ, plus the worker's own `WORKER_CONCURRENCY` and
-//! `AMQP_PREFETCH`.
+//! PostgreSQL, Redis and RabbitMQ, plus the worker's own `WORKER_CONCURRENCY`,
+//! `AMQP_PREFETCH` and `WORKER_METRICS_PORT` (its `/metrics` and `/ping`, on `HOST`).
 
-use super::parse::positive_at_most;
+use super::parse::{num_or, positive_at_most};
 use super::{load_dotenv, Config, ConfigError, Queue, RawConfig, SharedState, Storage};
 use messenger_rabbitmq::AmqpConfig;
+use std::net::SocketAddr;
 
 const WORKER_CONCURRENCY: &str = "8";
+const WORKER_METRICS_PORT: &str = "9091";
 
 /// Why the worker cannot start with this environment.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -29,6 +31,9 @@ pub struct WorkerVars {
     /// Messages the broker may send ahead [default: WORKER_CONCURRENCY].
     #[arg(long, env = "AMQP_PREFETCH", help_heading = "Worker")]
     pub amqp_prefetch: Option<String>,
+    /// Port of the worker's /metrics and /ping (on HOST); 0 turns them off.
+    #[arg(long, env = "WORKER_METRICS_PORT", default_value = WORKER_METRICS_PORT, help_heading = "Worker")]
+    pub worker_metrics_port: Option<String>,
 }
 
 /// The worker's command line: the shared variables and its own.
@@ -54,6 +59,9 @@ pub struct WorkerConfig {
     /// More than the concurrency only wait here, and go back (counted as an attempt) when
     /// the worker stops.
     pub prefetch: u16,
+    /// Where `/metrics` and `/ping` are served (`HOST`, `WORKER_METRICS_PORT`); `None`
+    /// when the port is 0.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl WorkerConfig {
@@ -98,6 +106,14 @@ impl WorkerConfig {
         .unwrap_or(1);
         let prefetch = positive_at_most("AMQP_PREFETCH", &vars.amqp_prefetch, None, u16::MAX)?
             .unwrap_or_else(|| u16::try_from(concurrency).unwrap_or(u16::MAX));
+        let metrics_port: u16 = num_or(
+            "WORKER_METRICS_PORT",
+            &vars.worker_metrics_port,
+            WORKER_METRICS_PORT,
+            "a port number (0 turns the endpoint off)",
+        )?;
+        let metrics_addr =
+            (metrics_port != 0).then(|| SocketAddr::new(shared.server.host, metrics_port));
         let mut amqp = amqp.clone();
         amqp.prefetch = prefetch;
         Ok(Self {
@@ -105,6 +121,7 @@ impl WorkerConfig {
             shared,
             concurrency,
             prefetch,
+            metrics_addr,
         })
     }
 }
@@ -126,6 +143,7 @@ mod tests {
         WorkerVars {
             worker_concurrency: concurrency.map(str::to_owned),
             amqp_prefetch: prefetch.map(str::to_owned),
+            worker_metrics_port: None,
         }
     }
 
@@ -166,6 +184,21 @@ mod tests {
         };
         let c = WorkerConfig::from_parts(own_queue, &vars(None, None)).unwrap();
         assert_eq!(c.amqp.queue, "tasks.of.this.run");
+    }
+
+    #[test]
+    fn metrics_listen_on_host_at_their_port_unless_zero() {
+        let c = WorkerConfig::from_parts(full(), &vars(None, None)).unwrap();
+        assert_eq!(c.metrics_addr, Some("127.0.0.1:9091".parse().unwrap()));
+        let mut v = vars(None, None);
+        v.worker_metrics_port = Some("0".into());
+        assert_eq!(
+            WorkerConfig::from_parts(full(), &v).unwrap().metrics_addr,
+            None
+        );
+        v.worker_metrics_port = Some("70000".into());
+        let err = WorkerConfig::from_parts(full(), &v).unwrap_err();
+        assert!(err.to_string().starts_with("WORKER_METRICS_PORT"), "{err}");
     }
 
     #[test]

@@ -1,270 +1,22 @@
 //! The worker over a real RabbitMQ (`MESSENGER_TEST_AMQP_URL`; skipped without it), with
 //! the in-memory repository and task store standing in for PostgreSQL and Redis (which
-//! are not the point here). Each test uses its own queue and deletes it at the end.
+//! are not the point here). Each test uses its own queue and deletes it at the end. The
+//! real binary, killed with SIGKILL, is tested in `tests/process`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use async_trait::async_trait;
-use messenger_domain::{
-    Caller, ChatName, DisplayName, IdParam, MessageText, Password, SearchHit, SearchQuery,
-    SearchTask, TaskId, TaskStatus, UserName,
-};
-use messenger_memory::{
-    GcraLimiter, MemoryAttempts, MemoryEventBus, MemorySessionCache, MemoryStore, MemoryTaskStore,
-    PlainHasher, RandomIds, SystemClock,
-};
-use messenger_ports::{
-    HitsSlice, MessageSearch, Messenger, PortError, PortResult, Ports, SearchScope, Settings,
-    TaskOutcome, TaskStore,
-};
-use messenger_rabbitmq::{
-    queue_depths, testing::*, AmqpConfig, AmqpTaskConsumer, AmqpTaskQueue, QueueDepths,
-};
-use messenger_worker::{process_one, Step, Worker, WorkerOptions};
+mod support;
+
+use messenger_domain::TaskStatus;
+use messenger_ports::{Settings, TaskOutcome, TaskStore};
+use messenger_rabbitmq::{queue_depths, testing::*, AmqpTaskConsumer, QueueDepths};
+use messenger_worker::{process_one, Step, Worker};
 use std::{
-    collections::HashMap,
-    sync::{
-        atomic::{AtomicBool, Ordering},
-        Arc, Mutex,
-    },
+    sync::Arc,
     time::{Duration, Instant},
 };
+use support::*;
 use tokio::sync::Notify;
-
-/// Holds the first search that passes it until released (`arm` first).
-#[derive(Default)]
-struct Gate {
-    armed: AtomicBool,
-    entered: Notify,
-    release: Notify,
-}
-
-impl Gate {
-    fn arm(&self) {
-        self.armed.store(true, Ordering::SeqCst);
-    }
-
-    async fn pass(&self) {
-        if self.armed.swap(false, Ordering::SeqCst) {
-            self.entered.notify_one();
-            self.release.notified().await;
-        }
-    }
-}
-
-/// The memory store's search, recording which worker ran which query; a query with the
-/// word "explode" always fails.
-struct ScriptedSearch {
-    inner: Arc<MemoryStore>,
-    worker: usize,
-    runs: Arc<Mutex<Vec<(usize, String)>>>,
-    gate: Arc<Gate>,
-    delay: Duration,
-}
-
-#[async_trait]
-impl MessageSearch for ScriptedSearch {
-    async fn search(
-        &self,
-        scope: SearchScope,
-        query: &SearchQuery,
-        cap: u32,
-    ) -> PortResult<Vec<SearchHit>> {
-        self.runs
-            .lock()
-            .unwrap()
-            .push((self.worker, query.as_str().to_owned()));
-        if query.as_str().contains("explode") {
-            return Err(PortError::Unavailable("the search backend failed".into()));
-        }
-        self.gate.pass().await;
-        if !self.delay.is_zero() {
-            // A search that takes a while, as a real one does.
-            tokio::time::sleep(self.delay).await;
-        }
-        self.inner.search(scope, query, cap).await
-    }
-}
-
-/// The memory task store, counting completions that found their task.
-struct CountingTaskStore {
-    inner: MemoryTaskStore,
-    completed: Mutex<HashMap<TaskId, usize>>,
-}
-
-#[async_trait]
-impl TaskStore for CountingTaskStore {
-    async fn insert_task(&self, task: &SearchTask, ttl: Duration) -> PortResult<()> {
-        self.inner.insert_task(task, ttl).await
-    }
-    async fn task(&self, id: TaskId) -> PortResult<Option<SearchTask>> {
-        self.inner.task(id).await
-    }
-    async fn set_status(&self, id: TaskId, status: TaskStatus, ttl: Duration) -> PortResult<bool> {
-        self.inner.set_status(id, status, ttl).await
-    }
-    async fn complete(&self, id: TaskId, hits: &[SearchHit], ttl: Duration) -> PortResult<bool> {
-        let done = self.inner.complete(id, hits, ttl).await?;
-        if done {
-            *self.completed.lock().unwrap().entry(id).or_default() += 1;
-        }
-        Ok(done)
-    }
-    async fn hits(&self, id: TaskId, offset: u64, limit: u32) -> PortResult<Option<HitsSlice>> {
-        self.inner.hits(id, offset, limit).await
-    }
-    async fn delete_task(&self, id: TaskId) -> PortResult<()> {
-        self.inner.delete_task(id).await
-    }
-}
-
-/// One shared repository and task store; a messenger per worker (each with its own
-/// recording search), all publishing to one queue.
-struct World {
-    cfg: AmqpConfig,
-    store: Arc<MemoryStore>,
-    tasks: Arc<CountingTaskStore>,
-    queue: Arc<AmqpTaskQueue>,
-    runs: Arc<Mutex<Vec<(usize, String)>>>,
-    caller: Caller,
-    search_delay: Duration,
-}
-
-impl World {
-    async fn new(cfg: AmqpConfig) -> World {
-        let clock = Arc::new(SystemClock);
-        let store = Arc::new(MemoryStore::new(clock.clone()));
-        let tasks = Arc::new(CountingTaskStore {
-            inner: MemoryTaskStore::new(clock.clone()),
-            completed: Mutex::default(),
-        });
-        let queue = Arc::new(AmqpTaskQueue::new(cfg.clone()).unwrap());
-        let mut world = World {
-            cfg,
-            store,
-            tasks,
-            queue,
-            runs: Arc::default(),
-            search_delay: Duration::ZERO,
-            caller: Caller {
-                account_id: messenger_domain::AccountId::from_u128(0),
-                session: None,
-            },
-        };
-        world.caller = world.seed().await;
-        world
-    }
-
-    fn messenger(&self, worker: usize, gate: Arc<Gate>) -> Messenger {
-        let clock = Arc::new(SystemClock);
-        let search = Arc::new(ScriptedSearch {
-            inner: self.store.clone(),
-            worker,
-            runs: self.runs.clone(),
-            gate,
-            delay: self.search_delay,
-        });
-        let ports = Ports {
-            accounts: self.store.clone(),
-            sessions: self.store.clone(),
-            chats: self.store.clone(),
-            members: self.store.clone(),
-            messages: self.store.clone(),
-            events: self.store.clone(),
-            bus: Arc::new(MemoryEventBus::new()),
-            search,
-            session_cache: Arc::new(MemorySessionCache::new(100, clock.clone())),
-            page_cache: None,
-            login_attempts: Arc::new(MemoryAttempts::new(clock.clone())),
-            register_limiter: Arc::new(GcraLimiter::per_minute(1000, 1000, clock.clone())),
-            task_queue: self.queue.clone(),
-            task_store: self.tasks.clone(),
-            hasher: Arc::new(PlainHasher),
-            clock,
-            ids: Arc::new(RandomIds),
-        };
-        Messenger::new(ports, Settings::default())
-    }
-
-    /// An account with a chat of ten messages, `hello world 0` … `hello world 9`.
-    async fn seed(&self) -> Caller {
-        let m = self.messenger(usize::MAX, Arc::default());
-        let name = UserName::parse("alice").unwrap();
-        let pw = Password::parse("pw").unwrap();
-        m.register(name.clone(), pw.clone(), "127.0.0.1")
-            .await
-            .unwrap();
-        let token = m.login(name, pw, "127.0.0.1").await.unwrap();
-        let caller = m.authenticate(token.as_str()).await.unwrap();
-        let chat = m
-            .create_chat(&caller, ChatName::parse("room").unwrap())
-            .await
-            .unwrap();
-        let me = m
-            .join_chat(&caller, chat, DisplayName::parse("Al").unwrap())
-            .await
-            .unwrap();
-        for i in 0..10 {
-            let text = MessageText::parse(format!("hello world {i}")).unwrap();
-            m.post_message(&caller, chat, IdParam::Valid(me), text, None)
-                .await
-                .unwrap();
-        }
-        caller
-    }
-
-    async fn search(&self, query: &str) -> TaskId {
-        let m = self.messenger(usize::MAX, Arc::default());
-        m.start_search(&self.caller, SearchQuery::parse(query).unwrap())
-            .await
-            .unwrap()
-    }
-
-    async fn status(&self, id: TaskId) -> TaskStatus {
-        self.tasks.task(id).await.unwrap().unwrap().status
-    }
-
-    async fn all_final(&self, ids: &[TaskId]) -> bool {
-        for id in ids {
-            if !self.status(*id).await.is_final() {
-                return false;
-            }
-        }
-        true
-    }
-
-    fn completions(&self, id: TaskId) -> usize {
-        self.tasks
-            .completed
-            .lock()
-            .unwrap()
-            .get(&id)
-            .copied()
-            .unwrap_or(0)
-    }
-
-    fn runs_of(&self, query: &str) -> Vec<usize> {
-        self.runs
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(_, q)| q == query)
-            .map(|(w, _)| *w)
-            .collect()
-    }
-
-    fn consumer(&self) -> Arc<AmqpTaskConsumer> {
-        Arc::new(AmqpTaskConsumer::new(self.cfg.clone()).unwrap())
-    }
-}
-
-fn quick_options(concurrency: usize) -> WorkerOptions {
-    WorkerOptions {
-        concurrency,
-        drain_timeout: Duration::from_secs(5),
-        unavailable_pause: Duration::from_millis(20),
-    }
-}
 
 #[tokio::test]
 async fn process_one_runs_a_queued_search_end_to_end() {
@@ -357,9 +109,9 @@ async fn poison_messages_end_in_the_dead_letter_queue_while_the_rest_run() {
 }
 
 #[tokio::test]
-async fn a_worker_killed_mid_task_leaves_it_to_another_which_finishes_it_once() {
+async fn a_worker_cut_off_mid_task_leaves_it_to_another_which_finishes_it_once() {
     let Some(url) =
-        amqp_url("a_worker_killed_mid_task_leaves_it_to_another_which_finishes_it_once")
+        amqp_url("a_worker_cut_off_mid_task_leaves_it_to_another_which_finishes_it_once")
     else {
         return;
     };
@@ -407,6 +159,59 @@ async fn a_worker_killed_mid_task_leaves_it_to_another_which_finishes_it_once() 
         Step::Empty,
         "nothing left over"
     );
+    b_consumer.close().await;
+    a_consumer.close().await;
+}
+
+#[tokio::test]
+async fn a_stale_worker_finishing_late_cannot_complete_the_task_a_second_time() {
+    let Some(url) = amqp_url("a_stale_worker_finishing_late_cannot_complete_the_task") else {
+        return;
+    };
+    let cfg = unique_config(&url);
+    let _cleanup = Cleanup(cfg.clone());
+    let w = World::new(cfg.clone()).await;
+    let id = w.search("world 5").await;
+
+    // Worker A takes the task and stalls inside the search; then its connection drops
+    // (a partition), but A itself lives on, holding a result it will store late.
+    let proxy = Proxy::start(broker_addr(&cfg)).await.unwrap();
+    let gate = Arc::new(Gate::default());
+    gate.arm();
+    let a = w.messenger(1, gate.clone());
+    let a_consumer = Arc::new(AmqpTaskConsumer::new(via(&cfg, proxy.addr)).unwrap());
+    let entered = gate.entered.notified();
+    let a_task = {
+        let c = a_consumer.clone();
+        tokio::spawn(async move { process_one(&a, &*c, Duration::from_secs(5)).await })
+    };
+    tokio::time::timeout(Duration::from_secs(5), entered)
+        .await
+        .expect("worker A started the task");
+    proxy.cut();
+
+    // Worker B gets the task again and completes it.
+    let b = w.messenger(2, Arc::default());
+    let b_consumer = w.consumer();
+    let step = process_one(&b, &*b_consumer, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(step, Step::Done(TaskOutcome::Processed));
+    assert_eq!(w.status(id).await, TaskStatus::Success);
+    let hits_by_b = w.tasks.hits(id, 0, 100).await.unwrap().unwrap();
+
+    // A finishes late: its completion is asked for and refused.
+    gate.release.notify_one();
+    let late = tokio::time::timeout(Duration::from_secs(10), a_task)
+        .await
+        .expect("worker A finishes")
+        .unwrap();
+    assert!(late.is_ok(), "{late:?}");
+    assert_eq!(w.runs_of("world 5"), vec![1, 2], "both searched");
+    assert_eq!(w.completion_attempts(id), 2, "both tried to complete it");
+    assert_eq!(w.completions(id), 1, "the task store took one completion");
+    assert_eq!(w.status(id).await, TaskStatus::Success);
+    assert_eq!(w.tasks.hits(id, 0, 100).await.unwrap().unwrap(), hits_by_b);
     b_consumer.close().await;
     a_consumer.close().await;
 }
