@@ -41,7 +41,7 @@ pub use repos::{
 pub use system::{Clock, IdGenerator, PasswordHasher};
 pub use tasks::{Delivery, HitsSlice, TaskConsumer, TaskQueue, TaskStore};
 pub use use_cases::{
-    ChatList, ChatPage, HitsPage, ListedMember, LoginLimits, MemberList, Messenger, PageAnchor,
-    Ports, ReadMarker, RunOutcome, Settings, ANONYMOUS_ACCOUNT,
+    ChatList, ChatPage, HitsPage, ListedMember, ListedSession, LoginLimits, MemberList, Messenger,
+    PageAnchor, Ports, ReadMarker, RunOutcome, Settings, ANONYMOUS_ACCOUNT, MAX_LISTED_SESSIONS,
 };
 pub use worker::{parse_payload, process_delivery, run_worker, TaskOutcome};

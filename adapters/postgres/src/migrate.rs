@@ -53,6 +53,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(3, "messages", "0003_messages"),
     migration!(4, "messages_by_time", "0004_messages_by_time"),
     migration!(5, "conversations", "0005_conversations"),
+    migration!(7, "session_safety", "0007_session_safety"),
 ];
 
 /// Why migrating failed.
