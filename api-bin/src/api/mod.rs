@@ -12,6 +12,7 @@ pub mod members;
 pub mod messages;
 pub mod pages;
 pub mod search;
+pub mod sessions;
 pub mod summary;
 pub mod types;
 
@@ -47,6 +48,7 @@ pub struct Next {
 pub type Api = (
     health::HealthApi,
     auth::AuthApi,
+    sessions::SessionsApi,
     chats::ChatsApi,
     members::MembersApi,
     messages::MessagesApi,
@@ -59,6 +61,7 @@ pub fn service(messenger: &Messenger, rendered_page_bytes: u64) -> OpenApiServic
     let api = (
         health::HealthApi::new(messenger.clone()),
         auth::AuthApi::new(messenger.clone()),
+        sessions::SessionsApi::new(messenger.clone()),
         chats::ChatsApi::new(messenger.clone()),
         members::MembersApi::new(messenger.clone()),
         messages::MessagesApi::new(messenger.clone(), rendered_page_bytes),
