@@ -28,6 +28,7 @@ mod messages;
 mod paging;
 mod read_markers;
 mod search;
+mod sessions;
 mod throttling;
 
 /// What every test module uses.
