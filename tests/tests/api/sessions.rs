@@ -498,6 +498,107 @@ async fn legacy_mode_acts_for_the_anonymous_account_without_sessions(backend: Ba
     app.login_ok(&user.name, &user.password).await;
 }
 
+/// Over PostgreSQL with the real argon2id hasher: the stored password (at registration and
+/// after a change) is an argon2id PHC string with the OWASP parameters, and the sessions
+/// table holds the SHA-256 of each token and a public id, never the token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stored_credentials_are_argon2id_hashes_and_token_hashes_only() {
+    let Some(backend) = Backend::postgres() else {
+        return;
+    };
+    if !backend.is_wired().await {
+        return;
+    }
+    let url = backend.database_url.clone().expect("PostgreSQL");
+    let hasher = messenger_memory::Argon2Hasher::new(2, Duration::from_secs(10));
+    let app = spawn_app(TestOptions::new(backend).with_hasher(std::sync::Arc::new(hasher))).await;
+    let user = app.new_user().await;
+    let second = login_as_agent(&app, &user, "stored-credentials/1.0").await;
+
+    let (db, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("PostgreSQL");
+    tokio::spawn(connection);
+    let schema = messenger_tests::helpers::backend::run_schema();
+    let query = format!("SELECT password_hash FROM \"{schema}\".accounts WHERE name = $1");
+    let name = user.name.clone();
+    let phc: String = db
+        .query_one(&query, &[&name])
+        .await
+        .expect("the account")
+        .get(0);
+    const OWASP: &str = "$argon2id$v=19$m=19456,t=2,p=1$";
+    assert!(phc.starts_with(OWASP), "the stored password is {phc:?}");
+    assert!(!phc.contains(&user.password), "never the password itself");
+    // Salt and hash follow, in unpadded base64.
+    let rest: Vec<&str> = phc[OWASP.len()..].split('$').collect();
+    assert_eq!(rest.len(), 2, "salt and hash: {phc}");
+    assert!(rest[0].len() >= 22 && rest[1].len() >= 43, "{phc}");
+
+    let rows = db
+        .query(
+            &format!(
+                "SELECT s::text, token_hash, public_id FROM \"{schema}\".sessions s \
+                 JOIN \"{schema}\".accounts a ON a.id = s.account_id WHERE a.name = $1"
+            ),
+            &[&user.name],
+        )
+        .await
+        .expect("the sessions");
+    assert_eq!(rows.len(), 2, "two logins, two sessions");
+    let mut hashes = Vec::new();
+    for row in &rows {
+        let whole: String = row.get(0);
+        let token_hash: Vec<u8> = row.get(1);
+        let public_id: Vec<u8> = row.get(2);
+        for token in [&user.token, &second] {
+            assert!(
+                !whole.contains(token.as_str()),
+                "a session row holds no token: {whole}"
+            );
+            let as_text_bytes: String = token.bytes().map(|b| format!("{b:02x}")).collect();
+            assert!(
+                !whole.contains(&as_text_bytes),
+                "a session row holds no token, even as bytes: {whole}"
+            );
+        }
+        assert_eq!(token_hash.len(), 32, "SHA-256");
+        assert_eq!(public_id.len(), 16);
+        hashes.push((token_hash, public_id));
+    }
+    let mut expected: Vec<(Vec<u8>, Vec<u8>)> = [&user.token, &second]
+        .iter()
+        .map(|t| {
+            let hash = messenger_domain::SessionToken::parse(t)
+                .expect("a token")
+                .hash();
+            (hash.0.to_vec(), hash.public_id().0.to_vec())
+        })
+        .collect();
+    expected.sort();
+    hashes.sort();
+    assert_eq!(
+        hashes, expected,
+        "each row is keyed by the SHA-256 of its token, with the public id derived from it"
+    );
+
+    // A changed password is stored the same way.
+    change_password(&app, &user.token, &user.password, "a new passphrase")
+        .await
+        .assert_empty(200, "a password change");
+    let changed: String = db
+        .query_one(&query, &[&name])
+        .await
+        .expect("the account")
+        .get(0);
+    assert!(
+        changed.starts_with(OWASP),
+        "the new password is {changed:?}"
+    );
+    assert_ne!(changed, phc, "a new hash with a new salt");
+    app.login_ok(&user.name, "a new passphrase").await;
+}
+
 backend_tests!(
     a_password_change_ends_every_other_session_and_keeps_this_one,
     a_wrong_current_password_counts_as_a_failed_login,
