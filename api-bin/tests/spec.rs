@@ -241,11 +241,17 @@ fn check_fields(spec: &Value, schema: &Value, fields: &serde_json::Map<String, V
             Value::String(s) if s.contains("RFC 3339") => {
                 assert_eq!(prop["format"], "date-time", "{what}: {name} is a date-time");
             }
-            // "Message (…) or null", "{iterator} or null": an object that may be null.
+            // "Message (…) or null", "{iterator} or null": an object that may be null;
+            // "string or null": a string that may be null.
             Value::String(s) if s.ends_with("or null") => {
                 let field = &schema["properties"][name];
                 assert_eq!(field["nullable"], true, "{what}: {name} may be null");
-                assert_eq!(prop["type"], "object", "{what}: {name} is an object");
+                let ty = if s.starts_with("string") {
+                    "string"
+                } else {
+                    "object"
+                };
+                assert_eq!(prop["type"], ty, "{what}: {name} is a {ty}");
             }
             Value::String(s) if s == "boolean" || s == "integer" || s == "object" => {
                 assert_eq!(prop["type"], s.as_str(), "{what}: {name} is a {s}");
@@ -311,6 +317,7 @@ fn every_declared_code_has_the_status_of_the_one_mapping() {
         },
         Error::IdempotencyKeyReused,
         Error::Forbidden,
+        Error::SessionNotFound,
         Error::ServiceUnavailable,
         Error::InternalError,
     ];

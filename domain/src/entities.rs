@@ -1,6 +1,8 @@
 //! Entities: what the stores hold.
 
-use crate::{AccountId, ChatId, MemberId, MessageId, TaskId, Timestamp, TokenHash};
+use crate::{
+    AccountId, ChatId, MemberId, MessageId, SessionPublicId, TaskId, Timestamp, TokenHash,
+};
 
 /// A registered account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +30,37 @@ pub struct Session {
     pub expires_at: Timestamp,
     /// Logged out (revoked tokens answer `invalid-session-id`, even when also expired).
     pub revoked: bool,
+    /// The client's address at login, as the limits key it (an IPv4 address or an IPv6
+    /// /64 prefix).
+    pub client_address: String,
+    /// The client's `User-Agent` at login, cut to [`Session::USER_AGENT_MAX_CHARS`]
+    /// characters; `None` when it sent none.
+    pub user_agent: Option<String>,
+}
+
+impl Session {
+    /// Most characters of a `User-Agent` kept.
+    pub const USER_AGENT_MAX_CHARS: usize = 256;
+
+    /// A presented `User-Agent` as stored: control characters (U+0000 among them) dropped,
+    /// surrounding whitespace trimmed, at most [`Self::USER_AGENT_MAX_CHARS`] characters;
+    /// `None` when nothing is left.
+    pub fn user_agent_from(raw: &str) -> Option<String> {
+        let kept: String = raw
+            .chars()
+            .filter(|c| !c.is_control())
+            .collect::<String>()
+            .trim()
+            .chars()
+            .take(Self::USER_AGENT_MAX_CHARS)
+            .collect();
+        (!kept.is_empty()).then_some(kept)
+    }
+
+    /// The session's public id (see [`TokenHash::public_id`]).
+    pub fn public_id(&self) -> SessionPublicId {
+        self.token_hash.public_id()
+    }
 }
 
 /// Who is calling, once authenticated (or the fixed anonymous account in legacy mode).
@@ -175,5 +208,18 @@ mod tests {
             assert_eq!(TaskStatus::parse(s.as_str()), Some(s));
         }
         assert_eq!(TaskStatus::parse("waiting"), None);
+    }
+
+    #[test]
+    fn user_agents_are_cleaned_and_capped() {
+        assert_eq!(Session::user_agent_from(""), None);
+        assert_eq!(Session::user_agent_from("  \t "), None);
+        assert_eq!(
+            Session::user_agent_from(" curl/8.5\u{0}\n "),
+            Some("curl/8.5".to_owned())
+        );
+        let long = "é".repeat(1000);
+        let kept = Session::user_agent_from(&long).unwrap();
+        assert_eq!(kept.chars().count(), Session::USER_AGENT_MAX_CHARS);
     }
 }

@@ -60,6 +60,9 @@ pub enum Error {
     /// The caller may see the chat but not do this (only its creator may).
     #[error("forbidden")]
     Forbidden,
+    /// The session (by its public id) is unknown, ended, or another account's.
+    #[error("session-not-found")]
+    SessionNotFound,
     /// A backing store is down or did not answer in time.
     #[error("service-unavailable")]
     ServiceUnavailable,
@@ -89,6 +92,7 @@ impl Error {
             Error::RequestLimitExceeded { .. } => "request-limit-exceeded",
             Error::IdempotencyKeyReused => "idempotency-key-reused",
             Error::Forbidden => "forbidden",
+            Error::SessionNotFound => "session-not-found",
             Error::ServiceUnavailable => "service-unavailable",
             Error::InternalError => "internal-error",
         }
@@ -106,6 +110,7 @@ mod tests {
             Error::BadCursor,
             Error::ChatNotFound,
             Error::Forbidden,
+            Error::SessionNotFound,
             Error::RequestLimitExceeded {
                 retry_after_secs: 3,
             },

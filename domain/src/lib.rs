@@ -35,4 +35,4 @@ pub use text::{
     UserName,
 };
 pub use time::Timestamp;
-pub use token::{SessionToken, TokenHash};
+pub use token::{SessionPublicId, SessionToken, TokenHash};

@@ -4,7 +4,7 @@ use crate::{ChatListPage, ChatViewer, MembersPage, PortResult, ReadUpdate};
 use async_trait::async_trait;
 use messenger_domain::{
     Account, AccountId, Chat, ChatId, ChatListCursor, ChatSummary, Member, MemberId, Message,
-    MessageId, SearchHit, SearchQuery, Session, Timestamp, TokenHash,
+    MessageId, SearchHit, SearchQuery, Session, SessionPublicId, Timestamp, TokenHash,
 };
 
 /// Registered accounts.
@@ -19,6 +19,15 @@ pub trait Accounts: Send + Sync + 'static {
 
     /// The account with exactly this name, if any.
     async fn account_by_name(&self, name: &str) -> PortResult<Option<Account>>;
+
+    /// The account with this id, if any.
+    async fn account_by_id(&self, id: AccountId) -> PortResult<Option<Account>>;
+
+    /// Replaces the account's password hash (a PHC string); nothing else changes.
+    ///
+    /// # Errors
+    /// [`crate::PortError::NotFound`] when there is no such account.
+    async fn set_password_hash(&self, id: AccountId, password_hash: &str) -> PortResult<()>;
 }
 
 /// The durable record of sessions (the session cache is only a cache over it).
@@ -35,6 +44,31 @@ pub trait Sessions: Send + Sync + 'static {
 
     /// Marks the session revoked; `false` when there is no such session. Idempotent.
     async fn revoke_session(&self, token_hash: &TokenHash) -> PortResult<bool>;
+
+    /// The session whose public id ([`TokenHash::public_id`]) is `id`, revoked or expired
+    /// ones included, until purged; whoever's it is (the caller checks the owner).
+    async fn session_by_public_id(&self, id: SessionPublicId) -> PortResult<Option<Session>>;
+
+    /// Up to `limit` live sessions of `account` — not revoked, `expires_at` after `now` —
+    /// newest first by `created_at`, ties by token hash descending. Another account's
+    /// sessions never appear.
+    async fn live_sessions(
+        &self,
+        account: AccountId,
+        now: Timestamp,
+        limit: u32,
+    ) -> PortResult<Vec<Session>>;
+
+    /// Marks revoked, in one statement, every session of `account` not yet revoked
+    /// (expired ones too) except `keep`, and returns the token hashes it revoked (so the
+    /// caller can tell the session cache), in no particular order. Sessions already
+    /// revoked, `keep` and other accounts' sessions are untouched and not returned; a
+    /// second call returns nothing.
+    async fn revoke_account_sessions(
+        &self,
+        account: AccountId,
+        keep: Option<&TokenHash>,
+    ) -> PortResult<Vec<TokenHash>>;
 
     /// Deletes sessions whose `expires_at` is before `expired_before`; returns how many.
     async fn purge_sessions(&self, expired_before: Timestamp) -> PortResult<u64>;

@@ -2,7 +2,8 @@
 //! works on the other and a logout on one is seen by the other at once; one account's
 //! requests over both instances share one budget, another account's budget untouched; a
 //! search task started on one is read on the other; a page cached before a post is still
-//! right after it, on either instance.
+//! right after it, on either instance. A session ended on one instance (by its public id,
+//! a password change, or signing out everywhere) is refused on the other at once.
 //!
 //! Runs when `MESSENGER_TEST_REDIS_URL` is set (else each test says it is skipped and
 //! passes). With `MESSENGER_TEST_DATABASE_URL` too, both instances share PostgreSQL;
@@ -16,8 +17,11 @@
 
 mod redis_support;
 
+use messenger_tests::helpers::PASSWORD;
 use messenger_wiring::CacheType;
 use redis_support::{Instance, Setup};
+use reqwest::Method;
+use serde_json::json;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -278,5 +282,97 @@ async fn a_page_cached_before_a_post_is_still_right_after_it_on_either_instance(
             "{name}: second page"
         );
     }
+    setup.clean_up().await;
+}
+
+/// Whether `token` is accepted by `instance` (a chat nobody created answers 404 once
+/// authenticated); the status and code otherwise.
+async fn accepted(instance: &Instance, token: &str) -> Result<(), (u16, String)> {
+    let answer = instance.page(token, NO_SUCH_CHAT, 10, None).await;
+    match (answer.status, answer.code()) {
+        (404, "chat-not-found") => Ok(()),
+        (status, code) => Err((status, code.to_owned())),
+    }
+}
+
+#[tokio::test]
+async fn sessions_ended_on_one_instance_are_refused_on_the_other_at_once() {
+    let test = "sessions_ended_on_one_instance_are_refused_on_the_other_at_once";
+    let Some(setup) = Setup::from_env(test) else {
+        return;
+    };
+    if !setup.shared_storage() {
+        println!("skipped: {test} needs the shared PostgreSQL as well");
+        return;
+    }
+    let (a, b) = two_instances(&setup, |_| {}).await;
+    let user = a.new_user().await;
+    let second = a.login_ok(&user.name).await;
+    let third = b.login_ok(&user.name).await;
+    // Every session accepted on both: each is in the shared cache.
+    for token in [&user.token, &second, &third] {
+        for (name, instance) in [("A", &a), ("B", &b)] {
+            assert_eq!(accepted(instance, token).await, Ok(()), "{name}, before");
+        }
+    }
+
+    // Ending one session by its public id on A.
+    let listed = a
+        .call(Method::GET, "/v1/auth/sessions", Some(&third), None)
+        .await;
+    assert_eq!(listed.status, 200, "the list on A: {listed:?}");
+    let third_id = listed.body["sessions"]
+        .as_array()
+        .and_then(|all| all.iter().find(|s| s["current"] == true))
+        .and_then(|s| s["session_id"].as_str())
+        .unwrap_or_else(|| panic!("the current session in {listed:?}"))
+        .to_owned();
+    let ended = a
+        .call(
+            Method::DELETE,
+            &format!("/v1/auth/sessions/{third_id}"),
+            Some(&user.token),
+            None,
+        )
+        .await;
+    assert_eq!(ended.status, 200, "DELETE on A: {ended:?}");
+    assert_eq!(
+        accepted(&b, &third).await,
+        Err((401, "invalid-session-id".to_owned())),
+        "B right after the session was ended on A"
+    );
+    assert_eq!(accepted(&b, &second).await, Ok(()), "B: the others stay");
+
+    // A password change on A ends every other session, on B too.
+    let changed = a
+        .call(
+            Method::POST,
+            "/v1/auth/password",
+            Some(&user.token),
+            Some(json!({ "password": PASSWORD, "new_password": "another passphrase" })),
+        )
+        .await;
+    assert_eq!(changed.status, 200, "password change on A: {changed:?}");
+    assert_eq!(
+        accepted(&b, &second).await,
+        Err((401, "invalid-session-id".to_owned())),
+        "B right after the password change on A"
+    );
+    assert_eq!(
+        accepted(&b, &user.token).await,
+        Ok(()),
+        "B: the session that changed the password stays"
+    );
+
+    // Signing out everywhere on B ends the last one on A.
+    let out = b
+        .call(Method::POST, "/v1/auth/logout-all", Some(&user.token), None)
+        .await;
+    assert_eq!(out.status, 200, "logout-all on B: {out:?}");
+    assert_eq!(
+        accepted(&a, &user.token).await,
+        Err((401, "invalid-session-id".to_owned())),
+        "A right after logout-all on B"
+    );
     setup.clean_up().await;
 }

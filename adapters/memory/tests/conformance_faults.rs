@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use messenger_domain::{
     Account, AccountId, ChatId, Member, MemberId, Message, SearchHit, SearchQuery, SearchTask,
-    Session, TaskId, TaskStatus, Timestamp, TokenHash,
+    Session, SessionPublicId, TaskId, TaskStatus, Timestamp, TokenHash,
 };
 use messenger_memory::{
     memory_task_queue, GcraLimiter, ManualClock, MemoryAttempts, MemoryPageCache,
@@ -49,6 +49,12 @@ impl Accounts for LowercasingAccounts {
     async fn account_by_name(&self, name: &str) -> PortResult<Option<Account>> {
         self.0.account_by_name(&name.to_lowercase()).await
     }
+    async fn account_by_id(&self, id: AccountId) -> PortResult<Option<Account>> {
+        self.0.account_by_id(id).await
+    }
+    async fn set_password_hash(&self, id: AccountId, hash: &str) -> PortResult<()> {
+        self.0.set_password_hash(id, hash).await
+    }
 }
 
 #[tokio::test]
@@ -70,6 +76,12 @@ impl Accounts for SilentDuplicates {
     }
     async fn account_by_name(&self, name: &str) -> PortResult<Option<Account>> {
         self.0.account_by_name(name).await
+    }
+    async fn account_by_id(&self, id: AccountId) -> PortResult<Option<Account>> {
+        self.0.account_by_id(id).await
+    }
+    async fn set_password_hash(&self, id: AccountId, hash: &str) -> PortResult<()> {
+        self.0.set_password_hash(id, hash).await
     }
 }
 
@@ -100,6 +112,24 @@ impl Sessions for SloppySessions {
         let done = self.store.revoke_session(token_hash).await?;
         Ok(done && (self.idempotent_revoke || !before.is_some_and(|s| s.revoked)))
     }
+    async fn session_by_public_id(&self, id: SessionPublicId) -> PortResult<Option<Session>> {
+        self.store.session_by_public_id(id).await
+    }
+    async fn live_sessions(
+        &self,
+        account: AccountId,
+        now: Timestamp,
+        limit: u32,
+    ) -> PortResult<Vec<Session>> {
+        self.store.live_sessions(account, now, limit).await
+    }
+    async fn revoke_account_sessions(
+        &self,
+        account: AccountId,
+        keep: Option<&TokenHash>,
+    ) -> PortResult<Vec<TokenHash>> {
+        self.store.revoke_account_sessions(account, keep).await
+    }
     async fn purge_sessions(&self, expired_before: Timestamp) -> PortResult<u64> {
         let at = if self.idempotent_revoke {
             Timestamp::from_micros(expired_before.as_micros() + 1)
@@ -108,6 +138,82 @@ impl Sessions for SloppySessions {
         };
         self.store.purge_sessions(at).await
     }
+}
+
+/// One fault in the sessions' account-wide calls.
+#[derive(Clone, Copy)]
+enum AccountWideFault {
+    /// The live list comes oldest first.
+    OldestFirst,
+    /// Revoking an account's sessions ends the kept one too.
+    IgnoresKept,
+}
+
+struct AccountWideSessions {
+    store: MemoryStore,
+    fault: AccountWideFault,
+}
+
+#[async_trait]
+impl Sessions for AccountWideSessions {
+    async fn insert_session(&self, session: &Session) -> PortResult<()> {
+        self.store.insert_session(session).await
+    }
+    async fn session(&self, token_hash: &TokenHash) -> PortResult<Option<Session>> {
+        self.store.session(token_hash).await
+    }
+    async fn revoke_session(&self, token_hash: &TokenHash) -> PortResult<bool> {
+        self.store.revoke_session(token_hash).await
+    }
+    async fn session_by_public_id(&self, id: SessionPublicId) -> PortResult<Option<Session>> {
+        self.store.session_by_public_id(id).await
+    }
+    async fn live_sessions(
+        &self,
+        account: AccountId,
+        now: Timestamp,
+        limit: u32,
+    ) -> PortResult<Vec<Session>> {
+        let mut live = self.store.live_sessions(account, now, limit).await?;
+        if matches!(self.fault, AccountWideFault::OldestFirst) {
+            live.reverse();
+        }
+        Ok(live)
+    }
+    async fn revoke_account_sessions(
+        &self,
+        account: AccountId,
+        keep: Option<&TokenHash>,
+    ) -> PortResult<Vec<TokenHash>> {
+        let keep = match self.fault {
+            AccountWideFault::IgnoresKept => None,
+            AccountWideFault::OldestFirst => keep,
+        };
+        self.store.revoke_account_sessions(account, keep).await
+    }
+    async fn purge_sessions(&self, expired_before: Timestamp) -> PortResult<u64> {
+        self.store.purge_sessions(expired_before).await
+    }
+}
+
+#[tokio::test]
+#[should_panic(expected = "newest first")]
+async fn sessions_suite_catches_a_list_in_the_wrong_order() {
+    let sessions = AccountWideSessions {
+        store: store().1,
+        fault: AccountWideFault::OldestFirst,
+    };
+    testing::sessions_suite(&sessions.store, &sessions).await;
+}
+
+#[tokio::test]
+#[should_panic(expected = "except the kept one")]
+async fn sessions_suite_catches_a_revocation_that_ends_the_kept_session() {
+    let sessions = AccountWideSessions {
+        store: store().1,
+        fault: AccountWideFault::IgnoresKept,
+    };
+    testing::sessions_suite(&sessions.store, &sessions).await;
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 use crate::convert::{uuid, RowExt};
 use crate::PgStore;
 use async_trait::async_trait;
-use messenger_domain::{Account, AccountId, Session, Timestamp, TokenHash};
+use messenger_domain::{Account, AccountId, Session, SessionPublicId, Timestamp, TokenHash};
 use messenger_ports::{Accounts, PortError, PortResult, Sessions};
 use tokio::time::timeout_at;
 use tokio_postgres::Row;
@@ -18,20 +18,27 @@ fn account_from(row: &Row) -> Result<Account, PortError> {
     })
 }
 
+fn token_hash_from(hash: Vec<u8>) -> Result<TokenHash, PortError> {
+    Ok(TokenHash(hash.try_into().map_err(|_| {
+        PortError::Internal("a stored token hash is not 32 bytes".into())
+    })?))
+}
+
 fn session_from(row: &Row) -> Result<Session, PortError> {
-    let hash: Vec<u8> = row.col(0)?;
-    let token_hash = TokenHash(
-        hash.try_into()
-            .map_err(|_| PortError::Internal("a stored token hash is not 32 bytes".into()))?,
-    );
     Ok(Session {
-        token_hash,
+        token_hash: token_hash_from(row.col(0)?)?,
         account_id: AccountId::from_u128(row.col::<Uuid>(1)?.as_u128()),
         created_at: Timestamp::from_micros(row.col(2)?),
         expires_at: Timestamp::from_micros(row.col(3)?),
         revoked: row.col(4)?,
+        client_address: row.col(5)?,
+        user_agent: row.col(6)?,
     })
 }
+
+/// The columns [`session_from`] reads, in its order.
+const SESSION_COLUMNS: &str =
+    "token_hash, account_id, created_at, expires_at, revoked, client_address, user_agent";
 
 #[async_trait]
 impl Accounts for PgStore {
@@ -83,6 +90,43 @@ impl Accounts for PgStore {
             .map(account_from)
             .transpose()
     }
+
+    async fn account_by_id(&self, id: AccountId) -> PortResult<Option<Account>> {
+        let deadline = self.db.deadline();
+        let client = self.db.checkout(deadline).await?;
+        let outcome = timeout_at(deadline, async {
+            let st = client
+                .prepare_cached(
+                    "SELECT id, name, password_hash, created_at FROM accounts WHERE id = $1",
+                )
+                .await?;
+            client.query_opt(&st, &[&uuid(id.as_u128())]).await
+        })
+        .await;
+        self.db
+            .settle(client, outcome)?
+            .as_ref()
+            .map(account_from)
+            .transpose()
+    }
+
+    async fn set_password_hash(&self, id: AccountId, password_hash: &str) -> PortResult<()> {
+        let deadline = self.db.deadline();
+        let client = self.db.checkout(deadline).await?;
+        let outcome = timeout_at(deadline, async {
+            let st = client
+                .prepare_cached("UPDATE accounts SET password_hash = $2 WHERE id = $1")
+                .await?;
+            client
+                .execute(&st, &[&uuid(id.as_u128()), &password_hash])
+                .await
+        })
+        .await;
+        match self.db.settle(client, outcome)? {
+            0 => Err(PortError::NotFound),
+            _ => Ok(()),
+        }
+    }
 }
 
 #[async_trait]
@@ -93,8 +137,8 @@ impl Sessions for PgStore {
         let outcome = timeout_at(deadline, async {
             let st = client
                 .prepare_cached(
-                    "INSERT INTO sessions (token_hash, account_id, created_at, expires_at, revoked) \
-                     VALUES ($1, $2, $3, $4, $5)",
+                    "INSERT INTO sessions (token_hash, account_id, created_at, expires_at, revoked, \
+                     client_address, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 )
                 .await?;
             client
@@ -106,6 +150,8 @@ impl Sessions for PgStore {
                         &session.created_at.as_micros(),
                         &session.expires_at.as_micros(),
                         &session.revoked,
+                        &session.client_address,
+                        &session.user_agent,
                     ],
                 )
                 .await
@@ -123,10 +169,9 @@ impl Sessions for PgStore {
         let client = self.db.checkout(deadline).await?;
         let outcome = timeout_at(deadline, async {
             let st = client
-                .prepare_cached(
-                    "SELECT token_hash, account_id, created_at, expires_at, revoked \
-                     FROM sessions WHERE token_hash = $1",
-                )
+                .prepare_cached(&format!(
+                    "SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = $1"
+                ))
                 .await?;
             client.query_opt(&st, &[&&token_hash.0[..]]).await
         })
@@ -149,6 +194,86 @@ impl Sessions for PgStore {
         })
         .await;
         Ok(self.db.settle(client, outcome)? > 0)
+    }
+
+    async fn session_by_public_id(&self, id: SessionPublicId) -> PortResult<Option<Session>> {
+        let deadline = self.db.deadline();
+        let client = self.db.checkout(deadline).await?;
+        let outcome = timeout_at(deadline, async {
+            let st = client
+                .prepare_cached(&format!(
+                    "SELECT {SESSION_COLUMNS} FROM sessions WHERE public_id = $1"
+                ))
+                .await?;
+            client.query_opt(&st, &[&&id.0[..]]).await
+        })
+        .await;
+        self.db
+            .settle(client, outcome)?
+            .as_ref()
+            .map(session_from)
+            .transpose()
+    }
+
+    async fn live_sessions(
+        &self,
+        account: AccountId,
+        now: Timestamp,
+        limit: u32,
+    ) -> PortResult<Vec<Session>> {
+        let deadline = self.db.deadline();
+        let client = self.db.checkout(deadline).await?;
+        let outcome = timeout_at(deadline, async {
+            let st = client
+                .prepare_cached(&format!(
+                    "SELECT {SESSION_COLUMNS} FROM sessions \
+                     WHERE account_id = $1 AND NOT revoked AND expires_at > $2 \
+                     ORDER BY created_at DESC, token_hash DESC LIMIT $3"
+                ))
+                .await?;
+            client
+                .query(
+                    &st,
+                    &[
+                        &uuid(account.as_u128()),
+                        &now.as_micros(),
+                        &i64::from(limit),
+                    ],
+                )
+                .await
+        })
+        .await;
+        self.db
+            .settle(client, outcome)?
+            .iter()
+            .map(session_from)
+            .collect()
+    }
+
+    async fn revoke_account_sessions(
+        &self,
+        account: AccountId,
+        keep: Option<&TokenHash>,
+    ) -> PortResult<Vec<TokenHash>> {
+        let deadline = self.db.deadline();
+        let client = self.db.checkout(deadline).await?;
+        let keep: Option<&[u8]> = keep.map(|h| &h.0[..]);
+        let outcome = timeout_at(deadline, async {
+            let st = client
+                .prepare_cached(
+                    "UPDATE sessions SET revoked = true \
+                     WHERE account_id = $1 AND NOT revoked AND token_hash IS DISTINCT FROM $2 \
+                     RETURNING token_hash",
+                )
+                .await?;
+            client.query(&st, &[&uuid(account.as_u128()), &keep]).await
+        })
+        .await;
+        self.db
+            .settle(client, outcome)?
+            .iter()
+            .map(|row| token_hash_from(row.col(0)?))
+            .collect()
     }
 
     async fn purge_sessions(&self, expired_before: Timestamp) -> PortResult<u64> {

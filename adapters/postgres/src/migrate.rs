@@ -54,6 +54,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(4, "messages_by_time", "0004_messages_by_time"),
     migration!(5, "conversations", "0005_conversations"),
     migration!(6, "events", "0006_events"),
+    migration!(7, "session_safety", "0007_session_safety"),
 ];
 
 /// Why migrating failed.

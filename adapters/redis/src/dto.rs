@@ -75,13 +75,18 @@ impl PageDto {
     }
 }
 
-/// A cached session.
+/// A cached session. The client's address and agent are optional in the JSON, so entries
+/// cached before they were recorded still read.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct SessionDto {
     account: String,
     created: i64,
     expires: i64,
     revoked: bool,
+    #[serde(default)]
+    addr: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    agent: Option<String>,
 }
 
 impl SessionDto {
@@ -91,6 +96,8 @@ impl SessionDto {
             created: s.created_at.as_micros(),
             expires: s.expires_at.as_micros(),
             revoked: s.revoked,
+            addr: s.client_address.clone(),
+            agent: s.user_agent.clone(),
         }
     }
 
@@ -101,6 +108,8 @@ impl SessionDto {
             created_at: Timestamp::from_micros(self.created),
             expires_at: Timestamp::from_micros(self.expires),
             revoked: self.revoked,
+            client_address: self.addr,
+            user_agent: self.agent,
         })
     }
 }
@@ -194,10 +203,23 @@ mod tests {
             created_at: Timestamp::from_micros(1),
             expires_at: Timestamp::from_micros(2),
             revoked: false,
+            client_address: "1.2.3.4".into(),
+            user_agent: Some("agent/1".into()),
         };
         let json = to_json(&SessionDto::from_session(&s)).unwrap();
         let back = from_json::<SessionDto>(&json, "session").unwrap();
         assert_eq!(back.into_session(s.token_hash).unwrap(), s);
+        let older = r#"{"account":"00000000000000000000000000000005","created":1,"expires":2,"revoked":false}"#;
+        let back = from_json::<SessionDto>(older, "session").unwrap();
+        assert_eq!(
+            back.into_session(s.token_hash).unwrap(),
+            Session {
+                client_address: String::new(),
+                user_agent: None,
+                ..s
+            },
+            "an entry cached before addresses were recorded still reads"
+        );
 
         let h = SearchHit {
             message_id: MessageId::from_u128(1),

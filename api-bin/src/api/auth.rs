@@ -4,6 +4,7 @@ use super::{types::Text, ApiTags};
 use crate::http::{answers::api_response, client_addr::ClientAddress, security::Session};
 use messenger_domain::{Password, UserName};
 use messenger_ports::Messenger;
+use poem::http::{header, HeaderMap};
 use poem_openapi::{payload::Json, Object, OpenApi};
 
 /// The account routes.
@@ -106,7 +107,12 @@ impl AuthApi {
     /// Logs in and returns a new session token (earlier tokens stay valid). Failed logins
     /// are limited per account and client address, and per account.
     #[oai(path = "/v1/auth/login", method = "post", operation_id = "login")]
-    async fn login(&self, client: ClientAddress, body: Json<Credentials>) -> LoginResponse {
+    async fn login(
+        &self,
+        client: ClientAddress,
+        headers: &HeaderMap,
+        body: Json<Credentials>,
+    ) -> LoginResponse {
         let run = async {
             let Json(Credentials {
                 user_name,
@@ -114,7 +120,13 @@ impl AuthApi {
             }) = body;
             let name = UserName::parse(user_name.into_inner())?;
             let password = Password::parse(password.into_inner())?;
-            self.messenger.login(name, password, client.as_str()).await
+            // A `User-Agent` that is not text is recorded as none.
+            let agent = headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok());
+            self.messenger
+                .login_with_agent(name, password, client.as_str(), agent)
+                .await
         };
         match run.await {
             Ok(token) => LoginResponse::Created(Json(SessionCreated {

@@ -14,6 +14,7 @@ pub mod members;
 pub mod messages;
 pub mod pages;
 pub mod search;
+pub mod sessions;
 pub mod streams;
 pub mod summary;
 pub mod types;
@@ -52,6 +53,7 @@ pub struct Next {
 pub type Api = (
     health::HealthApi,
     auth::AuthApi,
+    sessions::SessionsApi,
     chats::ChatsApi,
     members::MembersApi,
     messages::MessagesApi,
@@ -86,6 +88,7 @@ pub fn service(messenger: &Messenger, options: ApiOptions) -> OpenApiService<Api
     let api = (
         health::HealthApi::new(messenger.clone()),
         auth::AuthApi::new(messenger.clone()),
+        sessions::SessionsApi::new(messenger.clone()),
         chats::ChatsApi::new(messenger.clone()),
         members::MembersApi::new(messenger.clone()),
         messages::MessagesApi::new(messenger.clone(), options.rendered_page_bytes),

@@ -28,9 +28,11 @@ pub fn status_of(e: &Error) -> StatusCode {
         Error::AuthFailed | Error::InvalidSessionId | Error::SessionIdExpired => {
             StatusCode::UNAUTHORIZED
         }
-        Error::NotFound | Error::ChatNotFound | Error::UserNotFound | Error::TaskNotFound => {
-            StatusCode::NOT_FOUND
-        }
+        Error::NotFound
+        | Error::ChatNotFound
+        | Error::UserNotFound
+        | Error::TaskNotFound
+        | Error::SessionNotFound => StatusCode::NOT_FOUND,
         Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         Error::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
         Error::Forbidden => StatusCode::FORBIDDEN,
@@ -126,6 +128,8 @@ code_sets! {
     RegisterBadRequestError(RegisterBadRequestCode) { BadParameters, UserAlreadyExists }
     /// Login refused.
     LoginBadRequestError(LoginBadRequestCode) { BadParameters, UserNotFound, BadPassword }
+    /// A password change refused: bad input, or the current password is wrong.
+    PasswordBadRequestError(PasswordBadRequestCode) { BadParameters, BadPassword }
     /// A page of messages refused.
     PageBadRequestError(PageBadRequestCode) { BadParameters, BadCursor }
     /// A malformed position.
@@ -145,6 +149,8 @@ code_sets! {
     ForbiddenError(ForbiddenCode) { Forbidden }
     /// The search task is unknown, expired, or another account's.
     TaskNotFoundError(TaskNotFoundCode) { TaskNotFound }
+    /// The session is unknown, ended, or another account's.
+    SessionNotFoundError(SessionNotFoundCode) { SessionNotFound }
     /// No such route (any path not in this document).
     RouteNotFoundError(RouteNotFoundCode) { NotFound }
     /// A known route with another method (the `Allow` header lists the methods).
@@ -259,6 +265,7 @@ mod tests {
             ),
             (Error::IdempotencyKeyReused, 422, "idempotency-key-reused"),
             (Error::Forbidden, 403, "forbidden"),
+            (Error::SessionNotFound, 404, "session-not-found"),
             (Error::ServiceUnavailable, 503, "service-unavailable"),
             (Error::InternalError, 500, "internal-error"),
         ];

@@ -39,6 +39,8 @@ impl RouteSpec {
             Error::ChatNotFound
         } else if self.template.contains("{task_id}") {
             Error::TaskNotFound
+        } else if self.template.contains("{session_id}") {
+            Error::SessionNotFound
         } else {
             Error::NotFound
         }
@@ -117,6 +119,15 @@ pub static ROUTES: &[RouteSpec] = &[
     api(Method::POST, "/v1/auth/register", false, true),
     api(Method::POST, "/v1/auth/login", false, true),
     api(Method::POST, "/v1/auth/logout", true, false),
+    api(Method::POST, "/v1/auth/logout-all", true, false),
+    api(Method::POST, "/v1/auth/password", true, true),
+    api(Method::GET, "/v1/auth/sessions", true, false),
+    api(
+        Method::DELETE,
+        "/v1/auth/sessions/{session_id}",
+        true,
+        false,
+    ),
     api(Method::POST, "/v1/chats", true, true),
     api(Method::GET, "/v1/chats", true, false),
     api(Method::GET, "/v1/chats/{chat_id}", true, false),
@@ -459,6 +470,10 @@ mod tests {
             spec(Method::DELETE, "/v1/chats/x/users/y").unknown_id(),
             Error::ChatNotFound
         );
+        assert_eq!(
+            spec(Method::DELETE, "/v1/auth/sessions/x").unknown_id(),
+            Error::SessionNotFound
+        );
         assert_eq!(spec(Method::GET, "/ping").unknown_id(), Error::NotFound);
     }
 
@@ -472,7 +487,7 @@ mod tests {
             assert_eq!(
                 r.body,
                 matches!(r.method, Method::POST | Method::PUT | Method::PATCH)
-                    && r.template != "/v1/auth/logout",
+                    && !matches!(r.template, "/v1/auth/logout" | "/v1/auth/logout-all"),
                 "{} {}",
                 r.method,
                 r.template

@@ -1,9 +1,10 @@
 //! [`Accounts`]: stored accounts are found by exactly their name; names are unique
 //! case-sensitively, also under concurrent inserts.
 
-use super::support::{account_named, ok, unique_name};
+use super::support::{account_named, ok, unique_name, unique_u128};
 use crate::{Accounts, PortError};
 use futures_util::future::join_all;
+use messenger_domain::{Account, AccountId};
 
 /// Runs every check of [`Accounts`]:
 /// - a stored account is found by its name, field for field; an unknown name is `None`;
@@ -12,8 +13,11 @@ use futures_util::future::join_all;
 ///   (255-character, multi-byte) names round-trip;
 /// - a second account with a taken name is a `Conflict` and changes nothing;
 /// - of eight concurrent inserts of one name, exactly one succeeds, the others are
-///   `Conflict`, and the name then finds the winner.
+///   `Conflict`, and the name then finds the winner;
+/// - an account is found by its id; setting its password hash changes only that; an
+///   unknown id finds nothing and cannot take a password (`NotFound`).
 pub async fn accounts_suite(accounts: &dyn Accounts) {
+    account_by_id_and_password_change(accounts).await;
     stored_account_is_found_by_name(accounts).await;
     names_are_exact(accounts).await;
     duplicate_name_is_a_conflict(accounts).await;
@@ -151,5 +155,54 @@ pub async fn concurrent_inserts_of_one_name_store_one(accounts: &dyn Accounts) {
         found.map(|a| a.id),
         Some(winners[0]),
         "the name must find the account whose insert succeeded"
+    );
+}
+
+/// An account is found by its id; a new password hash replaces only the hash (by id and
+/// by name alike); an unknown id finds nothing, and setting its hash is `NotFound`.
+pub async fn account_by_id_and_password_change(accounts: &dyn Accounts) {
+    let account = account_named(&unique_name("frank-"));
+    let neighbour = account_named(&unique_name("grace-"));
+    ok(accounts.insert_account(&account).await, "insert_account");
+    ok(accounts.insert_account(&neighbour).await, "insert_account");
+    let found = ok(accounts.account_by_id(account.id).await, "account_by_id");
+    assert_eq!(
+        found.as_ref(),
+        Some(&account),
+        "account_by_id must return the stored account, field for field"
+    );
+    let unknown = AccountId::from_u128(unique_u128());
+    let found = ok(accounts.account_by_id(unknown).await, "account_by_id");
+    assert_eq!(found, None, "an unknown id must find no account");
+
+    let new_hash = "$argon2id$v=19$m=19456,t=2,p=1$bmV3c2FsdA$bmV3aGFzaG5ld2hhc2g";
+    ok(
+        accounts.set_password_hash(account.id, new_hash).await,
+        "set_password_hash",
+    );
+    let changed = Account {
+        password_hash: new_hash.to_owned(),
+        ..account.clone()
+    };
+    let by_id = ok(accounts.account_by_id(account.id).await, "account_by_id");
+    let by_name = ok(
+        accounts.account_by_name(&account.name).await,
+        "account_by_name",
+    );
+    assert_eq!(
+        (by_id.as_ref(), by_name.as_ref()),
+        (Some(&changed), Some(&changed)),
+        "set_password_hash must replace the hash and nothing else"
+    );
+    let other = ok(accounts.account_by_id(neighbour.id).await, "account_by_id");
+    assert_eq!(
+        other.as_ref(),
+        Some(&neighbour),
+        "set_password_hash must not touch another account"
+    );
+    assert_eq!(
+        accounts.set_password_hash(unknown, new_hash).await,
+        Err(PortError::NotFound),
+        "set_password_hash of an unknown account must be NotFound"
     );
 }

@@ -29,6 +29,8 @@ fn fresh_session() -> Session {
         created_at: now,
         expires_at: now.plus(Duration::from_secs(3600)),
         revoked: false,
+        client_address: "2001:db8:1:2::/64".to_owned(),
+        user_agent: Some("Mozilla/5.0 (X11) \"quoted\" Łódź".to_owned()),
     }
 }
 
@@ -52,6 +54,7 @@ pub async fn put_session_is_got_back(cache: &dyn SessionCache) {
     let changed = Session {
         revoked: true,
         expires_at: session.expires_at.plus(Duration::from_secs(1)),
+        user_agent: None,
         ..session.clone()
     };
     ok(cache.put(&changed, LONG).await, "put");

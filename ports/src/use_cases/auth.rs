@@ -69,9 +69,56 @@ impl Messenger {
         password: Password,
         client: &str,
     ) -> Result<SessionToken, AppError> {
+        self.login_with_agent(name, password, client, None).await
+    }
+
+    /// [`Messenger::login`], recording the client's `User-Agent` with the session (cleaned
+    /// and capped by [`Session::user_agent_from`]) beside its address, for the owner's list
+    /// of sessions.
+    ///
+    /// # Errors
+    /// As [`Messenger::login`].
+    pub async fn login_with_agent(
+        &self,
+        name: UserName,
+        password: Password,
+        client: &str,
+        user_agent: Option<&str>,
+    ) -> Result<SessionToken, AppError> {
+        let account = self
+            .check_password_limited(name.as_str(), &password, client)
+            .await?;
+        let token = SessionToken::from_random(self.ports.ids.token_bytes());
+        let now = self.ports.clock.now();
+        let session = Session {
+            token_hash: token.hash(),
+            account_id: account.id,
+            created_at: now,
+            expires_at: now.plus(self.settings.session_ttl),
+            revoked: false,
+            client_address: client.to_owned(),
+            user_agent: user_agent.and_then(Session::user_agent_from),
+        };
+        self.ports.sessions.insert_session(&session).await?;
+        Ok(token)
+    }
+
+    /// Checks `password` against the account named `name` under the failed-login limits
+    /// (per (account, client address) and per account, checked before any hashing) and
+    /// returns the account. A failure counts against both windows; a success resets the
+    /// (account, address) count. Login and the password change share it.
+    ///
+    /// # Errors
+    /// `user-not-found`, `bad-password`, `request-limit-exceeded`, unavailable.
+    pub(crate) async fn check_password_limited(
+        &self,
+        name: &str,
+        password: &Password,
+        client: &str,
+    ) -> Result<Account, AppError> {
         let limits = self.settings.login_limits;
-        let client_key = format!("{}\u{1f}{}", name.as_str(), client);
-        let account_key = name.as_str().to_owned();
+        let client_key = format!("{}\u{1f}{}", name, client);
+        let account_key = name.to_owned();
         let counter = &self.ports.login_attempts;
         for (key, max) in [
             (&client_key, limits.per_client),
@@ -98,16 +145,10 @@ impl Messenger {
             }
             .into());
         }
-        let account = self.ports.accounts.account_by_name(name.as_str()).await?;
+        let account = self.ports.accounts.account_by_name(name).await?;
         let failure = match &account {
             None => Some(Error::UserNotFound),
-            Some(a)
-                if !self
-                    .ports
-                    .hasher
-                    .verify(&password, &a.password_hash)
-                    .await? =>
-            {
+            Some(a) if !self.ports.hasher.verify(password, &a.password_hash).await? => {
                 Some(Error::BadPassword)
             }
             Some(_) => None,
@@ -119,17 +160,7 @@ impl Messenger {
             return Err(failure.unwrap_or(Error::InternalError).into());
         };
         counter.reset(&client_key).await?;
-        let token = SessionToken::from_random(self.ports.ids.token_bytes());
-        let now = self.ports.clock.now();
-        let session = Session {
-            token_hash: token.hash(),
-            account_id: account.id,
-            created_at: now,
-            expires_at: now.plus(self.settings.session_ttl),
-            revoked: false,
-        };
-        self.ports.sessions.insert_session(&session).await?;
-        Ok(token)
+        Ok(account)
     }
 
     /// The caller in legacy mode (auth off).

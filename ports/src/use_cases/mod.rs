@@ -24,6 +24,7 @@
 //! 4. **The store** ([`Messages::page_after`](crate::Messages::page_after)) on a miss or
 //!    a cache failure; a full page read from it is put back into the page cache.
 
+mod account_safety;
 mod auth;
 mod chats;
 mod conversations;
@@ -34,6 +35,7 @@ mod pages;
 mod read;
 mod search;
 
+pub use account_safety::{ListedSession, MAX_LISTED_SESSIONS};
 pub use conversations::ChatList;
 pub use events::{EventCursor, EventFeed, EventsPage, EVENTS_RECHECK};
 pub use members::{ListedMember, MemberList};

@@ -30,6 +30,7 @@ mod paging;
 mod queue_outage;
 mod read_markers;
 mod search;
+mod sessions;
 mod throttling;
 
 /// What every test module uses.

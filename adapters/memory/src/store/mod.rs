@@ -21,7 +21,7 @@ use async_trait::async_trait;
 use events::EventLogState;
 use messenger_domain::{
     Account, AccountId, Chat, ChatId, ChatSummary, Member, MemberId, Message, MessageId,
-    MessagePreview, Session, Timestamp, TokenHash,
+    MessagePreview, Session, SessionPublicId, Timestamp, TokenHash,
 };
 use messenger_ports::{Accounts, ChatViewer, Clock, PortError, PortResult, Sessions};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -228,6 +228,20 @@ impl Accounts for MemoryStore {
     async fn account_by_name(&self, name: &str) -> PortResult<Option<Account>> {
         Ok(lock(&self.accounts).get(name).cloned())
     }
+
+    async fn account_by_id(&self, id: AccountId) -> PortResult<Option<Account>> {
+        Ok(lock(&self.accounts).values().find(|a| a.id == id).cloned())
+    }
+
+    async fn set_password_hash(&self, id: AccountId, password_hash: &str) -> PortResult<()> {
+        let mut accounts = lock(&self.accounts);
+        let account = accounts
+            .values_mut()
+            .find(|a| a.id == id)
+            .ok_or(PortError::NotFound)?;
+        password_hash.clone_into(&mut account.password_hash);
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -253,6 +267,44 @@ impl Sessions for MemoryStore {
             }
             None => false,
         })
+    }
+
+    async fn session_by_public_id(&self, id: SessionPublicId) -> PortResult<Option<Session>> {
+        Ok(lock(&self.sessions)
+            .values()
+            .find(|s| s.public_id() == id)
+            .cloned())
+    }
+
+    async fn live_sessions(
+        &self,
+        account: AccountId,
+        now: Timestamp,
+        limit: u32,
+    ) -> PortResult<Vec<Session>> {
+        let mut live: Vec<Session> = lock(&self.sessions)
+            .values()
+            .filter(|s| s.account_id == account && !s.revoked && s.expires_at > now)
+            .cloned()
+            .collect();
+        live.sort_by_key(|s| std::cmp::Reverse((s.created_at, s.token_hash.0)));
+        live.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(live)
+    }
+
+    async fn revoke_account_sessions(
+        &self,
+        account: AccountId,
+        keep: Option<&TokenHash>,
+    ) -> PortResult<Vec<TokenHash>> {
+        let mut ended = Vec::new();
+        for s in lock(&self.sessions).values_mut() {
+            if s.account_id == account && !s.revoked && Some(&s.token_hash) != keep {
+                s.revoked = true;
+                ended.push(s.token_hash);
+            }
+        }
+        Ok(ended)
     }
 
     async fn purge_sessions(&self, expired_before: Timestamp) -> PortResult<u64> {

@@ -36,6 +36,8 @@ async fn sessions_are_stored_revoked_and_purged() {
         created_at: ts(10),
         expires_at: ts(expires),
         revoked: false,
+        client_address: "127.0.0.1".into(),
+        user_agent: None,
     };
     let s1 = session(1, 100);
     let s2 = session(2, 200);

@@ -56,6 +56,8 @@ async fn every_call(store: &RedisStore) -> Vec<Outcome> {
         created_at: Timestamp::from_micros(1),
         expires_at: Timestamp::from_micros(i64::MAX / 2),
         revoked: false,
+        client_address: "127.0.0.1".into(),
+        user_agent: None,
     };
     let task = SearchTask {
         id: TaskId::from_u128(unique_u128()),

@@ -156,6 +156,8 @@ fn session() -> Session {
         created_at: now(),
         expires_at: now().plus(Duration::from_secs(3600)),
         revoked: false,
+        client_address: "127.0.0.1".into(),
+        user_agent: Some("sharing-test".into()),
     }
 }
 
