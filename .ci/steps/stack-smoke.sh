@@ -103,6 +103,29 @@ expect 200 "alice polls from the end cursor"
 expect_field "messages.#" 1 "exactly the one message posted since"
 expect_field messages.0.text "one more after the end" "which is bob's new one"
 
+# --- live updates through nginx: an open stream gets a post at once (nginx does not buffer) ---
+call GET "$nginx/v1/chats?limit=10" "" "$(auth "$alice")"
+expect 200 "alice's chat list"
+position=$(field events.iterator)
+curl -sN --max-time 15 -H "$(auth "$alice")" "$nginx/v1/events/stream" >"$work/stream" 2>/dev/null &
+stream_pid=$!
+for _ in $(seq 50); do grep -q '^retry:' "$work/stream" && break; sleep 0.1; done
+grep -q '^retry:' "$work/stream" || fail "the stream did not open through nginx: $(cat "$work/stream")"
+call POST "$nginx/v1/chats/$chat/messages?user_id=$bob_member" \
+  '{"message":"live through nginx"}' "$(auth "$bob")"
+expect 201 "bob posts while alice follows the stream"
+for _ in $(seq 50); do grep -q 'live through nginx' "$work/stream" && break; sleep 0.1; done
+kill "$stream_pid" 2>/dev/null || true
+wait "$stream_pid" 2>/dev/null || true
+grep -q '^event: message.created' "$work/stream" ||
+  fail "no message.created frame came through nginx: $(cat "$work/stream")"
+grep -q 'live through nginx' "$work/stream" || fail "the post did not reach the stream within 5 s"
+ok "a post reaches an open event stream through nginx within 5 s"
+call GET "$nginx/v1/events?after=$position&limit=100&timeout=5" "" "$(auth "$alice")"
+expect 200 "alice's long poll from her chat list's position"
+expect_field events.0.type message.created "the long poll replays the post"
+expect_field events.0.data.message.text "live through nginx" "with its text"
+
 # --- search: the task is run by the worker (or in process without RabbitMQ) -------------------
 call POST "$nginx/v1/chats/search" '{"message":"Quick FOX"}' "$(auth "$bob")"
 expect 201 "bob starts a search"

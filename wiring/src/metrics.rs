@@ -22,6 +22,12 @@ pub const LATENCY_BUCKETS: [f64; 13] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
 ];
 
+/// Events replayed when a stream opens, by size (a histogram of counts, not seconds).
+pub const EVENT_REPLAY_SIZE: &str = "messenger_event_replay_size";
+
+/// Upper bounds of the replay-size buckets, in events.
+pub const REPLAY_BUCKETS: [f64; 7] = [0.0, 1.0, 10.0, 100.0, 1_000.0, 10_000.0, 100_000.0];
+
 /// How often the recorder drains its histogram samples when nobody scrapes.
 const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 
@@ -32,7 +38,14 @@ static RECORDER: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 pub fn install() -> Option<&'static PrometheusHandle> {
     RECORDER
         .get_or_init(|| {
-            let builder = match PrometheusBuilder::new().set_buckets(&LATENCY_BUCKETS) {
+            let builder = match PrometheusBuilder::new()
+                .set_buckets(&LATENCY_BUCKETS)
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        metrics_exporter_prometheus::Matcher::Full(EVENT_REPLAY_SIZE.into()),
+                        &REPLAY_BUCKETS,
+                    )
+                }) {
                 Ok(b) => b,
                 Err(e) => {
                     tracing::warn!(error = %e, "metrics disabled: bad histogram buckets");

@@ -155,12 +155,20 @@ pub fn spawn(
                     data: event_data::reset_data(),
                 });
             }
+            let now = messenger.now();
             for e in &page.events {
+                if let messenger_domain::Event::MessageCreated { message } = &e.event {
+                    // From the message's commit to its delivery here (as far as the clocks of
+                    // the instances agree): what a wake-up across instances costs.
+                    metrics::histogram!("messenger_event_delivery_lag_seconds")
+                        .record(now.since(message.created_at).as_secs_f64());
+                }
                 let (id, kind, data) = event_data::wire(e);
                 frames.push(Frame::Event { id, kind, data });
             }
             if first {
-                metrics::histogram!("messenger_event_replay_size").record(frames.len() as f64);
+                metrics::histogram!(messenger_wiring::metrics::EVENT_REPLAY_SIZE)
+                    .record(frames.len() as f64);
                 first = false;
             }
             for frame in frames {

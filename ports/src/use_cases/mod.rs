@@ -182,6 +182,11 @@ impl Messenger {
         &self.settings
     }
 
+    /// Now, by the service's clock (the one every rule reads).
+    pub fn now(&self) -> messenger_domain::Timestamp {
+        self.ports.clock.now()
+    }
+
     /// The ports, for tests that arrange a state no use case makes (the binaries go
     /// through the use cases only).
     #[cfg(any(test, feature = "testing"))]
