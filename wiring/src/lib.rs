@@ -12,6 +12,7 @@
 //!   ([`Config`], [`WorkerConfig`]);
 //! - `adapters` — adapter selection: one function per part picks the adapters;
 //! - `metered` — port decorators counting cache hits, search tasks and queue publishes;
+//! - [`access_cache`] — the decorator keeping positive chat-access answers in process;
 //! - [`metrics`] — the process's Prometheus recorder, and the decorators' metric names;
 //! - `background` — the in-process search worker and the periodic maintenance;
 //! - [`logging`] — the `tracing` subscriber.
@@ -19,6 +20,7 @@
 //! What each binary calls: [`wire_api`] (the use cases, the request limiter and the
 //! running background jobs) and [`wire_worker`] (the use cases over the shared stores).
 
+pub mod access_cache;
 mod adapters;
 mod background;
 pub mod config;

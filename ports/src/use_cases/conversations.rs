@@ -29,12 +29,31 @@ impl Messenger {
     }
 
     /// Checks that the caller may read `chat`: with auth on, it created the chat or has a
-    /// current identity in it; in legacy mode the chat exists. Answers the chat's last
-    /// sequence number from the same read when the store gives it.
+    /// current identity in it; in legacy mode the chat exists. (The composition root may
+    /// keep positive answers in process for a moment: see the access-cache decorator.)
     ///
     /// # Errors
     /// `chat-not-found`, unavailable.
     pub(crate) async fn readable_chat(
+        &self,
+        caller: &Caller,
+        chat: ChatId,
+    ) -> Result<(), AppError> {
+        let access = self
+            .ports
+            .members
+            .chat_access(chat, caller.account_id)
+            .await?;
+        self.admit(access).map(|_| ())
+    }
+
+    /// As [`Self::readable_chat`], always from the store, with the chat's last sequence
+    /// number from the same read when the store gives it (to open a chat at its newest
+    /// messages).
+    ///
+    /// # Errors
+    /// `chat-not-found`, unavailable.
+    pub(crate) async fn readable_chat_end(
         &self,
         caller: &Caller,
         chat: ChatId,
@@ -44,8 +63,13 @@ impl Messenger {
             .members
             .chat_access_and_end(chat, caller.account_id)
             .await?;
+        self.admit(access).map(|_| end)
+    }
+
+    /// Whether an access answer lets the caller read.
+    fn admit(&self, access: ChatAccess) -> Result<(), AppError> {
         match (access, self.settings.legacy_mode) {
-            (ChatAccess::Participant, _) | (ChatAccess::Outsider, true) => Ok(end),
+            (ChatAccess::Participant, _) | (ChatAccess::Outsider, true) => Ok(()),
             _ => Err(Error::ChatNotFound.into()),
         }
     }

@@ -49,7 +49,15 @@ impl Messenger {
         anchor: PageAnchor,
         limit: Limit,
     ) -> Result<ChatPage, AppError> {
-        let end = self.readable_chat(caller, chat).await?;
+        // Opening at the end needs the end, read with the access check; any other page
+        // needs only the check (which may come from the in-process access cache).
+        let end = match anchor {
+            PageAnchor::Before(None) => self.readable_chat_end(caller, chat).await?,
+            _ => {
+                self.readable_chat(caller, chat).await?;
+                None
+            }
+        };
         let scope = CursorScope::Chat(chat);
         let position = |raw: Option<UncheckedCursor>| -> Result<Option<u64>, Error> {
             raw.map(|r| r.check(scope).map(|c| c.position()))
