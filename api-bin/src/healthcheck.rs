@@ -1,69 +1,16 @@
 //! `messenger-api healthcheck`: one `GET /ping` on the configured port, for a container's
-//! health check (no curl in the image). Plain HTTP/1.1 over a TCP socket: the answer's
-//! status line is all it needs.
+//! health check (the probe is the wiring's, shared with `messenger-worker healthcheck`).
 
+pub use messenger_wiring::healthcheck::HealthError;
 use messenger_wiring::Config;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// Why the service is not healthy.
-#[derive(Debug, thiserror::Error)]
-pub enum HealthError {
-    /// No connection, or no answer in time.
-    #[error("{addr}: {reason}")]
-    Unreachable {
-        /// Where it looked.
-        addr: SocketAddr,
-        /// Why.
-        reason: String,
-    },
-    /// An answer other than 200.
-    #[error("{addr}: GET /ping answered {status_line:?}")]
-    Unhealthy {
-        /// Where it looked.
-        addr: SocketAddr,
-        /// The answer's status line.
-        status_line: String,
-    },
-}
 
 /// Asks the server configured by `config` for `GET /ping` within `timeout`.
 ///
 /// # Errors
 /// [`HealthError`] when it does not answer 200.
 pub async fn check(config: &Config, timeout: Duration) -> Result<(), HealthError> {
-    // A server listening on every address is reached on loopback.
-    let host = match config.server.host {
-        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        ip => ip,
-    };
-    let addr = SocketAddr::new(host, config.server.port);
-    let unreachable = |reason: String| HealthError::Unreachable { addr, reason };
-    let status_line = tokio::time::timeout(timeout, async {
-        let mut stream = tokio::net::TcpStream::connect(addr).await?;
-        let request = format!("GET /ping HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-        stream.write_all(request.as_bytes()).await?;
-        let mut head = Vec::with_capacity(256);
-        let mut buf = [0u8; 256];
-        while !head.windows(2).any(|w| w == b"\r\n") && head.len() < 4096 {
-            let n = stream.read(&mut buf).await?;
-            if n == 0 {
-                break;
-            }
-            head.extend_from_slice(&buf[..n]);
-        }
-        let line = String::from_utf8_lossy(&head);
-        Ok::<_, std::io::Error>(line.lines().next().unwrap_or_default().to_owned())
-    })
-    .await
-    .map_err(|_| unreachable(format!("no answer within {timeout:?}")))?
-    .map_err(|e| unreachable(e.to_string()))?;
-    let status = status_line.split_whitespace().nth(1);
-    if status == Some("200") {
-        Ok(())
-    } else {
-        Err(HealthError::Unhealthy { addr, status_line })
-    }
+    let addr = SocketAddr::new(config.server.host, config.server.port);
+    messenger_wiring::healthcheck::ping(addr, timeout).await
 }

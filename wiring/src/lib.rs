@@ -15,7 +15,8 @@
 //! - [`access_cache`] — the decorator keeping positive chat-access answers in process;
 //! - [`metrics`] — the process's Prometheus recorder, and the decorators' metric names;
 //! - `background` — the in-process search worker and the periodic maintenance;
-//! - [`logging`] — the `tracing` subscriber.
+//! - [`logging`] — the `tracing` subscriber;
+//! - [`healthcheck`] — the `GET /ping` probe of both binaries' `healthcheck` subcommands.
 //!
 //! What each binary calls: [`wire_api`] (the use cases, the request limiter and the
 //! running background jobs) and [`wire_worker`] (the use cases over the shared stores).
@@ -24,6 +25,7 @@ pub mod access_cache;
 mod adapters;
 mod background;
 pub mod config;
+pub mod healthcheck;
 pub mod logging;
 mod metered;
 pub mod metrics;
