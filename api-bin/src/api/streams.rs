@@ -172,7 +172,7 @@ pub fn spawn(
                 first = false;
             }
             for frame in frames {
-                if !deliver(&tx, frame).await {
+                if !deliver(&tx, frame, SLOW_READER).await {
                     return;
                 }
             }
@@ -189,10 +189,10 @@ pub fn spawn(
 }
 
 /// Hands one frame to the connection; `false` when the stream must end (the client went
-/// away, or kept a full buffer for [`SLOW_READER`]).
-async fn deliver(tx: &mpsc::Sender<Frame>, frame: Frame) -> bool {
+/// away, or kept a full buffer for `patience`).
+async fn deliver(tx: &mpsc::Sender<Frame>, frame: Frame, patience: Duration) -> bool {
     let event = matches!(frame, Frame::Event { .. });
-    match tokio::time::timeout(SLOW_READER, tx.send(frame)).await {
+    match tokio::time::timeout(patience, tx.send(frame)).await {
         Ok(Ok(())) => {
             if event {
                 metrics::counter!("messenger_events_delivered_total").increment(1);
@@ -242,6 +242,25 @@ mod tests {
         assert_eq!(slots.open(a), 1);
         assert!(slots.take(a).is_some());
         drop(two);
+    }
+
+    #[tokio::test]
+    async fn a_reader_that_leaves_the_buffer_full_is_dropped_and_a_gone_one_noticed() {
+        let (tx, mut rx) = mpsc::channel(2);
+        let patience = Duration::from_millis(50);
+        assert!(deliver(&tx, Frame::Retry, patience).await);
+        assert!(deliver(&tx, Frame::Retry, patience).await);
+        let began = Instant::now();
+        assert!(
+            !deliver(&tx, Frame::Retry, patience).await,
+            "a full buffer for longer than the patience ends the stream"
+        );
+        assert!(began.elapsed() >= patience);
+        // A reader that takes frames keeps the stream going.
+        assert!(rx.recv().await.is_some());
+        assert!(deliver(&tx, Frame::Retry, patience).await);
+        drop(rx);
+        assert!(!deliver(&tx, Frame::Retry, patience).await, "a gone client");
     }
 
     #[test]
