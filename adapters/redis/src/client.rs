@@ -205,6 +205,34 @@ impl RedisStore {
         }
     }
 
+    /// Up to `limit` keys under this store's prefix (what a service has put in Redis: for
+    /// tests and inspection).
+    ///
+    /// # Errors
+    /// `Unavailable` when Redis does not answer.
+    pub async fn prefixed_keys(&self, limit: usize) -> PortResult<Vec<String>> {
+        let pattern = format!("{}*", glob_escape(&self.shared.prefix));
+        let client = self.shared.pool.next().clone();
+        let work = async move {
+            let mut keys = client.scan_buffered(pattern, Some(500), None);
+            let mut found = Vec::new();
+            while let Some(key) = keys.next().await {
+                if found.len() >= limit {
+                    break;
+                }
+                if let Some(key) = key?.into_string() {
+                    found.push(key);
+                }
+            }
+            Ok::<Vec<String>, FredError>(found)
+        };
+        match tokio::time::timeout(self.shared.timeout * 30, work).await {
+            Ok(Ok(keys)) => Ok(keys),
+            Ok(Err(e)) => Err(map_error(&e)),
+            Err(_) => Err(PortError::Unavailable("listing keys timed out".into())),
+        }
+    }
+
     /// Closes the connections (pending commands finish first).
     pub async fn quit(&self) {
         if let Err(e) = self.shared.pool.quit().await {
