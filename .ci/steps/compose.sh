@@ -3,7 +3,7 @@
 #  1. `docker-compose config` from Debian's docker-compose package (installed here if
 #     missing) with each env file meant for it, so interpolation and env_file paths are
 #     checked too; the rendered file is then checked for the layout the deployment needs;
-#  2. without that package, the YAML structure alone, with python3 (and says so);
+#  2. docker-compose or nginx missing and not installable: the check fails (see below);
 #  3. deploy/nginx/nginx.conf with `nginx -t` (Debian's nginx, installed here if missing),
 #     the replicas' host names pointed at 127.0.0.1 since they only resolve inside compose;
 #  4. the env files: deploy/.env.example lists every variable the binaries declare, and the
@@ -12,6 +12,8 @@
 #     deploy/.env.prod) is a configuration they accept: each is started with it, the
 #     services' host names pointed at a closed local port, until its first log line says
 #     what it runs on; then it is stopped.
+# When docker-compose or nginx is missing and cannot be installed, the check fails: the
+# compose file and nginx.conf would otherwise go unchecked while CI reports success.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -116,7 +118,11 @@ print(f"compose layout: {len(services)} services, start order and health checks 
 PY
 }
 
-if command -v docker-compose >/dev/null 2>&1 || apt_install docker-compose; then
+if ! command -v docker-compose >/dev/null 2>&1 && ! apt_install docker-compose; then
+  echo "docker-compose is not available and cannot be installed: deploy/docker-compose.yml cannot be checked"
+  exit 1
+fi
+{
   docker-compose version --short
   # The production env file as shipped (secrets are placeholders) and a minimal one that
   # names only the required secrets, so the defaults of every ${...} are exercised.
@@ -137,18 +143,15 @@ if command -v docker-compose >/dev/null 2>&1 || apt_install docker-compose; then
   fi
   grep -q POSTGRES_PWD "$work/err.txt"
   echo "without POSTGRES_PWD it refuses: $(tr -d '\n' <"$work/err.txt" | cut -c1-120)"
-else
-  echo "docker-compose is not available: validating only the YAML structure with python3"
-  check_layout deploy/docker-compose.yml
-fi
+}
 
-if command -v nginx >/dev/null 2>&1 || apt_install nginx; then
-  sed -e 's/server api-[12]:8080/server 127.0.0.1:8080/' deploy/nginx/nginx.conf >"$work/nginx.conf"
-  nginx -t -q -c "$work/nginx.conf" -e "$work/error.log"
-  echo "deploy/nginx/nginx.conf: nginx -t passed ($(nginx -v 2>&1))"
-else
-  echo "nginx is not available: deploy/nginx/nginx.conf NOT checked"
+if ! command -v nginx >/dev/null 2>&1 && ! apt_install nginx; then
+  echo "nginx is not available and cannot be installed: deploy/nginx/nginx.conf cannot be checked"
+  exit 1
 fi
+sed -e 's/server api-[12]:8080/server 127.0.0.1:8080/' deploy/nginx/nginx.conf >"$work/nginx.conf"
+nginx -t -q -c "$work/nginx.conf" -e "$work/error.log"
+echo "deploy/nginx/nginx.conf: nginx -t passed ($(nginx -v 2>&1))"
 
 # Variables the binaries declare: clap's `env = "NAME"`, direct `env::var("NAME")` reads, and
 # the worker's own, read through a `var` function (`positive(&var, "NAME", …)`).
@@ -175,11 +178,7 @@ done
 [ "$env_problems" = 0 ] || exit 1
 echo "env files: the $(wc -w <<<"$declared") declared variables are documented; no unknown ones are set"
 
-# Step 5 needs the environment docker-compose renders; without docker-compose it is skipped.
-if [ -z "${rendered_prod:-}" ]; then
-  echo "docker-compose is not available: the binaries' compose environment NOT checked"
-  exit 0
-fi
+# Step 5 reads the environment docker-compose rendered in step 1.
 cargo build --quiet -p messenger-api -p messenger-worker
 target_dir=$(cargo metadata --format-version 1 --no-deps |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')

@@ -47,6 +47,7 @@ impl App {
             legacy: config.auth.disabled,
             trusted_proxies: config.server.trusted_proxies.clone(),
             request_timeout: config.server.request_timeout,
+            dependency_timeout: config.server.dependency_timeout,
             metrics: Arc::new(Metrics::new()),
             api: crate::api::ApiOptions {
                 rendered_page_bytes: config.cache.rendered_page_bytes(),

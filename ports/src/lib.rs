@@ -8,7 +8,7 @@
 //! runs them against itself. Port errors are backend-neutral ([`PortError`]): a driver's
 //! error type never crosses this edge.
 //!
-//! Layout: `error` (port and use-case errors), `repos` (durable data), `events` (the
+//! Layout: `budget` (the time one request may spend on its stores), `error` (port and use-case errors), `repos` (durable data), `events` (the
 //! event log and the wake-up bus), `conversations`
 //! (what the repositories answer for chat lists, members and read markers), `caches` (fast,
 //! lossy), `limits` (rate limiter, failure counters), `tasks` (search-task queue and store),
@@ -18,6 +18,7 @@
 //! No tokio here: the crate compiles with `async-trait`, `thiserror`, `tracing` and
 //! `futures-util` only.
 
+pub mod budget;
 pub mod caches;
 pub mod conversations;
 pub mod error;
@@ -32,6 +33,7 @@ pub mod worker;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use budget::{Budget, StoreCall};
 pub use caches::{PageCache, PageKey, SessionCache};
 pub use conversations::{ChatListPage, ChatViewer, MemberEntry, MembersPage, ReadUpdate};
 pub use error::{AppError, PortError, PortResult};

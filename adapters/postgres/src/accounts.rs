@@ -43,7 +43,7 @@ const SESSION_COLUMNS: &str =
 #[async_trait]
 impl Accounts for PgStore {
     async fn insert_account(&self, account: &Account) -> PortResult<()> {
-        let deadline = self.db.deadline();
+        let (deadline, _call) = self.db.deadline();
         let client = self.db.checkout(deadline).await?;
         let outcome = timeout_at(deadline, async {
             let st = client
@@ -73,7 +73,7 @@ impl Accounts for PgStore {
     }
 
     async fn account_by_name(&self, name: &str) -> PortResult<Option<Account>> {
-        let deadline = self.db.deadline();
+        let (deadline, _call) = self.db.deadline();
         let client = self.db.checkout(deadline).await?;
         let outcome = timeout_at(deadline, async {
             let st = client
@@ -92,7 +92,7 @@ impl Accounts for PgStore {
     }
 
     async fn account_by_id(&self, id: AccountId) -> PortResult<Option<Account>> {
-        let deadline = self.db.deadline();
+        let (deadline, _call) = self.db.deadline();
         let client = self.db.checkout(deadline).await?;
         let outcome = timeout_at(deadline, async {
             let st = client
@@ -111,7 +111,7 @@ impl Accounts for PgStore {
     }
 
     async fn set_password_hash(&self, id: AccountId, password_hash: &str) -> PortResult<()> {
-        let deadline = self.db.deadline();
+        let (deadline, _call) = self.db.deadline();
         let client = self.db.checkout(deadline).await?;
         let outcome = timeout_at(deadline, async {
             let st = client
@@ -132,7 +132,7 @@ impl Accounts for PgStore {
 #[async_trait]
 impl Sessions for PgStore {
     async fn insert_session(&self, session: &Session) -> PortResult<()> {
-        let deadline = self.db.deadline();
+        let (deadline, _call) = self.db.deadline();
         let client = self.db.checkout(deadline).await?;
         let outcome = timeout_at(deadline, async {
             let st = client
@@ -165,7 +165,7 @@ impl Sessions for PgStore {
     }
 
     async fn session(&self, token_hash: &TokenHash) -> PortResult<Option<Session>> {
-        let deadline = self.db.deadline();
+        let (deadline, _call) = self.db.deadline();
         let client = self.db.checkout(deadline).await?;
         let outcome = timeout_at(deadline, async {
             let st = client
@@ -184,7 +184,7 @@ impl Sessions for PgStore {
     }
 
     async fn revoke_session(&self, token_hash: &TokenHash) -> PortResult<bool> {
-        let deadline = self.db.deadline();
+        let (deadline, _call) = self.db.deadline();
         let client = self.db.checkout(deadline).await?;
         let outcome = timeout_at(deadline, async {
             let st = client
@@ -197,7 +197,7 @@ impl Sessions for PgStore {
     }
 
     async fn session_by_public_id(&self, id: SessionPublicId) -> PortResult<Option<Session>> {
-        let deadline = self.db.deadline();
+        let (deadline, _call) = self.db.deadline();
         let client = self.db.checkout(deadline).await?;
         let outcome = timeout_at(deadline, async {
             let st = client
@@ -221,7 +221,7 @@ impl Sessions for PgStore {
         now: Timestamp,
         limit: u32,
     ) -> PortResult<Vec<Session>> {
-        let deadline = self.db.deadline();
+        let (deadline, _call) = self.db.deadline();
         let client = self.db.checkout(deadline).await?;
         let outcome = timeout_at(deadline, async {
             let st = client
@@ -255,7 +255,7 @@ impl Sessions for PgStore {
         account: AccountId,
         keep: Option<&TokenHash>,
     ) -> PortResult<Vec<TokenHash>> {
-        let deadline = self.db.deadline();
+        let (deadline, _call) = self.db.deadline();
         let client = self.db.checkout(deadline).await?;
         let keep: Option<&[u8]> = keep.map(|h| &h.0[..]);
         let outcome = timeout_at(deadline, async {
@@ -277,7 +277,7 @@ impl Sessions for PgStore {
     }
 
     async fn purge_sessions(&self, expired_before: Timestamp) -> PortResult<u64> {
-        let deadline = self.db.deadline();
+        let (deadline, _call) = self.db.deadline();
         let client = self.db.checkout(deadline).await?;
         let outcome = timeout_at(deadline, async {
             let st = client

@@ -103,7 +103,7 @@ async fn run(store: &PgStore, batch: Vec<Pending>) {
 }
 
 async fn store_all(store: &PgStore, chat: Uuid, posts: &[Post]) -> PortResult<Vec<Appended>> {
-    let deadline = store.db.deadline();
+    let (deadline, _call) = store.db.deadline();
     let mut client = store.db.checkout(deadline).await?;
     let outcome = timeout_at(deadline, async {
         let st = Statements::prepare(&client).await?;

@@ -41,7 +41,7 @@ const RENAME_CHAT: &str = "\
 #[async_trait]
 impl Chats for PgStore {
     async fn insert_chat(&self, chat: &Chat) -> PortResult<()> {
-        let deadline = self.db.deadline();
+        let (deadline, _call) = self.db.deadline();
         let client = self.db.checkout(deadline).await?;
         let outcome = timeout_at(deadline, async {
             let st = client.prepare_cached(INSERT_CHAT).await?;
@@ -66,7 +66,7 @@ impl Chats for PgStore {
     }
 
     async fn chat(&self, id: ChatId) -> PortResult<Option<Chat>> {
-        let deadline = self.db.deadline();
+        let (deadline, _call) = self.db.deadline();
         let client = self.db.checkout(deadline).await?;
         let outcome = timeout_at(deadline, async {
             let st = client
@@ -83,7 +83,7 @@ impl Chats for PgStore {
     }
 
     async fn rename_chat(&self, chat: ChatId, name: &str) -> PortResult<()> {
-        let deadline = self.db.deadline();
+        let (deadline, _call) = self.db.deadline();
         let mut client = self.db.checkout(deadline).await?;
         let chat = uuid(chat.as_u128());
         let outcome = timeout_at(deadline, async {

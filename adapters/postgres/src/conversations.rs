@@ -128,7 +128,7 @@ impl PgStore {
         chat: ChatId,
         viewer: ChatViewer,
     ) -> PortResult<Option<ChatSummary>> {
-        let deadline = self.db.deadline();
+        let (deadline, _call) = self.db.deadline();
         let client = self.db.checkout(deadline).await?;
         let outcome = timeout_at(deadline, async {
             let st = client.prepare_cached(&ONE_CHAT).await?;
@@ -154,7 +154,7 @@ impl PgStore {
         from: ChatListCursor,
         limit: u32,
     ) -> PortResult<ChatListPage> {
-        let deadline = self.db.deadline();
+        let (deadline, _call) = self.db.deadline();
         let client = self.db.checkout(deadline).await?;
         let list: &str = if viewer.every_chat {
             &EVERY_CHAT_LIST

@@ -1,11 +1,12 @@
 //! The pool and the discipline every call follows: check out a connection and run the
-//! statements under one deadline; a connection that timed out or broke is dropped, never
+//! statements under one deadline (what the request's budget has left, see
+//! [`messenger_ports::Budget`]); a connection that timed out or broke is dropped, never
 //! reused; driver errors become [`PortError`]s here, and the availability of the database
 //! is tracked so the log says when it went away and when it came back.
 
 use crate::config::PgConfig;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
-use messenger_ports::PortError;
+use messenger_ports::{PortError, StoreCall};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::time::{error::Elapsed, timeout_at, Instant};
@@ -102,9 +103,13 @@ impl Db {
         })
     }
 
-    /// The deadline of an ordinary repository call starting now.
-    pub(crate) fn deadline(&self) -> Instant {
-        Instant::now() + self.dependency_timeout
+    /// The deadline of an ordinary repository call starting now: the dependency timeout,
+    /// or what the current request's budget has left when that is less. Keep the
+    /// [`StoreCall`] for the whole call: the time it took is charged to the budget when it
+    /// is dropped.
+    pub(crate) fn deadline(&self) -> (Instant, StoreCall) {
+        let call = StoreCall::start(self.dependency_timeout);
+        (Instant::now() + call.limit(), call)
     }
 
     /// The deadline of a search query starting now.
@@ -119,7 +124,14 @@ impl Db {
     }
 
     /// A pooled connection, or `Unavailable` when none can be had before `deadline`.
+    /// A request whose time for stores is spent gets no connection at all (the database
+    /// is not to blame, so its availability is left as it is).
     pub(crate) async fn checkout(&self, deadline: Instant) -> Result<Object, Failure> {
+        if deadline <= Instant::now() {
+            return Err(Failure::Unavailable(
+                "the request's time for stores is spent".into(),
+            ));
+        }
         match timeout_at(deadline, self.pool.get()).await {
             Ok(Ok(client)) => Ok(client),
             Ok(Err(e)) => Err(self.unavailable(format!("no database connection: {e}"))),
@@ -162,7 +174,7 @@ impl Db {
 
     /// `SELECT 1` on a pooled connection under the dependency deadline.
     pub(crate) async fn ping(&self) -> Result<(), Failure> {
-        let deadline = self.deadline();
+        let (deadline, _call) = self.deadline();
         let client = self.checkout(deadline).await?;
         let outcome = timeout_at(deadline, client.simple_query("SELECT 1")).await;
         self.settle(client, outcome).map(drop)

@@ -152,7 +152,7 @@ impl PgStore {
         sql: &str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> PortResult<Row> {
-        let deadline = self.db.deadline();
+        let (deadline, _call) = self.db.deadline();
         let client = self.db.checkout(deadline).await?;
         let outcome = timeout_at(deadline, async {
             let st = client.prepare_cached(sql).await?;
@@ -166,7 +166,7 @@ impl PgStore {
 #[async_trait]
 impl EventLog for PgStore {
     async fn events_after(&self, after: EventPosition, limit: u32) -> PortResult<EventsAfter> {
-        let deadline = self.db.deadline();
+        let (deadline, _call) = self.db.deadline();
         let client = self.db.checkout(deadline).await?;
         let from = i64::try_from(after.get()).unwrap_or(i64::MAX);
         let outcome = timeout_at(deadline, async {

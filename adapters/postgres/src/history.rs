@@ -33,7 +33,7 @@ impl PgStore {
         before: Option<u64>,
         limit: u32,
     ) -> PortResult<MessagePage> {
-        let deadline = self.db.deadline();
+        let (deadline, _call) = self.db.deadline();
         let client = self.db.checkout(deadline).await?;
         let before = before.map(seq_param);
         let outcome = timeout_at(deadline, async {

@@ -5,7 +5,8 @@
 //! Shape: one [`PgStore`] implements all the repository ports; [`PgStore::connect`] waits
 //! for the database and migrates before the service binds its port; [`PgStore::ping`] is
 //! the readiness check. Every call checks out a pooled connection and runs its statements
-//! under one deadline (the dependency timeout), so a database that is down, unreachable or
+//! under one deadline (the dependency timeout, or less: what the request's budget has left,
+//! see `messenger_ports::Budget`), so a database that is down, unreachable or
 //! silent answers `Unavailable` quickly; a connection that timed out is dropped, never
 //! reused. Driver errors become backend-neutral `PortError`s inside the adapter.
 //!
@@ -17,7 +18,8 @@
 //! paging), `append_batch` (group commit per chat), `history` (paging backwards), `search`
 //! (tsvector/tsquery literals and the search), `search_plan` (which index a search reads,
 //! from the words' statistics),
-//! `convert` (column values).
+//! `convert` (column values); `testing` (feature `testing`: a TCP proxy that cuts, hangs or
+//! slows the way to the database).
 //!
 //! Tables live in one schema (`messenger` by default), set as each connection's
 //! `search_path`, so tests can use a fresh schema per run and the service can share a
@@ -39,6 +41,8 @@ pub mod migrate;
 mod search;
 mod search_plan;
 mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use bus::PgEventBus;
 pub use config::{ConfigError, PgConfig};

@@ -119,7 +119,7 @@ enum Joined {
 #[async_trait]
 impl Members for PgStore {
     async fn join(&self, member: &Member, reuse: bool) -> PortResult<Member> {
-        let deadline = self.db.deadline();
+        let (deadline, _call) = self.db.deadline();
         let mut client = self.db.checkout(deadline).await?;
         let id = uuid(member.id.as_u128());
         let chat = uuid(member.chat_id.as_u128());
@@ -190,7 +190,7 @@ impl Members for PgStore {
     }
 
     async fn member(&self, chat: ChatId, id: MemberId) -> PortResult<Option<Member>> {
-        let deadline = self.db.deadline();
+        let (deadline, _call) = self.db.deadline();
         let client = self.db.checkout(deadline).await?;
         let outcome = timeout_at(deadline, async {
             let st = client
@@ -220,7 +220,7 @@ impl Members for PgStore {
         chat: ChatId,
         account: AccountId,
     ) -> PortResult<(ChatAccess, Option<u64>)> {
-        let deadline = self.db.deadline();
+        let (deadline, _call) = self.db.deadline();
         let client = self.db.checkout(deadline).await?;
         let outcome = timeout_at(deadline, async {
             let st = client
@@ -250,7 +250,7 @@ impl Members for PgStore {
     }
 
     async fn leave(&self, chat: ChatId, member: MemberId, bar_account: bool) -> PortResult<()> {
-        let deadline = self.db.deadline();
+        let (deadline, _call) = self.db.deadline();
         let mut client = self.db.checkout(deadline).await?;
         let chat = uuid(chat.as_u128());
         let member = uuid(member.as_u128());
@@ -296,7 +296,7 @@ impl Members for PgStore {
     }
 
     async fn members_page(&self, chat: ChatId, after: u64, limit: u32) -> PortResult<MembersPage> {
-        let deadline = self.db.deadline();
+        let (deadline, _call) = self.db.deadline();
         let client = self.db.checkout(deadline).await?;
         let outcome = timeout_at(deadline, async {
             let st = client.prepare_cached(MEMBERS_PAGE).await?;
@@ -340,7 +340,7 @@ impl Members for PgStore {
         account: AccountId,
         upto: u64,
     ) -> PortResult<ReadUpdate> {
-        let deadline = self.db.deadline();
+        let (deadline, _call) = self.db.deadline();
         let mut client = self.db.checkout(deadline).await?;
         let chat = uuid(chat.as_u128());
         let outcome = timeout_at(deadline, async {

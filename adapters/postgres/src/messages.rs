@@ -218,7 +218,7 @@ impl Messages for PgStore {
     }
 
     async fn page_after(&self, chat: ChatId, after: u64, limit: u32) -> PortResult<MessagePage> {
-        let deadline = self.db.deadline();
+        let (deadline, _call) = self.db.deadline();
         let client = self.db.checkout(deadline).await?;
         let outcome = timeout_at(deadline, async {
             let st = client.prepare_cached(PAGE_AFTER).await?;
@@ -262,7 +262,7 @@ impl Messages for PgStore {
     }
 
     async fn purge_idempotency_keys(&self, before: Timestamp) -> PortResult<u64> {
-        let deadline = self.db.deadline();
+        let (deadline, _call) = self.db.deadline();
         let client = self.db.checkout(deadline).await?;
         let outcome = timeout_at(deadline, async {
             let st = client

@@ -1,5 +1,6 @@
 //! The shared client: a small pool of pipelined connections, every command under a
-//! deadline, and a breaker that stops waiting on a Redis that is down or hung.
+//! deadline (the command timeout, or what the request's budget has left when that is less:
+//! see `messenger_ports::Budget`), and a breaker that stops waiting on a Redis that is down or hung.
 //!
 //! Why a breaker: a hung Redis (one that accepts connections and never answers) would make
 //! every call wait its whole deadline, and one request makes several calls (session, rate
@@ -16,7 +17,7 @@ use fred::prelude::{
 };
 use fred::types::scripts::Script;
 use futures_util::StreamExt;
-use messenger_ports::{Clock, PortError, PortResult};
+use messenger_ports::{Clock, PortError, PortResult, StoreCall};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
@@ -204,6 +205,34 @@ impl RedisStore {
         }
     }
 
+    /// Up to `limit` keys under this store's prefix (what a service has put in Redis: for
+    /// tests and inspection).
+    ///
+    /// # Errors
+    /// `Unavailable` when Redis does not answer.
+    pub async fn prefixed_keys(&self, limit: usize) -> PortResult<Vec<String>> {
+        let pattern = format!("{}*", glob_escape(&self.shared.prefix));
+        let client = self.shared.pool.next().clone();
+        let work = async move {
+            let mut keys = client.scan_buffered(pattern, Some(500), None);
+            let mut found = Vec::new();
+            while let Some(key) = keys.next().await {
+                if found.len() >= limit {
+                    break;
+                }
+                if let Some(key) = key?.into_string() {
+                    found.push(key);
+                }
+            }
+            Ok::<Vec<String>, FredError>(found)
+        };
+        match tokio::time::timeout(self.shared.timeout * 30, work).await {
+            Ok(Ok(keys)) => Ok(keys),
+            Ok(Err(e)) => Err(map_error(&e)),
+            Err(_) => Err(PortError::Unavailable("listing keys timed out".into())),
+        }
+    }
+
     /// Closes the connections (pending commands finish first).
     pub async fn quit(&self) {
         if let Err(e) = self.shared.pool.quit().await {
@@ -232,10 +261,22 @@ impl RedisStore {
                 "Redis is down (waiting for it to answer again)".into(),
             ));
         }
-        // fred applies the same deadline; this one also covers its queueing, so nothing
-        // waits longer whatever state the client is in.
-        let margin = Duration::from_millis(20);
-        match tokio::time::timeout(self.shared.timeout + margin, fut).await {
+        // The command may wait what the request's budget has left (the command timeout
+        // at most); the time it took is charged to the budget when `call` is dropped.
+        let call = StoreCall::start(self.shared.timeout);
+        if call.is_spent() {
+            return Err(PortError::Unavailable(
+                "the request's time for stores is spent".into(),
+            ));
+        }
+        // fred applies the command timeout too; this deadline also covers its queueing,
+        // so nothing waits longer whatever state the client is in.
+        let limit = if call.cut_by_budget() {
+            call.limit()
+        } else {
+            call.limit() + Duration::from_millis(20)
+        };
+        match tokio::time::timeout(limit, fut).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => {
                 let mapped = map_error(&e);
@@ -244,6 +285,11 @@ impl RedisStore {
                 }
                 Err(mapped)
             }
+            // Cut short by the request's budget: Redis may only be slower than what was
+            // left, so the breaker is not tripped for it.
+            Err(_) if call.cut_by_budget() => Err(PortError::Unavailable(
+                "Redis did not answer within the request's time for stores".into(),
+            )),
             Err(_) => {
                 self.trip("command timed out");
                 Err(PortError::Unavailable(

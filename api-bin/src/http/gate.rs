@@ -1,7 +1,8 @@
 //! The gate: the middleware in front of every route. It knows the route table, so it can
 //! answer in the contract's order before poem-openapi parses anything:
 //! route (404/405) → authentication (401) → throttling (429) → body limit (400); then the
-//! handler. It also gives each request an id, bounds its time, and writes the access log.
+//! handler. It also gives each request an id, bounds its time (the whole request, and its
+//! store calls together: [`Budget`]), and writes the access log.
 
 use super::client_addr::{client_ip, peer_ip, ClientAddress};
 use super::errors::{error_response, method_not_allowed, reduce};
@@ -13,7 +14,7 @@ use bytes::Bytes;
 use http_body_util::{combinators::BoxBody, BodyExt, Limited};
 use ipnet::IpNet;
 use messenger_domain::{Caller, Error};
-use messenger_ports::{Messenger, RateDecision, RateLimiter};
+use messenger_ports::{Budget, Messenger, RateDecision, RateLimiter};
 use poem::http::{header, HeaderName, HeaderValue};
 use poem::{Endpoint, Request, Response};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -39,6 +40,8 @@ pub struct GateSettings {
     pub trusted_proxies: Vec<IpNet>,
     /// Deadline for a whole request.
     pub request_timeout: Duration,
+    /// The time one request may spend in store calls, all of them together.
+    pub dependency_timeout: Duration,
     /// Request counts and latencies.
     pub metrics: Arc<Metrics>,
     /// What the routes need beyond the use cases.
@@ -73,8 +76,12 @@ impl<E: Endpoint<Output = Response>> Endpoint for Gate<E> {
         let route = routes::table().find(&method, req.uri().path());
         let timed = matches!(route, RouteMatch::Found(spec) if spec.deadline);
         let mut resp = if timed {
+            // One budget for the request: its store calls share the dependency timeout and
+            // none outlives the request's own deadline.
+            let s = &self.settings;
+            let budget = Budget::new(s.dependency_timeout, Some(s.request_timeout));
             let answer =
-                tokio::time::timeout(self.settings.request_timeout, self.handle(req, route));
+                tokio::time::timeout(s.request_timeout, budget.within(self.handle(req, route)));
             match answer.await {
                 Ok(resp) => resp,
                 Err(_) => {

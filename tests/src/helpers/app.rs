@@ -6,6 +6,7 @@ use messenger_domain::Timestamp;
 use messenger_memory::{ManualClock, PlainHasher, SequentialIds};
 use messenger_ports::{run_worker, Clock, IdGenerator, Messenger, PasswordHasher, TaskConsumer};
 use messenger_rabbitmq::{delete_topology, AmqpConfig, AmqpTaskConsumer};
+use messenger_redis::{RedisConfig, RedisStore};
 use messenger_wiring::{Config, Overrides};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -91,6 +92,8 @@ pub struct TestApp {
     pub auth_header: String,
     /// The auth scheme word (as configured).
     pub auth_scheme: String,
+    /// Its Redis (with its own key prefix), when the backend has one.
+    pub redis: Option<RedisConfig>,
     messenger: Messenger,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
@@ -193,9 +196,13 @@ pub async fn spawn_app(options: TestOptions) -> TestApp {
         .amqp()
         .map(|a| a.queue.clone())
         .unwrap_or_default();
+    let redis = config.shared_state.redis_config().cloned();
     let app = App::build(config, overrides)
         .await
         .unwrap_or_else(|e| panic!("the service did not start over {}: {e}", backend.name));
+    if let Some(redis) = &redis {
+        assert_redis_answers(backend.name, redis).await;
+    }
     let address = app.local_addr();
     let messenger = app.messenger().clone();
     let (tx, rx) = oneshot::channel::<()>();
@@ -219,6 +226,7 @@ pub async fn spawn_app(options: TestOptions) -> TestApp {
         backend,
         auth_header,
         auth_scheme,
+        redis,
         messenger,
         shutdown: Some(tx),
         server: Some(server),
@@ -226,7 +234,36 @@ pub async fn spawn_app(options: TestOptions) -> TestApp {
     }
 }
 
+/// Fails the test when the backend's Redis does not answer. The service starts and serves
+/// without Redis (on its in-process fallbacks), so without this check a run over Redis
+/// would pass while testing nothing of Redis.
+async fn assert_redis_answers(backend: &str, config: &RedisConfig) {
+    let store = RedisStore::connect(config)
+        .await
+        .unwrap_or_else(|e| panic!("{backend}: Redis configuration: {e}"));
+    let answer = store.ping().await;
+    store.quit().await;
+    if let Err(e) = answer {
+        panic!(
+            "{backend}: Redis does not answer ({e}); the service would run on its in-process \
+             fallbacks and this run would test nothing of Redis"
+        );
+    }
+}
+
 impl TestApp {
+    /// The keys this service has put in its Redis (under its own prefix), at most 1000;
+    /// empty without Redis.
+    pub async fn redis_keys(&self) -> Vec<String> {
+        let Some(config) = &self.redis else {
+            return Vec::new();
+        };
+        let store = RedisStore::connect(config).await.expect("a Redis client");
+        let keys = store.prefixed_keys(1000).await.expect("the keys in Redis");
+        store.quit().await;
+        keys
+    }
+
     /// The use cases behind the HTTP layer, for setting up states HTTP cannot reach
     /// deterministically (a search task that never runs).
     pub fn messenger(&self) -> &Messenger {

@@ -10,6 +10,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod auth;
+mod backends;
 mod bad_input;
 mod before_paging;
 mod before_paging_while_posting;

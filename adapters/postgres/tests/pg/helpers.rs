@@ -7,9 +7,6 @@ use messenger_postgres::{PgConfig, PgStore};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
 use tokio_postgres::NoTls;
 
 /// The test database's URL, or `None` (after saying the test is skipped).
@@ -170,93 +167,7 @@ pub async fn post(store: &dyn Messages, m: NewMessage) -> messenger_domain::Mess
     }
 }
 
-/// What the proxy does with traffic.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProxyMode {
-    /// Forward both ways.
-    Pass,
-    /// Close every connection, and new ones at once.
-    Cut,
-    /// Hold every connection open and forward nothing.
-    Blackhole,
-}
-
-/// A TCP proxy on 127.0.0.1 in front of the test database.
-pub struct Proxy {
-    pub addr: SocketAddr,
-    mode: watch::Sender<ProxyMode>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Proxy {
-    /// Starts forwarding to `upstream`.
-    pub async fn start(upstream: SocketAddr) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (mode, _) = watch::channel(ProxyMode::Pass);
-        let tx = mode.clone();
-        let task = tokio::spawn(async move {
-            while let Ok((socket, _)) = listener.accept().await {
-                tokio::spawn(serve(socket, upstream, tx.subscribe()));
-            }
-        });
-        Self { addr, mode, task }
-    }
-
-    pub fn set(&self, mode: ProxyMode) {
-        self.mode.send_replace(mode);
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.task.abort();
-        self.mode.send_replace(ProxyMode::Cut);
-    }
-}
-
-/// One proxied connection: forwards while `Pass`; closes on `Cut`; on `Blackhole` holds
-/// the sockets silently until the mode changes, then closes.
-async fn serve(mut client: TcpStream, upstream: SocketAddr, mut mode: watch::Receiver<ProxyMode>) {
-    let current = *mode.borrow_and_update();
-    match current {
-        ProxyMode::Cut => return,
-        ProxyMode::Blackhole => {
-            let _ = mode.changed().await;
-            return;
-        }
-        ProxyMode::Pass => {}
-    }
-    let Ok(mut server) = TcpStream::connect(upstream).await else {
-        return;
-    };
-    let (mut cr, mut cw) = client.split();
-    let (mut sr, mut sw) = server.split();
-    let mut a = vec![0u8; 16 * 1024];
-    let mut b = vec![0u8; 16 * 1024];
-    loop {
-        tokio::select! {
-            r = cr.read(&mut a) => match r {
-                Ok(0) | Err(_) => return,
-                Ok(n) => if sw.write_all(&a[..n]).await.is_err() { return },
-            },
-            r = sr.read(&mut b) => match r {
-                Ok(0) | Err(_) => return,
-                Ok(n) => if cw.write_all(&b[..n]).await.is_err() { return },
-            },
-            changed = mode.changed() => {
-                let now = *mode.borrow_and_update();
-                if changed.is_err() || now == ProxyMode::Cut {
-                    return;
-                }
-                if now == ProxyMode::Blackhole {
-                    let _ = mode.changed().await;
-                    return;
-                }
-            }
-        }
-    }
-}
+pub use messenger_postgres::testing::{Proxy, ProxyMode};
 
 /// The test database's address and a configuration reaching it through `proxy`.
 pub fn proxied_config(url: &str, schema: &str, proxy: SocketAddr) -> PgConfig {
@@ -278,17 +189,5 @@ pub fn proxied_config(url: &str, schema: &str, proxy: SocketAddr) -> PgConfig {
 
 /// The socket address of the test database (TCP URLs only).
 pub fn upstream_addr(url: &str) -> SocketAddr {
-    use tokio_postgres::config::Host;
-    let pg: tokio_postgres::Config = url.parse().unwrap();
-    let host = match pg.get_hosts().first() {
-        Some(Host::Tcp(h)) => h.clone(),
-        _ => "127.0.0.1".into(),
-    };
-    let port = pg.get_ports().first().copied().unwrap_or(5432);
-    let host = if host == "localhost" {
-        "127.0.0.1".to_owned()
-    } else {
-        host
-    };
-    format!("{host}:{port}").parse().unwrap()
+    messenger_postgres::testing::upstream_addr(url).unwrap()
 }

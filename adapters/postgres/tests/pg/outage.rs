@@ -37,7 +37,7 @@ async fn recovers(store: &PgStore) {
 async fn proxied_store(schema: &TestSchema, proxy: &Proxy) -> PgStore {
     // Migrate directly, then talk through the proxy.
     schema.store().await;
-    PgStore::without_migrating(&proxied_config(&schema.url, &schema.name, proxy.addr)).unwrap()
+    PgStore::without_migrating(&proxied_config(&schema.url, &schema.name, proxy.addr())).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -45,7 +45,7 @@ async fn a_cut_connection_answers_unavailable_quickly_and_the_store_recovers() {
     let Some(schema) = TestSchema::new("a_cut_connection_answers_unavailable_quickly") else {
         return;
     };
-    let proxy = Proxy::start(upstream_addr(&schema.url)).await;
+    let proxy = Proxy::start(upstream_addr(&schema.url)).await.unwrap();
     let store = proxied_store(&schema, &proxy).await;
     let chat = chat_by(messenger_domain::AccountId::from_u128(id()));
     store.insert_chat(&chat).await.unwrap();
@@ -65,7 +65,7 @@ async fn a_blackholed_database_answers_unavailable_quickly_and_the_store_recover
     let Some(schema) = TestSchema::new("a_blackholed_database_answers_unavailable_quickly") else {
         return;
     };
-    let proxy = Proxy::start(upstream_addr(&schema.url)).await;
+    let proxy = Proxy::start(upstream_addr(&schema.url)).await.unwrap();
     let store = proxied_store(&schema, &proxy).await;
     let chat = chat_by(messenger_domain::AccountId::from_u128(id()));
     store.insert_chat(&chat).await.unwrap();
@@ -114,9 +114,9 @@ async fn start_up_waits_for_a_database_that_comes_up_late() {
     let Some(schema) = TestSchema::new("start_up_waits_for_a_database_that_comes_up_late") else {
         return;
     };
-    let proxy = Proxy::start(upstream_addr(&schema.url)).await;
+    let proxy = Proxy::start(upstream_addr(&schema.url)).await.unwrap();
     proxy.set(ProxyMode::Cut);
-    let config = proxied_config(&schema.url, &schema.name, proxy.addr);
+    let config = proxied_config(&schema.url, &schema.name, proxy.addr());
     let connecting =
         tokio::spawn(async move { PgStore::connect(&config, Duration::from_secs(10)).await });
     tokio::time::sleep(Duration::from_millis(600)).await;
