@@ -28,8 +28,17 @@ apt_install() { # package...: installs what is missing; returns 1 if a package c
   done
   [ "${#missing[@]}" -eq 0 ] && return 0
   if [ -z "$apt_updated" ]; then
-    apt-get update -qq >/dev/null
-    apt_updated=1
+    # Another apt run (or the daily timer) may hold the lock: wait for it, and try again.
+    local try
+    for try in 1 2 3; do
+      if apt-get -o DPkg::Lock::Timeout=120 update -qq >/dev/null; then
+        apt_updated=1
+        break
+      fi
+      echo "apt-get update failed (try $try of 3)"
+      sleep 5
+    done
+    [ -n "$apt_updated" ] || { echo "apt-get update kept failing"; return 1; }
   fi
   for pkg in "${missing[@]}"; do
     if ! apt-cache policy "$pkg" | grep -q 'Candidate: [0-9]'; then
@@ -38,7 +47,8 @@ apt_install() { # package...: installs what is missing; returns 1 if a package c
     fi
   done
   echo "installing ${missing[*]} from Debian's packages"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=120 install -y -qq \
+    --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 # A python3 that has the yaml module: the one on PATH, Debian's (docker-compose brings
