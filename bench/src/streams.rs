@@ -176,10 +176,6 @@ async fn follow(
         match chunk {
             Some(Ok(bytes)) => {
                 frames.push(&bytes);
-                if !live && frames.retries > 0 {
-                    live = true;
-                    shared.live.fetch_add(1, Ordering::Relaxed);
-                }
                 while let Some(event) = frames.next_event() {
                     if event.kind == "message.created" {
                         if let Some(serial) = serial_of(&event.data, &shared.chat_id) {
@@ -188,6 +184,11 @@ async fn follow(
                         }
                     }
                     last_id = Some(event.id);
+                }
+                // `retry:` is the stream's first line: once it is read, the stream is live.
+                if !live && frames.retries > 0 {
+                    live = true;
+                    shared.live.fetch_add(1, Ordering::Relaxed);
                 }
             }
             Some(Err(_)) | None => {
@@ -383,16 +384,17 @@ pub async fn run(args: StreamsArgs) -> Result<String, BenchError> {
     let chat = chats
         .pop()
         .ok_or_else(|| BenchError::Option("no chat".to_owned()))?;
-    let mut followers = Vec::with_capacity(args.accounts);
+    let mut members = Vec::with_capacity(args.accounts);
     for i in 0..args.accounts {
         let (_, session) = setup::new_account(&streams_ctx, "stream-follower").await?;
-        let mut conn = streams_ctx.conn();
-        api::join(&mut conn, &session, &chat.chat_id, &format!("follower {i}")).await?;
-        let position = api::events_position(&mut conn, &session).await?;
-        followers.push(Arc::new(Follower {
-            auth: session.auth,
-            position,
-        }));
+        api::join(
+            &mut streams_ctx.conn(),
+            &session,
+            &chat.chat_id,
+            &format!("follower {i}"),
+        )
+        .await?;
+        members.push(session);
     }
     let compare_chats: Option<Arc<[ChatRef]>> = if !args.compare {
         None
@@ -419,7 +421,16 @@ pub async fn run(args: StreamsArgs) -> Result<String, BenchError> {
         });
     }
 
-    // Open the streams.
+    // Open the streams, each from its account's position now (taken after the
+    // comparison, whose posts the streams would otherwise replay first).
+    let mut followers = Vec::with_capacity(members.len());
+    for session in members {
+        let position = api::events_position(&mut streams_ctx.conn(), &session).await?;
+        followers.push(Arc::new(Follower {
+            auth: session.auth,
+            position,
+        }));
+    }
     let rss_before = rss_kib(args.rss_pid);
     let epoch = Instant::now();
     let shared = Arc::new(Shared {
@@ -506,8 +517,24 @@ pub async fn run(args: StreamsArgs) -> Result<String, BenchError> {
             "posting {} messages/s for {:?}...",
             args.rate, args.duration
         );
+        let cpu = |pid: Option<u32>| pid.and_then(|p| rss::cpu_seconds(p).ok());
+        let cpu_before = (cpu(args.rss_pid), cpu(Some(std::process::id())));
         let posted =
             post_at_rate(&posts_ctx, &poster, &chat, args.rate, args.duration, epoch).await?;
+        let cpu_after = (cpu(args.rss_pid), cpu(Some(std::process::id())));
+        let share = |before: Option<f64>, after: Option<f64>| match (before, after) {
+            (Some(b), Some(a)) => format!(
+                "{:.0} %",
+                100.0 * (a - b) / posted.elapsed.as_secs_f64().max(1e-9)
+            ),
+            _ => "?".to_owned(),
+        };
+        let _ = writeln!(
+            out,
+            "CPU while posting (100 % = one core): server {} (with --rss-pid), this tool {}",
+            share(cpu_before.0, cpu_after.0),
+            share(cpu_before.1, cpu_after.1)
+        );
         let acknowledged = posted.acks.iter().filter(|a| a.is_some()).count() as u64;
         let wanted = acknowledged * n as u64;
         let deadline = Instant::now() + args.grace;
