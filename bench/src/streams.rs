@@ -48,8 +48,9 @@ const READY_WITHIN: Duration = Duration::from_secs(15);
 /// Pause after the streams are open, before their RSS is read.
 const SETTLE: Duration = Duration::from_secs(1);
 
-/// Attempts to reopen a stream the server ended.
-const REOPEN_ATTEMPTS: u32 = 3;
+/// Pause before opening again a stream the server ended or refused (the `retry:` the
+/// server sends).
+const REOPEN_PAUSE: Duration = Duration::from_secs(2);
 
 /// Latencies in µs, up to 2 minutes.
 const MAX_MICROS: u64 = 120_000_000;
@@ -154,7 +155,9 @@ struct Followed {
     receipts: Vec<(u32, u64)>,
     /// Times the stream was reopened after the server ended it.
     reopened: u32,
-    /// Why it stopped early, if it did.
+    /// Attempts to reopen it that the server refused.
+    refused: u32,
+    /// Why it was not open at the end, if it was not.
     failure: Option<String>,
 }
 
@@ -200,25 +203,24 @@ async fn follow(
                     Some(id) => Start::LastEventId(id),
                     None => Start::After(&follower.position),
                 };
-                let mut reopened = None;
-                let mut last_error = String::new();
-                for _ in 0..REOPEN_ATTEMPTS {
+                // As a browser would: again every `retry:` interval until it opens.
+                let reopened = loop {
                     match EventStream::open(&shared.target, &follower.auth, start, shared.timeout)
                         .await
                     {
-                        Ok(s) => {
-                            reopened = Some(s);
-                            break;
+                        Ok(s) => break s,
+                        Err(e) => {
+                            out.refused += 1;
+                            out.failure = Some(e.to_string());
                         }
-                        Err(e) => last_error = e.to_string(),
                     }
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-                let Some(s) = reopened else {
-                    out.failure = Some(last_error);
-                    return out;
+                    tokio::select! {
+                        _ = stop.changed() => return out,
+                        () = tokio::time::sleep(REOPEN_PAUSE) => {}
+                    }
                 };
-                stream = s;
+                out.failure = None;
+                stream = reopened;
                 frames = Frames::default();
                 out.reopened += 1;
             }
@@ -554,10 +556,11 @@ pub async fn run(args: StreamsArgs) -> Result<String, BenchError> {
         followed.push(reader.await?);
     }
     let reopened: u32 = followed.iter().map(|f| f.reopened).sum();
+    let refused: u32 = followed.iter().map(|f| f.refused).sum();
     let failures: Vec<&String> = followed.iter().filter_map(|f| f.failure.as_ref()).collect();
     let _ = writeln!(
         out,
-        "streams reopened after the server ended them: {reopened}; streams lost: {}{}",
+        "streams reopened (Last-Event-ID) after the server ended them: {reopened} ({refused} attempts refused); streams closed at the end: {}{}",
         failures.len(),
         failures
             .first()
