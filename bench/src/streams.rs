@@ -45,8 +45,9 @@ const COMPARE_CHATS: usize = 32;
 /// How long to wait for the servers' first `/ping`.
 const READY_WITHIN: Duration = Duration::from_secs(15);
 
-/// Pause after the streams are open, before their RSS is read.
-const SETTLE: Duration = Duration::from_secs(1);
+/// Pause after the streams are open, before their RSS is read (the server's CPU is
+/// measured over it).
+const SETTLE: Duration = Duration::from_secs(3);
 
 /// Pause before opening again a stream the server ended or refused (the `retry:` the
 /// server sends).
@@ -484,13 +485,23 @@ pub async fn run(args: StreamsArgs) -> Result<String, BenchError> {
     }
     let opened_in = epoch.elapsed();
     let live = shared.live.load(Ordering::Relaxed);
+    let idle_cpu_before = args.rss_pid.and_then(|p| rss::cpu_seconds(p).ok());
     tokio::time::sleep(SETTLE).await;
+    let idle_cpu_after = args.rss_pid.and_then(|p| rss::cpu_seconds(p).ok());
     let rss_after = rss_kib(args.rss_pid);
     let _ = writeln!(
         out,
         "{n} streams opened in {:.2} s ({live} live)",
         opened_in.as_secs_f64()
     );
+    if let (Some(before), Some(after)) = (idle_cpu_before, idle_cpu_after) {
+        let _ = writeln!(
+            out,
+            "server CPU with the {n} streams open and nothing posted: {:.0} % of a core (over {:?})",
+            100.0 * (after - before) / SETTLE.as_secs_f64(),
+            SETTLE
+        );
+    }
     if let (Some(before), Some(after)) = (rss_before, rss_after) {
         let per_stream = after.saturating_sub(before) as f64 / n as f64;
         let _ = writeln!(
