@@ -6,67 +6,12 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a test: failing loudly is the point
 
+mod common;
+
+use common::{drop_schema, free_port, fresh_schema, post_json, start, DATABASE_VAR};
 use serde_json::{json, Value};
 use std::collections::HashSet;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-const DATABASE_VAR: &str = "MESSENGER_TEST_DATABASE_URL";
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-    listener.local_addr().expect("an address").port()
-}
-
-/// Starts the binary over PostgreSQL (schema `schema`) and waits until it serves.
-async fn start(url: &str, schema: &str, port: u16) -> Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_messenger-api"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("PORT", port.to_string())
-        .env("DATABASE_URL", url)
-        .env("DATABASE_SCHEMA", schema)
-        .env("NGINX_THROTTLING", "y")
-        .env("POOL_SIZE", "4")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("messenger-api starts");
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Ok(r) = client
-            .get(format!("http://127.0.0.1:{port}/ping"))
-            .send()
-            .await
-        {
-            if r.status() == 200 {
-                return child;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("messenger-api did not serve within 30 s");
-}
-
-async fn post_json(
-    client: &reqwest::Client,
-    url: &str,
-    token: Option<&str>,
-    body: Value,
-) -> (u16, Value) {
-    let mut req = client.post(url).json(&body);
-    if let Some(t) = token {
-        req = req.header("Authorization", format!("session_id {t}"));
-    }
-    let r = req.send().await.expect("an answer");
-    let status = r.status().as_u16();
-    let body = r.json().await.unwrap_or(Value::Null);
-    (status, body)
-}
+use std::time::Duration;
 
 #[tokio::test]
 async fn every_acknowledged_message_survives_a_hard_kill() {
@@ -74,10 +19,7 @@ async fn every_acknowledged_message_survives_a_hard_kill() {
         println!("skipped: {DATABASE_VAR} not set");
         return;
     };
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let schema = format!("messenger_durability_{secs}_{}", std::process::id());
+    let schema = fresh_schema("messenger_durability");
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
@@ -203,12 +145,5 @@ async fn every_acknowledged_message_survives_a_hard_kill() {
     );
 
     // Leave nothing behind.
-    if let Ok((db, conn)) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await {
-        let driver = tokio::spawn(conn);
-        let _ = db
-            .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
-            .await;
-        drop(db);
-        let _ = driver.await;
-    }
+    drop_schema(&url, &schema).await;
 }

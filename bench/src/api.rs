@@ -92,6 +92,11 @@ struct PageAnswer {
     next: Next,
 }
 
+#[derive(Deserialize)]
+struct ChatListAnswer {
+    events: Next,
+}
+
 fn parse<'a, T: Deserialize<'a>>(what: &'static str, body: &'a [u8]) -> Result<T, BenchError> {
     serde_json::from_slice(body).map_err(|source| BenchError::Json { what, source })
 }
@@ -225,6 +230,21 @@ pub async fn post_message(
         .await?
         .expect("post message", StatusCode::CREATED)?;
     Ok(())
+}
+
+/// `GET /v1/chats?limit=1` → 200: its `events.iterator`, the event-stream position
+/// of that moment.
+///
+/// # Errors
+/// Transport errors, [`BenchError::Status`] or [`BenchError::Json`].
+pub async fn events_position(conn: &mut Conn, session: &Session) -> Result<String, BenchError> {
+    let request = conn.request(Method::GET, "/v1/chats?limit=1", Some(&session.auth), None)?;
+    let body = conn
+        .send(request)
+        .await?
+        .expect("chat list", StatusCode::OK)?;
+    let list: ChatListAnswer = parse("chat list", &body)?;
+    Ok(list.events.iterator)
 }
 
 /// The path of a history page of `chat_id` after cursor `from`.

@@ -38,6 +38,10 @@ pub enum Command {
     Run(RunArgs),
     /// Store many messages over many chats as fast as possible (for RSS after N messages).
     Seed(SeedArgs),
+    /// Open N event streams on one chat, post M messages/s through a (second) instance,
+    /// and check every stream gets every message once: delivery latency, RSS per stream,
+    /// and (with --compare) /ping and posting with and without the streams open.
+    Streams(StreamsArgs),
     /// Print a process's resident memory (VmRSS, VmHWM) from /proc/<pid>/status.
     Rss {
         /// The process id (e.g. of messenger-api).
@@ -159,6 +163,62 @@ pub struct SeedArgs {
     #[arg(long, default_value = "15m", value_parser = parse_duration)]
     pub max_time: Duration,
     /// Timeout of one request.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub timeout: Duration,
+}
+
+/// Options of `streams`.
+#[derive(Debug, Args)]
+pub struct StreamsArgs {
+    /// Base URL of the messenger-api whose event streams are opened (and /ping measured).
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// Base URL of the instance messages are posted through (default: --url); another
+    /// instance over the same database measures delivery across instances.
+    #[arg(long)]
+    pub url2: Option<String>,
+    /// Event streams to open (one connection each). The server's STREAMS_PER_ACCOUNT
+    /// must allow streams ÷ --accounts per account.
+    #[arg(long, default_value_t = 1_000)]
+    pub streams: usize,
+    /// Accounts the streams are spread over (all members of the one chat).
+    #[arg(long, default_value_t = 4)]
+    pub accounts: usize,
+    /// Messages posted per second into the chat, spread evenly (0: no delivery phase,
+    /// for idle streams).
+    #[arg(long, default_value_t = 100)]
+    pub rate: u32,
+    /// How long messages are posted.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// After the last post, how long to wait for deliveries still on their way.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub grace: Duration,
+    /// Also measure GET /ping (on --url) and closed-loop posting (through --url2)
+    /// before the streams are opened and again while they are open.
+    #[arg(long)]
+    pub compare: bool,
+    /// With --compare, post into the chat the streams follow (every post is delivered
+    /// to every stream) instead of chats the streams' accounts are not in.
+    #[arg(long)]
+    pub compare_fanout: bool,
+    /// Connections of the --compare measurements.
+    #[arg(long, default_value_t = 32)]
+    pub connections: usize,
+    /// Measured time of each --compare measurement.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub compare_duration: Duration,
+    /// Unrecorded warm-up before each --compare measurement.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub warmup: Duration,
+    /// Streams being opened at the same time.
+    #[arg(long, default_value_t = 64)]
+    pub open_concurrency: usize,
+    /// Report the RSS of this process (the server whose streams are opened) before and
+    /// after opening them.
+    #[arg(long)]
+    pub rss_pid: Option<u32>,
+    /// Timeout of one request (opening a stream: until its headers).
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub timeout: Duration,
 }

@@ -12,7 +12,8 @@
 //! hyper HTTP/1.1 connection), `api` (one function per route), `load` (the
 //! closed-loop driver and HDR histograms), `workers` (one per scenario),
 //! `setup` (fixtures), `run` and `seed` (the subcommands), `report` (the
-//! table), `rss` (`/proc/<pid>/status`), `argon` (the argon2 login bound).
+//! table), `rss` (`/proc/<pid>/status`), `argon` (the argon2 login bound),
+//! `streams` and `sse` (the event-stream scenario and its frame reader).
 
 mod api;
 mod argon;
@@ -27,6 +28,8 @@ mod rss;
 mod run;
 mod seed;
 mod setup;
+mod sse;
+mod streams;
 mod target;
 #[cfg(test)]
 mod tests;
@@ -68,6 +71,11 @@ fn execute(cli: Cli) -> Result<(), BenchError> {
             Ok(())
         }
         Command::Seed(args) => runtime(cli.threads)?.block_on(seed::seed(args)),
+        Command::Streams(args) => {
+            let report = runtime(cli.threads)?.block_on(streams::run(args))?;
+            print!("{report}");
+            Ok(())
+        }
     }
 }
 

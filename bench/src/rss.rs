@@ -39,6 +39,33 @@ pub fn read(pid: u32) -> Result<Rss, BenchError> {
     })
 }
 
+/// CPU time (user + system) process `pid` has used so far, in seconds, from
+/// `/proc/<pid>/stat` (clock ticks of 1/100 s, the Linux `USER_HZ`).
+///
+/// # Errors
+/// [`BenchError::Rss`] when the file cannot be read or parsed.
+pub fn cpu_seconds(pid: u32) -> Result<f64, BenchError> {
+    let stat =
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|e| BenchError::Rss {
+            pid,
+            reason: e.to_string(),
+        })?;
+    parse_cpu(&stat).ok_or_else(|| BenchError::Rss {
+        pid,
+        reason: "no CPU times in /proc/<pid>/stat".to_owned(),
+    })
+}
+
+fn parse_cpu(stat: &str) -> Option<f64> {
+    // The command name, in parentheses, may hold spaces: count fields after its end.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // Fields 14 and 15 of the file (utime, stime) are the 12th and 13th after the name.
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) as f64 / 100.0)
+}
+
 fn parse(status: &str) -> Option<Rss> {
     let field = |name: &str| {
         status.lines().find_map(|line| {
@@ -74,6 +101,14 @@ mod tests {
     #[test]
     fn a_status_without_vm_rss_is_none() {
         assert_eq!(parse("Name:\tkthreadd\nState:\tS\n"), None);
+    }
+
+    #[test]
+    fn cpu_times_are_read_after_the_command_name() {
+        let stat = "42 (messenger api) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 4 0";
+        assert_eq!(parse_cpu(stat), Some(3.0));
+        assert_eq!(parse_cpu("42 (x) S"), None);
+        assert!(cpu_seconds(std::process::id()).is_ok());
     }
 
     #[test]

@@ -124,7 +124,7 @@ fn validate(args: &RunArgs) -> Result<(), BenchError> {
     Ok(())
 }
 
-fn load_average() -> String {
+pub(crate) fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .ok()
         .and_then(|s| {
