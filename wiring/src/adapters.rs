@@ -107,7 +107,8 @@ pub(crate) async fn wire(config: &Config, overrides: Overrides) -> Result<Wired,
         // Positive access answers kept in process for a second (crate::access_cache).
         members: crate::access_cache::cached_access(repos.members),
         messages: repos.messages,
-        events: repos.events,
+        // The log's newest events kept for every reader of the instance (crate::log_tail).
+        events: crate::log_tail::log_tail(repos.events),
         bus: event_bus(config),
         search: repos.search,
         // The caches and the task ports are counted for /metrics (crate::metered).

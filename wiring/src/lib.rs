@@ -13,6 +13,7 @@
 //! - `adapters` — adapter selection: one function per part picks the adapters;
 //! - `metered` — port decorators counting cache hits, search tasks and queue publishes;
 //! - [`access_cache`] — the decorator keeping positive chat-access answers in process;
+//! - [`log_tail`] — the decorator keeping the event log's newest events for every reader;
 //! - [`metrics`] — the process's Prometheus recorder, and the decorators' metric names;
 //! - `background` — the in-process search worker and the periodic maintenance;
 //! - [`logging`] — the `tracing` subscriber;
@@ -26,6 +27,7 @@ mod adapters;
 mod background;
 pub mod config;
 pub mod healthcheck;
+pub mod log_tail;
 pub mod logging;
 mod metered;
 pub mod metrics;
