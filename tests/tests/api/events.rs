@@ -334,7 +334,52 @@ async fn logging_out_ends_the_stream(backend: Backend) {
     assert!(began.elapsed() < Duration::from_secs(5), "ended within 5 s");
 }
 
+async fn a_position_older_than_the_retention_gets_a_reset_then_goes_on(backend: Backend) {
+    // Purging ages the whole store; on a shared database that would reset the other
+    // tests' readers, so this runs where the store is the test's own.
+    if !backend.is_memory() {
+        println!(
+            "skipped on {}: purging would touch other tests' events",
+            backend.name
+        );
+        return;
+    }
+    let app = spawn_app(TestOptions::new(backend)).await;
+    let user = app.new_user().await;
+    let old = start(&app, &user).await;
+    let (chat, member) = app.chat_with_member(&user).await;
+    app.advance(Duration::from_secs(8 * 24 * 3600));
+    let purged = app.messenger().purge_old_events().await.expect("purge");
+    assert!(
+        purged >= 2,
+        "the chat's events are past the 7-day retention: {purged}"
+    );
+    let user = Auth::Token(app.login_ok(&user.name, &user.password).await);
+
+    let page = app.poll_events_ok(&user, &old, 100, 0).await;
+    assert_eq!(kinds(&page.events), ["reset"], "the long poll: {page:?}");
+    assert_eq!(page.events[0].data["reason"], "position-expired");
+    app.post_ok(&user, &chat, &member, "after the reset").await;
+    let (later, _) = app
+        .events_until(&user, &page.next.iterator, WITHIN, |e| !e.is_empty())
+        .await;
+    assert_eq!(
+        kinds(&later),
+        ["message.created"],
+        "live again from the reset's position"
+    );
+
+    let mut stream = app.stream_ok(&user, None, Some(&old)).await;
+    let reset = stream.event(WITHIN).await;
+    assert_eq!(reset.kind, "reset", "the stream: {reset:?}");
+    app.post_ok(&user, &chat, &member, "live after the reset")
+        .await;
+    let e = stream.event(WITHIN).await;
+    assert_eq!(e.data["message"]["text"], "live after the reset");
+}
+
 backend_tests!(
+    a_position_older_than_the_retention_gets_a_reset_then_goes_on,
     every_event_type_replays_from_the_chat_list_position,
     resuming_after_an_event_gives_exactly_the_later_ones,
     chats_you_cannot_read_send_you_nothing_and_removal_stops_them,
