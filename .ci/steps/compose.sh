@@ -24,7 +24,10 @@ apt_updated=""
 apt_install() { # package...: installs what is missing; returns 1 if a package can't be had
   local missing=()
   for pkg in "$@"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+    # grep reads all its input (no -q): with pipefail, a writer cut off by an early exit
+    # would fail the pipeline.
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep 'install ok installed' >/dev/null ||
+      missing+=("$pkg")
   done
   [ "${#missing[@]}" -eq 0 ] && return 0
   if [ -z "$apt_updated" ]; then
@@ -41,7 +44,7 @@ apt_install() { # package...: installs what is missing; returns 1 if a package c
     [ -n "$apt_updated" ] || { echo "apt-get update kept failing"; return 1; }
   fi
   for pkg in "${missing[@]}"; do
-    if ! apt-cache policy "$pkg" | grep -q 'Candidate: [0-9]'; then
+    if ! apt-cache policy "$pkg" | grep 'Candidate: [0-9]' >/dev/null; then
       echo "Debian package $pkg is not available here"
       return 1
     fi
