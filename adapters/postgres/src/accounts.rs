@@ -165,22 +165,8 @@ impl Sessions for PgStore {
     }
 
     async fn session(&self, token_hash: &TokenHash) -> PortResult<Option<Session>> {
-        let (deadline, _call) = self.db.deadline();
-        let client = self.db.checkout(deadline).await?;
-        let outcome = timeout_at(deadline, async {
-            let st = client
-                .prepare_cached(&format!(
-                    "SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = $1"
-                ))
-                .await?;
-            client.query_opt(&st, &[&&token_hash.0[..]]).await
-        })
-        .await;
-        self.db
-            .settle(client, outcome)?
-            .as_ref()
-            .map(session_from)
-            .transpose()
+        self.session_where(SessionKey::TokenHash, &token_hash.0)
+            .await
     }
 
     async fn revoke_session(&self, token_hash: &TokenHash) -> PortResult<bool> {
@@ -197,22 +183,7 @@ impl Sessions for PgStore {
     }
 
     async fn session_by_public_id(&self, id: SessionPublicId) -> PortResult<Option<Session>> {
-        let (deadline, _call) = self.db.deadline();
-        let client = self.db.checkout(deadline).await?;
-        let outcome = timeout_at(deadline, async {
-            let st = client
-                .prepare_cached(&format!(
-                    "SELECT {SESSION_COLUMNS} FROM sessions WHERE public_id = $1"
-                ))
-                .await?;
-            client.query_opt(&st, &[&&id.0[..]]).await
-        })
-        .await;
-        self.db
-            .settle(client, outcome)?
-            .as_ref()
-            .map(session_from)
-            .transpose()
+        self.session_where(SessionKey::PublicId, &id.0).await
     }
 
     async fn live_sessions(
@@ -287,5 +258,38 @@ impl Sessions for PgStore {
         })
         .await;
         Ok(self.db.settle(client, outcome)?)
+    }
+}
+
+/// The unique columns a session is found by.
+#[derive(Clone, Copy)]
+enum SessionKey {
+    TokenHash,
+    PublicId,
+}
+
+impl PgStore {
+    /// The session whose `key` column holds `value`, revoked or expired ones included.
+    async fn session_where(&self, key: SessionKey, value: &[u8]) -> PortResult<Option<Session>> {
+        let sql = match key {
+            SessionKey::TokenHash => {
+                format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = $1")
+            }
+            SessionKey::PublicId => {
+                format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE public_id = $1")
+            }
+        };
+        let (deadline, _call) = self.db.deadline();
+        let client = self.db.checkout(deadline).await?;
+        let outcome = timeout_at(deadline, async {
+            let st = client.prepare_cached(&sql).await?;
+            client.query_opt(&st, &[&value]).await
+        })
+        .await;
+        self.db
+            .settle(client, outcome)?
+            .as_ref()
+            .map(session_from)
+            .transpose()
     }
 }
