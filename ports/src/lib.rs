@@ -46,9 +46,10 @@ pub use repos::{
 pub use system::{Clock, IdGenerator, PasswordHasher};
 pub use tasks::{Delivery, HitsSlice, TaskConsumer, TaskQueue, TaskStore};
 pub use use_cases::{
-    ChatList, ChatPage, EventCursor, EventFeed, EventsPage, HitsPage, ListedMember, ListedSession,
-    LoginLimits, MemberList, Messenger, PageAnchor, Ports, ReadMarker, RunOutcome, Settings,
-    ANONYMOUS_ACCOUNT, EVENTS_RECHECK, MAX_LISTED_SESSIONS,
+    ChatList, ChatPage, EventCursor, EventFeed, EventHub, EventsPage, HitsPage, HubEvent,
+    ListedMember, ListedSession, LiveFeed, LivePage, LoginLimits, MemberList, Messenger,
+    PageAnchor, Ports, ReadMarker, RunOutcome, Settings, ANONYMOUS_ACCOUNT, EVENTS_RECHECK,
+    INBOX_CAPACITY, MAX_LISTED_SESSIONS,
 };
 pub use worker::{
     parse_payload, process_dead_letter, process_delivery, run_dead_letter_worker, run_worker,

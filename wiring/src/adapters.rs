@@ -363,7 +363,8 @@ async fn rabbitmq_tasks(
 }
 
 /// Starts the background jobs the wiring needs: the in-process search worker (when the
-/// queue is in this process) and the periodic maintenance.
+/// queue is in this process), the event hub of the instance's streams, and the periodic
+/// maintenance.
 ///
 /// # Errors
 /// [`StartError::Background`] when the search worker's thread cannot start.
@@ -377,6 +378,7 @@ pub(crate) fn start_background(
             .spawn_search_worker(wired.messenger.clone(), consumer, config.search.workers)
             .map_err(StartError::Background)?;
     }
+    background.spawn_event_hub(wired.messenger.clone());
     background.spawn_maintenance(
         wired.messenger.clone(),
         std::mem::take(&mut wired.housekeeping),

@@ -71,6 +71,18 @@ impl Background {
         Ok(())
     }
 
+    /// Runs the instance's event hub (one reader of the event log handing new events to
+    /// the open streams) until the jobs stop.
+    pub(crate) fn spawn_event_hub(&mut self, messenger: Messenger) {
+        let stopped = self.stopped();
+        self.tasks.push(tokio::spawn(async move {
+            tokio::select! {
+                () = stopped => {}
+                () = messenger.run_event_hub() => {}
+            }
+        }));
+    }
+
     /// Purges expired sessions and idempotency keys and runs the adapters' clean-ups,
     /// every [`MAINTENANCE_PERIOD`].
     pub(crate) fn spawn_maintenance(

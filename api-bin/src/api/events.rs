@@ -174,7 +174,7 @@ impl EventsApi {
         let caller = session.0;
         let position = cursor_param(last_event_id.0.as_deref().or(after.0.as_deref()));
         let run = async {
-            let feed = self.messenger.follow_events(&caller, position).await?;
+            let feed = self.messenger.follow_live(&caller, position).await?;
             let slot = self
                 .slots
                 .take(caller.account_id)

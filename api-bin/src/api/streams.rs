@@ -13,7 +13,7 @@
 
 use super::event_data::{self, RESET};
 use messenger_domain::{AccountId, Caller};
-use messenger_ports::{EventFeed, Messenger};
+use messenger_ports::{LiveFeed, LivePage, Messenger};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -45,8 +45,8 @@ pub enum Frame {
         id: String,
         /// The type (`event`).
         kind: &'static str,
-        /// The JSON `data`.
-        data: serde_json::Value,
+        /// The JSON `data`, encoded.
+        data: Arc<str>,
     },
 }
 
@@ -118,7 +118,7 @@ impl Drop for Slot {
 pub fn spawn(
     messenger: Messenger,
     caller: Caller,
-    mut feed: EventFeed,
+    mut feed: LiveFeed,
     slot: Slot,
     mut closing: watch::Receiver<bool>,
 ) -> mpsc::Receiver<Frame> {
@@ -134,46 +134,33 @@ pub fn spawn(
             if *closing.borrow() {
                 return;
             }
+            let recheck = SESSION_RECHECK.saturating_sub(checked.elapsed());
             let page = tokio::select! {
                 _ = closing.changed() => return,
                 // The client went away while nothing was happening: free the slot now.
                 _ = tx.closed() => return,
-                page = feed.next(BATCH, SESSION_RECHECK) => page,
+                // Nothing for a while: the session is checked below.
+                _ = tokio::time::sleep(recheck) => None,
+                page = feed.next(BATCH, SESSION_RECHECK) => Some(page),
             };
-            let page = match page {
-                Ok(page) => page,
-                Err(e) => {
-                    tracing::warn!(error = %e, "event stream: the log cannot be read; closing it");
-                    return;
+            if let Some(page) = page {
+                let page = match page {
+                    Ok(page) => page,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "event stream: the log cannot be read; closing it");
+                        return;
+                    }
+                };
+                let frames = frames(&messenger, &page);
+                if first {
+                    metrics::histogram!(messenger_wiring::metrics::EVENT_REPLAY_SIZE)
+                        .record(frames.len() as f64);
+                    first = false;
                 }
-            };
-            let mut frames = Vec::with_capacity(page.events.len() + 1);
-            if page.reset {
-                frames.push(Frame::Event {
-                    id: page.next.encode(),
-                    kind: RESET,
-                    data: event_data::reset_data(),
-                });
-            }
-            let now = messenger.now();
-            for e in &page.events {
-                if let messenger_domain::Event::MessageCreated { message } = &e.event {
-                    // From the message's commit to its delivery here (as far as the clocks of
-                    // the instances agree): what a wake-up across instances costs.
-                    metrics::histogram!("messenger_event_delivery_lag_seconds")
-                        .record(now.since(message.created_at).as_secs_f64());
-                }
-                let (id, kind, data) = event_data::wire(e);
-                frames.push(Frame::Event { id, kind, data });
-            }
-            if first {
-                metrics::histogram!(messenger_wiring::metrics::EVENT_REPLAY_SIZE)
-                    .record(frames.len() as f64);
-                first = false;
-            }
-            for frame in frames {
-                if !deliver(&tx, frame, SLOW_READER).await {
-                    return;
+                for frame in frames {
+                    if !deliver(&tx, frame, SLOW_READER).await {
+                        return;
+                    }
                 }
             }
             if checked.elapsed() >= SESSION_RECHECK {
@@ -186,6 +173,34 @@ pub fn spawn(
         }
     });
     rx
+}
+
+/// A page's frames: a reset first when there is one, then each event, encoded once per
+/// event for every stream it goes to.
+fn frames(messenger: &Messenger, page: &LivePage) -> Vec<Frame> {
+    let mut frames = Vec::with_capacity(page.events.len() + 1);
+    if page.reset {
+        frames.push(Frame::Event {
+            id: page.next.encode(),
+            kind: RESET,
+            data: Arc::from(event_data::reset_data().to_string()),
+        });
+    }
+    let now = messenger.now();
+    for e in &page.events {
+        if let messenger_domain::Event::MessageCreated { message } = &e.logged.event {
+            // From the message's commit to its delivery here (as far as the clocks of the
+            // instances agree): what a wake-up across instances costs.
+            metrics::histogram!("messenger_event_delivery_lag_seconds")
+                .record(now.since(message.created_at).as_secs_f64());
+        }
+        frames.push(Frame::Event {
+            id: e.logged.position.encode(),
+            kind: e.logged.event.type_name(),
+            data: e.encoded(|logged| event_data::data(&logged.event).to_string()),
+        });
+    }
+    frames
 }
 
 /// Hands one frame to the connection; `false` when the stream must end (the client went
@@ -215,7 +230,7 @@ impl Frame {
     pub fn into_sse(self) -> poem::web::sse::Event {
         match self {
             Frame::Retry => poem::web::sse::Event::retry(RETRY_MS),
-            Frame::Event { id, kind, data } => poem::web::sse::Event::message(data.to_string())
+            Frame::Event { id, kind, data } => poem::web::sse::Event::message(&*data)
                 .event_type(kind)
                 .id(id),
         }
@@ -268,7 +283,7 @@ mod tests {
         let frame = Frame::Event {
             id: "p1".into(),
             kind: "chat.renamed",
-            data: serde_json::json!({"chat": {"chat_id": "c", "chat_name": "n"}}),
+            data: Arc::from(r#"{"chat":{"chat_id":"c","chat_name":"n"}}"#),
         };
         let text = frame.into_sse().to_string();
         assert!(text.contains("id: p1\n"), "{text}");

@@ -52,6 +52,32 @@ impl EventCursor {
         self.position
     }
 
+    /// The reader's account.
+    pub(super) fn account(&self) -> AccountId {
+        self.account
+    }
+
+    /// Whether the reader sees every chat (legacy mode).
+    pub(super) fn every_chat(&self) -> bool {
+        self.every_chat
+    }
+
+    /// The chats the reader may read at its position.
+    pub(super) fn chats(&self) -> &HashSet<ChatId> {
+        &self.chats
+    }
+
+    /// Takes `e`, an event handed out after the reader's position by someone else's read
+    /// of the log: `false` when the reader already passed it or may not see it. Moves the
+    /// reader to it.
+    pub(super) fn take(&mut self, e: &LoggedEvent) -> bool {
+        if e.position <= self.position {
+            return false;
+        }
+        self.position = e.position;
+        self.admits(e)
+    }
+
     /// Whether the reader may see `e`, keeping its set of chats current.
     fn admits(&mut self, e: &LoggedEvent) -> bool {
         let event = &e.event;

@@ -28,6 +28,7 @@ mod account_safety;
 mod auth;
 mod chats;
 mod conversations;
+mod event_hub;
 mod events;
 mod members;
 mod messages;
@@ -37,6 +38,7 @@ mod search;
 
 pub use account_safety::{ListedSession, MAX_LISTED_SESSIONS};
 pub use conversations::ChatList;
+pub use event_hub::{EventHub, HubEvent, LiveFeed, LivePage, INBOX_CAPACITY};
 pub use events::{EventCursor, EventFeed, EventsPage, EVENTS_RECHECK};
 pub use members::{ListedMember, MemberList};
 pub use pages::{ChatPage, PageAnchor};
@@ -169,12 +171,23 @@ pub struct Ports {
 pub struct Messenger {
     ports: Ports,
     settings: Settings,
+    /// The instance's event hub, shared by every clone.
+    hub: Arc<EventHub>,
 }
 
 impl Messenger {
     /// The use cases over these ports.
     pub fn new(ports: Ports, settings: Settings) -> Self {
-        Self { ports, settings }
+        Self {
+            ports,
+            settings,
+            hub: Arc::new(EventHub::default()),
+        }
+    }
+
+    /// The instance's event hub.
+    pub fn event_hub(&self) -> &EventHub {
+        &self.hub
     }
 
     /// The settings.

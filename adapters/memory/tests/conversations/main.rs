@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod events;
+mod live;
 mod world;
 
 use messenger_domain::{
