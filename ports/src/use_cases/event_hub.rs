@@ -26,9 +26,10 @@
 //! replays up to there.
 //!
 //! **Lagging.** A queue holds at most [`INBOX_CAPACITY`] events. A stream that falls that
-//! far behind (or any stream when the hub cannot read the log) is marked lagged: its queue
-//! is dropped and it goes back to replay from its own position, where the log has
-//! everything. Nothing is lost; it only costs reads.
+//! far behind (or every stream, when the hub stops or the log was purged under it) is
+//! marked lagged: its queue is dropped and it goes back to replay from its own position,
+//! where the log has everything. Nothing is lost; it only costs reads. A read of the log
+//! that fails is retried by the hub; the streams wait meanwhile.
 //!
 //! **Encoding once.** Each event is handed out as one shared [`HubEvent`]; the HTTP layer
 //! encodes it once ([`HubEvent::encoded`]) and every stream writes the same bytes.
@@ -329,8 +330,11 @@ impl Messenger {
                     position = state.position;
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "event hub: the log cannot be read; streams read it themselves");
-                    hub.state().lag_everyone();
+                    // The streams keep waiting: the hub reads again from where it was, so a
+                    // failed read only delays their events. (Sending them all back to read
+                    // the log themselves would put one query per stream on a store that is
+                    // already failing.)
+                    tracing::warn!(error = %e, "event hub: the log cannot be read; retrying");
                     wakeups.wait(HUB_RETRY).await;
                     continue;
                 }
