@@ -2,9 +2,16 @@
 //! may want it. Each test checks the events a feed gets against what it may see, exactly
 //! once and in order, across the seam from replay to live, a lag, and a hub that stops.
 
-use crate::world::{world, World};
-use messenger_domain::{Caller, ChatId, Event, EventPosition, IdParam, UncheckedCursor};
-use messenger_ports::{LiveFeed, INBOX_CAPACITY};
+use crate::world::{world, world_with_log, World};
+use async_trait::async_trait;
+use messenger_domain::{
+    AccountId, Caller, ChatId, Event, EventPosition, IdParam, Timestamp, UncheckedCursor,
+};
+use messenger_memory::MemoryStore;
+use messenger_ports::{EventLog, EventsAfter, LiveFeed, PortError, PortResult, INBOX_CAPACITY};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Starts the hub and waits until it reads the log.
@@ -230,4 +237,82 @@ async fn without_a_hub_or_after_it_stops_feeds_read_the_log_themselves() {
     w.post(&ann, chat, a, "hub stopped").await;
     assert_eq!(texts(&take(&mut feed, 1).await), ["hub stopped"]);
     assert!(!feed.is_live());
+}
+
+/// The store's log, whose reads after a position fail while `failing` is set.
+struct Flaky {
+    inner: Arc<MemoryStore>,
+    failing: Arc<AtomicBool>,
+    failed: Arc<AtomicU64>,
+}
+
+#[async_trait]
+impl EventLog for Flaky {
+    async fn events_after(&self, after: EventPosition, limit: u32) -> PortResult<EventsAfter> {
+        if self.failing.load(Ordering::SeqCst) {
+            self.failed.fetch_add(1, Ordering::SeqCst);
+            return Err(PortError::Unavailable("the log is down".into()));
+        }
+        self.inner.events_after(after, limit).await
+    }
+    async fn head(&self) -> PortResult<EventPosition> {
+        self.inner.head().await
+    }
+    async fn replayable_from(&self) -> PortResult<EventPosition> {
+        self.inner.replayable_from().await
+    }
+    async fn readable_chats_at(
+        &self,
+        account: AccountId,
+        at: EventPosition,
+    ) -> PortResult<Option<HashSet<ChatId>>> {
+        self.inner.readable_chats_at(account, at).await
+    }
+    async fn purge_events(&self, before: Timestamp) -> PortResult<u64> {
+        self.inner.purge_events(before).await
+    }
+}
+
+#[tokio::test]
+async fn a_failing_log_delays_live_feeds_and_loses_nothing() {
+    let failing = Arc::new(AtomicBool::new(false));
+    let failed = Arc::new(AtomicU64::new(0));
+    let w = {
+        let (failing, failed) = (failing.clone(), failed.clone());
+        world_with_log(false, move |inner| {
+            Arc::new(Flaky {
+                inner,
+                failing,
+                failed,
+            })
+        })
+    };
+    let hub = start_hub(&w).await;
+    let ann = w.account("ann").await;
+    let chat = w.chat(&ann, "room").await;
+    let a = w.join(&ann, chat, "Ann").await;
+    let mut feeds = Vec::new();
+    for _ in 0..20 {
+        let mut feed = follow(&w, &ann, None).await;
+        nothing_more(&mut feed).await;
+        assert!(feed.is_live());
+        feeds.push(feed);
+    }
+    failing.store(true, Ordering::SeqCst);
+    for i in 0..5 {
+        w.post(&ann, chat, a, &format!("m{i}")).await;
+    }
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let failures = failed.load(Ordering::SeqCst);
+    assert!(failures >= 1, "the hub tried to read");
+    assert!(
+        failures <= 10,
+        "only the hub reads while it fails, not each of the 20 feeds: {failures} reads"
+    );
+    failing.store(false, Ordering::SeqCst);
+    for feed in &mut feeds {
+        assert_eq!(texts(&take(feed, 5).await), ["m0", "m1", "m2", "m3", "m4"]);
+        assert!(feed.is_live(), "the feeds stayed live through the failure");
+    }
+    hub.abort();
 }

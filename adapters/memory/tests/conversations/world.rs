@@ -8,7 +8,9 @@ use messenger_domain::{
     Password, Timestamp, UncheckedCursor, UserName,
 };
 use messenger_memory::*;
-use messenger_ports::{AppError, Messenger, PageCache, PageKey, PortResult, Ports, Settings};
+use messenger_ports::{
+    AppError, EventLog, Messenger, PageCache, PageKey, PortResult, Ports, Settings,
+};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,6 +42,14 @@ pub struct World {
 }
 
 pub fn world(legacy_mode: bool) -> World {
+    world_with_log(legacy_mode, |store| store)
+}
+
+/// A world whose event log is `log` over the store's.
+pub fn world_with_log(
+    legacy_mode: bool,
+    log: impl FnOnce(Arc<MemoryStore>) -> Arc<dyn EventLog>,
+) -> World {
     let clock = Arc::new(ManualClock::new(Timestamp::from_micros(
         1_700_000_000_000_000,
     )));
@@ -55,7 +65,7 @@ pub fn world(legacy_mode: bool) -> World {
         chats: store.clone(),
         members: store.clone(),
         messages: store.clone(),
-        events: store.clone(),
+        events: log(store.clone()),
         bus: Arc::new(MemoryEventBus::new()),
         search: store.clone(),
         session_cache: Arc::new(MemorySessionCache::new(1000, clock.clone())),
