@@ -53,6 +53,13 @@ pub const INBOX_CAPACITY: usize = 4_096;
 /// Events the hub reads from the log at a time.
 const HUB_BATCH: u32 = 1_000;
 
+/// After a wake-up, the first re-read of the log comes this soon; each one that finds
+/// nothing doubles the wait, up to [`HUB_SOON_MAX`].
+const HUB_SOON: Duration = Duration::from_millis(5);
+
+/// The longest wait between the re-reads that follow a wake-up.
+const HUB_SOON_MAX: Duration = Duration::from_millis(160);
+
 /// How long the hub waits before reading the log again after it failed.
 const HUB_RETRY: Duration = Duration::from_millis(500);
 
@@ -306,10 +313,18 @@ impl Messenger {
             state.position = position;
         }
         let _running = Running(&hub);
+        // After a wake-up, the log is read again soon even when the read found nothing: a
+        // store whose readers see a commit only once every earlier transaction has ended
+        // (PostgreSQL's horizon) may show the announced event a little later, and a
+        // transaction that holds it back may announce nothing itself.
+        let mut soon: Option<Duration> = None;
         loop {
             match self.ports.events.events_after(position, HUB_BATCH).await {
                 Ok(EventsAfter::Events { events, next }) => {
                     let full = events.len() as u32 >= HUB_BATCH;
+                    if events.is_empty() {
+                        soon = soon.map(|d| d * 2).filter(|d| *d <= HUB_SOON_MAX);
+                    }
                     let shared: Vec<Arc<HubEvent>> =
                         events.into_iter().map(HubEvent::new).collect();
                     let mut state = hub.state();
@@ -339,7 +354,9 @@ impl Messenger {
                     continue;
                 }
             }
-            wakeups.wait(super::EVENTS_RECHECK).await;
+            if wakeups.wait(soon.unwrap_or(super::EVENTS_RECHECK)).await {
+                soon = Some(HUB_SOON);
+            }
         }
     }
 
