@@ -218,6 +218,11 @@ pub struct StreamsArgs {
     /// after opening them.
     #[arg(long)]
     pub rss_pid: Option<u32>,
+    /// With --rss-pid, first open this many plain keep-alive connections (one GET /ping
+    /// each, then idle, held open to the end) and report what each costs the server:
+    /// the floor under the cost of a stream. Streams + these must fit the fd limit.
+    #[arg(long, default_value_t = 0)]
+    pub idle_connections: usize,
     /// Timeout of one request (opening a stream: until its headers).
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub timeout: Duration,

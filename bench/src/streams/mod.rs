@@ -23,6 +23,7 @@ use tokio::task::JoinSet;
 
 use crate::api::{self, ChatRef, Session};
 use crate::cli::StreamsArgs;
+use crate::conn::Conn;
 use crate::error::BenchError;
 use crate::load::{self, Budget, Outcome};
 use crate::report::{self, Row};

@@ -82,6 +82,14 @@ pub async fn run(args: StreamsArgs) -> Result<String, BenchError> {
             position,
         }));
     }
+    let (_idle, per_connection) = idle_connections(&args, &streams_target).await?;
+    if let Some(kib) = per_connection {
+        let _ = writeln!(
+            out,
+            "server RSS per idle keep-alive connection (one GET /ping, then nothing; {} held open): {kib:.1} KiB",
+            args.idle_connections
+        );
+    }
     let rss_before = rss_kib(args.rss_pid);
     let epoch = Instant::now();
     let shared = Arc::new(Shared {
@@ -154,9 +162,15 @@ pub async fn run(args: StreamsArgs) -> Result<String, BenchError> {
         let per_stream = after.saturating_sub(before) as f64 / n as f64;
         let _ = writeln!(
             out,
-            "server RSS: {:.1} MiB before the streams, {:.1} MiB with them open: {per_stream:.1} KiB per stream",
+            "server RSS: {:.1} MiB before the streams, {:.1} MiB with them open: {per_stream:.1} KiB per stream{}",
             before as f64 / 1024.0,
-            after as f64 / 1024.0
+            after as f64 / 1024.0,
+            per_connection
+                .map(|kib| format!(
+                    " ({:.1} KiB more than an idle connection)",
+                    per_stream - kib
+                ))
+                .unwrap_or_default()
         );
     }
 
@@ -308,4 +322,34 @@ pub async fn run(args: StreamsArgs) -> Result<String, BenchError> {
     }
     let _ = writeln!(out, "Load average at end: {}", load_average());
     Ok(out)
+}
+
+/// Opens `--idle-connections` plain keep-alive connections (each after one `GET /ping`) and
+/// measures the server's RSS per connection; the connections stay open while the caller
+/// holds them.
+async fn idle_connections(
+    args: &StreamsArgs,
+    target: &Arc<Target>,
+) -> Result<(Vec<Conn>, Option<f64>), BenchError> {
+    let (n, Some(pid)) = (args.idle_connections, args.rss_pid) else {
+        return Ok((Vec::new(), None));
+    };
+    if n == 0 {
+        return Ok((Vec::new(), None));
+    }
+    eprintln!("opening {n} idle keep-alive connections...");
+    let before = rss_kib(Some(pid));
+    let mut conns = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut conn = Conn::new(Arc::clone(target), args.timeout);
+        api::ping(&mut conn).await?;
+        conns.push(conn);
+    }
+    tokio::time::sleep(SETTLE).await;
+    let after = rss_kib(Some(pid));
+    let per = match (before, after) {
+        (Some(b), Some(a)) => Some(a.saturating_sub(b) as f64 / n as f64),
+        _ => None,
+    };
+    Ok((conns, per))
 }
