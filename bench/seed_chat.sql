@@ -7,11 +7,18 @@
 -- append to it. Messages follow the chat's last one, one microsecond apart, written by
 -- its first member, with the same columns the adapter fills. The per-row trigger that
 -- moves the poster's read marker is skipped for the bulk insert (the marker is set once at
--- the end). Run from the repository root against the service's schema:
+-- the end). With -v words=1 each message is 5 to 20 words `wordI` of a 20,000-word
+-- vocabulary drawn log-uniformly (what `messenger-bench seed --text words` posts and the
+-- shapes scenario searches; about two minutes for 1,000,000 on two cores); otherwise it is
+-- 'seeded message N'. Run from the repository root against the service's schema:
 --
 --   psql -h 127.0.0.1 -d test -v schema=messenger -v chat=new -v n=100000 -f bench/seed_chat.sql
 --   psql -h 127.0.0.1 -d test -v schema=messenger -v chat=<id> -v n=900000 -f bench/seed_chat.sql
 \set ON_ERROR_STOP on
+\if :{?words}
+\else
+  \set words 0
+\endif
 SET search_path = :schema;
 SET synchronous_commit = off;
 
@@ -32,13 +39,19 @@ SELECT :'chat' = 'new' AS creating \gset
 ALTER TABLE messages DISABLE TRIGGER messages_posted;
 INSERT INTO messages (chat_id, seq, id, user_id, user_name, text, created_at, words,
                       words_truncated)
-SELECT c.id, c.last_seq + g, gen_random_uuid(), m.id, m.name, 'seeded message ' || g,
-       coalesce(c.last_created_at, c.created_at) + g,
-       to_tsvector('simple', 'seeded message ' || g), false
+SELECT c.id, c.last_seq + g, gen_random_uuid(), m.id, m.name, t.text,
+       coalesce(c.last_created_at, c.created_at) + g, to_tsvector('simple', t.text), false
 FROM chats c
 JOIN LATERAL (SELECT id, name FROM members WHERE chat_id = c.id ORDER BY join_seq LIMIT 1) m
   ON true
 CROSS JOIN generate_series(1, :n) g
+-- `g` in the word count makes the subquery run once per message.
+CROSS JOIN LATERAL (
+  SELECT CASE WHEN :words = 1
+              THEN (SELECT string_agg('word' || (floor(power(20000, random()))::int - 1), ' ')
+                    FROM generate_series(1, 5 + floor(random() * 16)::int + 0 * g))
+              ELSE 'seeded message ' || g END AS text
+) t
 WHERE c.id = :'chat'::uuid;
 ALTER TABLE messages ENABLE TRIGGER messages_posted;
 

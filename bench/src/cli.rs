@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::workers::Text;
+
 const ABOUT: &str = "Load tool for messenger-api: req/s, p50 and p99 latency per scenario.";
 
 const LONG_ABOUT: &str = "\
@@ -73,6 +75,10 @@ pub enum Scenario {
     Chats,
     /// GET the walked chat's newest page (`before=` empty) and its first page, for the ratio.
     Newest,
+    /// One search round trip at a time for each query shape of the search conformance
+    /// suite (common, mid and rare words, two words, phrases, an absent word): p50 and
+    /// p99 per shape, over messages seeded with `--text words` (or `seed_chat.sql -v words=1`).
+    Shapes,
 }
 
 /// Options of `run`.
@@ -127,6 +133,18 @@ pub struct RunArgs {
     /// Messages in the searching account's chats (1 % match the default query).
     #[arg(long, default_value_t = 10_000)]
     pub search_messages: u64,
+    /// The searching account joins this existing chat (e.g. one seeded with 1,000,000
+    /// messages) instead of filling --search-chats chats with --search-messages.
+    #[arg(long)]
+    pub search_chat: Option<String>,
+    /// Measured time of each query shape of the shapes scenario (after a warm-up of at
+    /// most --warmup, 1 s at most).
+    #[arg(long, default_value = "3s", value_parser = parse_duration)]
+    pub shape_duration: Duration,
+    /// Also append every row as `name<TAB>req/s<TAB>p50 ms<TAB>p99 ms<TAB>errors` to this
+    /// file (for scripts that compare runs).
+    #[arg(long)]
+    pub summary: Option<std::path::PathBuf>,
     /// The search query.
     #[arg(long, default_value = "alpha tag7")]
     pub search_query: String,
@@ -153,6 +171,18 @@ pub struct SeedArgs {
     /// Chats to spread them over.
     #[arg(long, default_value_t = 1_000)]
     pub chats: usize,
+    /// Post into this existing chat instead (a new account joins it), e.g. to grow a
+    /// chat seeded earlier from 100,000 to 1,000,000 messages; --chats is then ignored.
+    #[arg(long)]
+    pub into_chat: Option<String>,
+    /// What the messages say: `tagged` (~100 bytes, 1 % carry a given tag) or `words`
+    /// (5 to 20 words of a log-uniform 20,000-word vocabulary, for the search shapes).
+    #[arg(long, value_enum, default_value_t = Text::Tagged)]
+    pub text: Text,
+    /// Another round of seeding the same chat: its `words` texts differ from earlier
+    /// rounds' (texts are drawn from the message's serial and the round).
+    #[arg(long, default_value_t = 0)]
+    pub round: u8,
     /// Concurrent connections.
     #[arg(long, default_value_t = 64)]
     pub connections: usize,

@@ -17,7 +17,7 @@ use crate::report::{self, Row};
 use crate::rss;
 use crate::setup::{self, Ctx};
 use crate::target::Target;
-use crate::workers::{CursorWalk, FixedGet, Login, Ping, Post, Search};
+use crate::workers::{CursorWalk, FixedGet, Login, Ping, Post, Search, Text};
 
 /// Messages in the chat whose first page is read again and again: more
 /// than one page, so that page is full (and may be cached, as the design allows).
@@ -34,6 +34,23 @@ const SETUP_CONNECTIONS: usize = 32;
 
 /// The most time one setup batch of messages may take.
 const SETUP_DEADLINE: Duration = Duration::from_secs(300);
+
+/// The query shapes of the search conformance suite, over `words` texts (see
+/// [`crate::workers::words_text`]; shares of the messages that hold the words in brackets).
+pub const SHAPES: [(&str, &str); 9] = [
+    ("common word (57 %)", "word0"),
+    ("mid word (0.8 %)", "word150"),
+    ("rare word (0.008 %)", "word15000"),
+    ("two common words", "word1 word2"),
+    ("two mid words", "word150 word300"),
+    ("phrase of common words", "\"word0 word1\""),
+    ("phrase, other order", "\"word1 word0\""),
+    ("phrase of mid words", "\"word150 word151\""),
+    ("absent word", "nothing"),
+];
+
+/// Longest warm-up of one query shape.
+const SHAPE_WARMUP: Duration = Duration::from_secs(1);
 
 /// A search task counts as failed when it takes longer than this.
 const TASK_DEADLINE: Duration = Duration::from_secs(30);
@@ -233,6 +250,7 @@ pub async fn run(args: RunArgs) -> Result<Report, BenchError> {
         )
         .await?;
     }
+    cursor_note(&mut measured);
     rss_note(args.rss_pid, "at end", &mut measured.notes);
     measured
         .notes
@@ -248,7 +266,51 @@ pub async fn run(args: RunArgs) -> Result<Report, BenchError> {
                 .to_owned(),
         );
     }
+    if let Some(path) = &args.summary {
+        write_summary(path, &measured.rows)?;
+    }
     Ok(measured)
+}
+
+/// Pages by cursor (all full) against the same page again, when both were measured.
+fn cursor_note(measured: &mut Report) {
+    let find = |prefix: &str| {
+        measured
+            .rows
+            .iter()
+            .find(|r| r.name.starts_with(prefix))
+            .map(|r| r.outcome.rate())
+    };
+    if let (Some(page), Some(cursor)) = (find("GET page of"), find("GET pages by cursor")) {
+        if page > 0.0 {
+            measured.notes.push(format!(
+                "pages by cursor / the same page: {cursor:.0} / {page:.0} req/s = {:.2} (target >= 0.80)",
+                cursor / page
+            ));
+        }
+    }
+}
+
+/// Appends the rows to `path`, one tab-separated line each.
+fn write_summary(path: &std::path::Path, rows: &[Row]) -> Result<(), BenchError> {
+    use std::io::Write as _;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    for row in rows {
+        let o = &row.outcome;
+        writeln!(
+            file,
+            "{}\t{:.1}\t{:.3}\t{:.3}\t{}",
+            row.name,
+            o.rate(),
+            o.quantile_ms(0.5),
+            o.quantile_ms(0.99),
+            o.errors
+        )?;
+    }
+    Ok(())
 }
 
 fn repeat<W>(n: usize, make: impl FnMut(usize) -> W) -> Vec<W> {
@@ -269,6 +331,7 @@ async fn build_fixture(ctx: &Ctx, args: &RunArgs) -> Result<Fixture, BenchError>
             PAGE_CHAT_MESSAGES,
             SETUP_CONNECTIONS,
             SETUP_DEADLINE,
+            Text::Tagged,
         )
         .await?;
         setup::all_stored("page chat", &stored, PAGE_CHAT_MESSAGES)?;
@@ -301,6 +364,7 @@ async fn build_fixture(ctx: &Ctx, args: &RunArgs) -> Result<Fixture, BenchError>
             args.walk_messages,
             SETUP_CONNECTIONS,
             SETUP_DEADLINE,
+            Text::Tagged,
         )
         .await?;
         setup::all_stored("walked chat", &stored, args.walk_messages)?;
@@ -325,7 +389,15 @@ async fn build_fixture(ctx: &Ctx, args: &RunArgs) -> Result<Fixture, BenchError>
         None
     };
 
-    let search_session = if wants(Scenario::Search) {
+    let search_session = if let Some(chat_id) = args
+        .search_chat
+        .as_deref()
+        .filter(|_| wants(Scenario::Search) || wants(Scenario::Shapes))
+    {
+        let (_, search_session) = setup::new_account(ctx, "bench-search").await?;
+        api::join(&mut ctx.conn(), &search_session, chat_id, "searcher").await?;
+        Some(search_session)
+    } else if wants(Scenario::Search) || wants(Scenario::Shapes) {
         // Its own account, so the searched data is the same whatever ran before.
         let (_, search_session) = setup::new_account(ctx, "bench-search").await?;
         let chats: Arc<[ChatRef]> =
@@ -339,6 +411,7 @@ async fn build_fixture(ctx: &Ctx, args: &RunArgs) -> Result<Fixture, BenchError>
             args.search_messages,
             SETUP_CONNECTIONS,
             SETUP_DEADLINE,
+            Text::Tagged,
         )
         .await?;
         setup::all_stored("searched chats", &stored, args.search_messages)?;
@@ -361,6 +434,7 @@ async fn build_fixture(ctx: &Ctx, args: &RunArgs) -> Result<Fixture, BenchError>
             count,
             SETUP_CONNECTIONS,
             SETUP_DEADLINE,
+            Text::Tagged,
         )
         .await?;
         setup::all_stored("listed chats", &stored, count)?;
@@ -464,6 +538,38 @@ async fn measure(
             }
             measured.row("login", outcome);
         }
+        Scenario::Shapes => {
+            let f = fixture.ok_or_else(|| missing("shapes"))?;
+            let session = f.search_session.clone().ok_or_else(|| missing("shapes"))?;
+            let mut worst: Option<(f64, &str)> = None;
+            for (label, query) in SHAPES {
+                let body = Bytes::from(json!({ "message": query }).to_string());
+                let worker = Search {
+                    session: session.clone(),
+                    query: body,
+                    poll_interval: args.poll_interval,
+                    task_deadline: TASK_DEADLINE,
+                    polls: Arc::new(AtomicU64::new(0)),
+                    tasks: Arc::new(AtomicU64::new(0)),
+                };
+                let budget = Budget::Timed {
+                    warmup: args.warmup.min(SHAPE_WARMUP),
+                    measure: args.shape_duration,
+                };
+                let outcome = load::drive(&ctx.target, args.timeout, budget, vec![worker]).await?;
+                let p50 = outcome.quantile_ms(0.5);
+                if worst.is_none_or(|(w, _)| p50 > w) {
+                    worst = Some((p50, label));
+                }
+                measured.row(&format!("search {label}: {query}"), outcome);
+            }
+            if let Some((p50, label)) = worst {
+                measured.notes.push(format!(
+                    "search shapes: one round trip at a time (status polled every {:?}); the slowest p50 is {p50:.3} ms ({label})",
+                    args.poll_interval
+                ));
+            }
+        }
         Scenario::Search => {
             let f = fixture.ok_or_else(|| missing("search"))?;
             let session = f.search_session.clone().ok_or_else(|| missing("search"))?;
@@ -481,10 +587,12 @@ async fn measure(
             let outcome = timed(ctx, args, workers).await?;
             let tasks = tasks_started.load(Ordering::Relaxed).max(1);
             measured.notes.push(format!(
-                "search round trip (POST, then status every {:?} until SUCCESS) over {} messages in {} chats, query {:?}: {:.1} tasks/s, {:.1} status polls per task",
+                "search round trip (POST, then status every {:?} until SUCCESS) over {}, query {:?}: {:.1} tasks/s, {:.1} status polls per task",
                 args.poll_interval,
-                args.search_messages,
-                args.search_chats,
+                match &args.search_chat {
+                    Some(_) => "the chat given by --search-chat".to_owned(),
+                    None => format!("{} messages in {} chats", args.search_messages, args.search_chats),
+                },
                 args.search_query,
                 outcome.rate(),
                 polls.load(Ordering::Relaxed) as f64 / tasks as f64

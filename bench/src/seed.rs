@@ -4,12 +4,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::api::ChatRef;
+use crate::api::{self, ChatRef};
 use crate::cli::SeedArgs;
 use crate::error::BenchError;
+use crate::load::{self, Budget};
 use crate::rss;
 use crate::setup::{self, Ctx};
 use crate::target::Target;
+use crate::workers::Post;
 
 fn print_rss(pid: Option<u32>, when: &str) {
     if let Some(pid) = pid {
@@ -38,23 +40,38 @@ pub async fn seed(args: SeedArgs) -> Result<(), BenchError> {
     setup::wait_ready(&ctx.target, Duration::from_secs(15)).await?;
     print_rss(args.rss_pid, "before seeding");
     let (_, session) = setup::new_account(&ctx, "bench-seed").await?;
-    let chats: Arc<[ChatRef]> = setup::new_chats(&ctx, &session, args.chats, "seed")
-        .await?
-        .into();
+    let chats: Arc<[ChatRef]> = match &args.into_chat {
+        Some(chat_id) => {
+            vec![api::join(&mut ctx.conn(), &session, chat_id, "seeder").await?].into()
+        }
+        None => setup::new_chats(&ctx, &session, args.chats, "seed")
+            .await?
+            .into(),
+    };
+    // For scripts that read the chat afterwards (`run --walk-chat`, `--search-chat`).
+    println!("chat_id {}", chats[0].chat_id);
     let began = Instant::now();
-    let outcome = setup::store_messages(
-        &ctx,
-        &session,
-        chats,
-        args.messages,
-        args.connections,
-        args.max_time,
+    let workers = (0..args.connections)
+        .map(|i| {
+            Post::new(session.clone(), Arc::clone(&chats), i)
+                .with_text(args.text)
+                .with_round(args.round)
+        })
+        .collect();
+    let outcome = load::drive(
+        &ctx.target,
+        ctx.timeout,
+        Budget::Count {
+            total: args.messages,
+            deadline: args.max_time,
+        },
+        workers,
     )
     .await?;
     println!(
         "seeded {} messages over {} chats with {} connections in {:.1} s: {:.0} messages/s, p50 {:.3} ms, p99 {:.3} ms, {} failed",
         outcome.ok,
-        args.chats,
+        chats.len(),
         args.connections,
         began.elapsed().as_secs_f64(),
         outcome.rate(),

@@ -9,7 +9,7 @@ use crate::conn::Conn;
 use crate::error::BenchError;
 use crate::load::{self, Budget, Outcome};
 use crate::target::Target;
-use crate::workers::Post;
+use crate::workers::{Post, Text};
 
 /// The password of every account the tool registers.
 const PASSWORD: &str = "benchmark-password-1";
@@ -87,7 +87,7 @@ pub async fn new_chats(
     Ok(chats)
 }
 
-/// Stores `total` messages, cycling over `chats`, over `connections`
+/// Stores `total` messages saying `text`, cycling over `chats`, over `connections`
 /// connections, stopping at `deadline` whatever is left.
 ///
 /// # Errors
@@ -99,9 +99,10 @@ pub async fn store_messages(
     total: u64,
     connections: usize,
     deadline: Duration,
+    text: Text,
 ) -> Result<Outcome, BenchError> {
     let workers = (0..connections)
-        .map(|i| Post::new(session.clone(), Arc::clone(&chats), i))
+        .map(|i| Post::new(session.clone(), Arc::clone(&chats), i).with_text(text))
         .collect();
     load::drive(
         &ctx.target,

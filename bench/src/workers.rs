@@ -22,6 +22,58 @@ pub fn message_text(serial: u64) -> String {
     )
 }
 
+/// Which text the posting workers write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Text {
+    /// [`message_text`]: ~100 bytes, every message holds `alpha`, 1 % a given `tagN`.
+    #[default]
+    Tagged,
+    /// [`words_text`]: 5 to 20 words of a 20,000-word vocabulary drawn log-uniformly.
+    Words,
+}
+
+impl Text {
+    /// The text of the `serial`-th message.
+    pub fn of(self, serial: u64) -> String {
+        match self {
+            Self::Tagged => message_text(serial),
+            Self::Words => words_text(serial),
+        }
+    }
+}
+
+/// The text of the `serial`-th message for the search scenarios: 5 to 20 words `wordI`,
+/// `I = floor(20000^u) - 1` with `u` uniform, so low indices are common and most words
+/// rare, as in real chats (`word0` is in about 57 % of the messages, `word150` in about
+/// 0.8 %, `word15000` in about 0.008 %). `bench/seed_chat.sql -v words=1` and the
+/// PostgreSQL adapter's `pg_bench` draw from the same distribution, so figures of the
+/// memory and PostgreSQL setups search alike data. Deterministic in `serial`.
+pub fn words_text(serial: u64) -> String {
+    // splitmix64 of the serial seeds a xorshift stream (never zero).
+    let mut z = serial.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    let mut state = (z ^ (z >> 31)) | 1;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let count = 5 + next() % 16;
+    let mut text = String::with_capacity(12 * count as usize);
+    for k in 0..count {
+        let unit = (next() >> 11) as f64 / (1u64 << 53) as f64;
+        let index = (20_000f64.powf(unit) as u64).saturating_sub(1);
+        if k > 0 {
+            text.push(' ');
+        }
+        text.push_str("word");
+        text.push_str(&index.to_string());
+    }
+    text
+}
+
 /// `GET /ping`, answer 200.
 pub struct Ping;
 
@@ -83,6 +135,8 @@ pub struct Post {
     pub next_chat: usize,
     /// Serial number of the next message (workers use disjoint ranges).
     pub serial: u64,
+    /// What the messages say.
+    pub text: Text,
 }
 
 impl Post {
@@ -94,6 +148,21 @@ impl Post {
             chats,
             next_chat: index,
             serial: (index as u64) << 40,
+            text: Text::Tagged,
+        }
+    }
+
+    /// The same worker writing `text`.
+    pub fn with_text(self, text: Text) -> Self {
+        Self { text, ..self }
+    }
+
+    /// The same worker in seeding round `round`: its serials (and so its texts) differ
+    /// from those of the other rounds' workers.
+    pub fn with_round(self, round: u8) -> Self {
+        Self {
+            serial: self.serial + (u64::from(round) << 32),
+            ..self
         }
     }
 }
@@ -102,7 +171,7 @@ impl Worker for Post {
     async fn step(&mut self, conn: &mut Conn) -> Result<(), BenchError> {
         let chat = &self.chats[self.next_chat % self.chats.len()];
         self.next_chat = self.next_chat.wrapping_add(1);
-        let text = message_text(self.serial);
+        let text = self.text.of(self.serial);
         self.serial += 1;
         api::post_message(conn, &self.session, chat, &text).await
     }
@@ -168,6 +237,28 @@ mod tests {
         assert!((90..=110).contains(&text.len()), "{} bytes", text.len());
         assert!(text.split(' ').any(|w| w == "tag7"));
         assert!(text.contains("1234507"));
+    }
+
+    #[test]
+    fn word_texts_are_deterministic_and_common_words_are_common() {
+        assert_eq!(words_text(42), words_text(42));
+        let texts: Vec<String> = (0..20_000).map(words_text).collect();
+        let share = |word: &str| {
+            texts
+                .iter()
+                .filter(|t| t.split(' ').any(|w| w == word))
+                .count() as f64
+                / texts.len() as f64
+        };
+        assert!((0.5..0.65).contains(&share("word0")), "{}", share("word0"));
+        assert!(
+            (0.004..0.015).contains(&share("word150")),
+            "{}",
+            share("word150")
+        );
+        assert!(texts
+            .iter()
+            .all(|t| (5..=20).contains(&t.split(' ').count())));
     }
 
     #[test]

@@ -10,7 +10,9 @@
 //! `APPEND_ONLY=1` stops after that.
 //!
 //! `SEARCH_SCHEMA=<schema>` only times the searches over a schema seeded beforehand with
-//! `examples/seed_search.sql` (`psql -v schema=<schema> -f …`).
+//! `examples/seed_search.sql` (`psql -v schema=<schema> -f …`) or `bench/seed_chat.sql`
+//! (`SEARCH_ACCOUNT=<the chat's creator>`); `EXPLAIN=1` prints the way each is read and
+//! `EXPLAIN (ANALYZE, BUFFERS)` of it instead.
 //!
 //! It works in a fresh schema (`messenger_bench_<random>`) that it drops at the end
 //! (`KEEP=1` keeps it). Seeding commits without waiting for the WAL flush
@@ -187,21 +189,25 @@ async fn append_rate(store: &PgStore, account: AccountId, secs: Duration, one_ch
     report("append (synchronous commit), 32 concurrent", all);
 }
 
+/// The query shapes of the conformance suite (words, several words, phrases, a phrase in
+/// the other order, an absent word) over the seeded vocabulary.
+const SHAPES: [(&str, &str); 9] = [
+    ("search a common word", "word0"),
+    ("search a mid word", "word150"),
+    ("search a rare word", "word15000"),
+    ("search two words", "word1 word2"),
+    ("search two mid words", "word150 word300"),
+    ("search a phrase", "\"word0 word1\""),
+    ("search a phrase, other order", "\"word1 word0\""),
+    ("search a mid phrase", "\"word150 word151\""),
+    ("search an absent word", "nothing matches"),
+];
+
 /// Times `search` for the query shapes of the conformance suite (words, several words,
 /// phrases, a phrase in the other order, an absent word), over every chat and over the
 /// chats of `account`, 20 times each.
 async fn search_shapes(store: &PgStore, account: AccountId) {
-    for (label, q) in [
-        ("search a common word", "word0"),
-        ("search a mid word", "word150"),
-        ("search a rare word", "word15000"),
-        ("search two words", "word1 word2"),
-        ("search two mid words", "word150 word300"),
-        ("search a phrase", "\"word0 word1\""),
-        ("search a phrase, other order", "\"word1 word0\""),
-        ("search a mid phrase", "\"word150 word151\""),
-        ("search an absent word", "nothing matches"),
-    ] {
+    for (label, q) in SHAPES {
         let q = SearchQuery::parse(q).unwrap();
         for (scope_label, scope) in [
             ("all chats", SearchScope::AllChats),
@@ -215,6 +221,22 @@ async fn search_shapes(store: &PgStore, account: AccountId) {
                 samples.push(t.elapsed());
             }
             report(&format!("{label} ({scope_label}, {hits} hits)"), samples);
+        }
+    }
+}
+
+/// Prints the way each query shape is read and `EXPLAIN (ANALYZE, BUFFERS)` of it, over
+/// the chats of `account` (the scope a search over the API has).
+async fn explain_shapes(store: &PgStore, account: AccountId) {
+    for (label, q) in SHAPES {
+        let query = SearchQuery::parse(q).unwrap();
+        let (plan, lines) = store
+            .explain_search(SearchScope::ChatsOf(account), &query, 1000)
+            .await
+            .unwrap();
+        println!("\n-- {label}: {q} (plan {plan})");
+        for line in lines {
+            println!("{line}");
         }
     }
 }
@@ -250,8 +272,17 @@ async fn main() {
                 .with_pool_size(4),
         )
         .unwrap();
+        // The searching account: SEARCH_ACCOUNT (a uuid, e.g. the creator of a chat seeded
+        // with bench/seed_chat.sql), else seed_search.sql's first account.
+        let account = std::env::var("SEARCH_ACCOUNT").map_or(AccountId::from_u128(1), |a| {
+            AccountId::from_u128(uuid::Uuid::parse_str(&a).unwrap().as_u128())
+        });
         println!("searching the messages of schema {schema}");
-        search_shapes(&store, AccountId::from_u128(1)).await;
+        if std::env::var("EXPLAIN").is_ok() {
+            explain_shapes(&store, account).await;
+        } else {
+            search_shapes(&store, account).await;
+        }
         return;
     }
     let n: u64 = std::env::args()

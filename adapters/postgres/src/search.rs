@@ -171,6 +171,108 @@ fn required_words(query: &SearchQuery) -> Vec<&str> {
     words
 }
 
+/// A search statement ready to run: the way chosen, the SQL and its values.
+struct Statement {
+    plan: Plan,
+    sql: String,
+    full: String,
+    words_only: Option<String>,
+    chats: Option<Vec<Uuid>>,
+}
+
+impl Statement {
+    /// Reads the scope and the words' statistics and writes the statement; `None` when the
+    /// scope holds no chat (nothing can match).
+    async fn new(
+        store: &PgStore,
+        client: &deadpool_postgres::Object,
+        scope: SearchScope,
+        query: &SearchQuery,
+        cap: u32,
+    ) -> Result<Option<Self>, tokio_postgres::Error> {
+        let with_phrases = query.terms().iter().any(|t| matches!(t, Term::Phrase(_)));
+        // The scope is read first and passed as an array, so the planner sees which
+        // chats (and how big they are) and can combine the chat and word indexes; an
+        // `IN (subquery)` would hide that. The statement is unnamed (prepared for this
+        // call), so it is planned for these values rather than with a generic plan
+        // that cannot know how common the words are.
+        let (chats, scope_rows): (Option<Vec<Uuid>>, Option<f64>) = match scope {
+            SearchScope::AllChats => (None, None),
+            SearchScope::ChatsOf(a) => {
+                let st = client.prepare_cached(SCOPE).await?;
+                let rows = client.query(&st, &[&uuid(a.as_u128())]).await?;
+                let mut ids = Vec::with_capacity(rows.len());
+                let mut messages = 0i64;
+                for r in &rows {
+                    ids.push(r.try_get::<_, Uuid>(0)?);
+                    messages = messages.saturating_add(r.try_get::<_, i64>(1)?);
+                }
+                if ids.is_empty() {
+                    return Ok(None);
+                }
+                (Some(ids), Some(messages as f64))
+            }
+        };
+        let plan = word_stats(store, client).await.map_or(Plan::Planner, |s| {
+            s.choose(required_words(query), scope_rows, cap)
+        });
+        Ok(Some(Self {
+            plan,
+            sql: search_sql(chats.is_some(), with_phrases, plan),
+            full: tsquery_literal(query, false),
+            words_only: with_phrases.then(|| tsquery_literal(query, true)),
+            chats,
+        }))
+    }
+
+    /// The values of the statement's parameters for a row limit of `limit`.
+    fn params<'a>(&'a self, limit: &'a i64) -> Vec<&'a (dyn tokio_postgres::types::ToSql + Sync)> {
+        let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&self.full, limit];
+        if let Some(words_only) = &self.words_only {
+            params.push(words_only);
+        }
+        if let Some(ids) = &self.chats {
+            params.push(ids);
+        }
+        params
+    }
+}
+
+impl PgStore {
+    /// The way `search` would read for these arguments and the output of
+    /// `EXPLAIN (ANALYZE, BUFFERS)` of its first statement (for benchmark notes; it runs
+    /// the statement). Empty lines when the scope holds no chat.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database does not answer within the search deadline.
+    pub async fn explain_search(
+        &self,
+        scope: SearchScope,
+        query: &SearchQuery,
+        cap: u32,
+    ) -> PortResult<(String, Vec<String>)> {
+        let deadline = self.db.search_deadline();
+        let client = self.db.checkout(deadline).await?;
+        let outcome = timeout_at(deadline, async {
+            let Some(statement) = Statement::new(self, &client, scope, query, cap).await? else {
+                return Ok(("no chat in scope".to_owned(), Vec::new()));
+            };
+            let limit = i64::from(cap.max(1));
+            let sql = format!("EXPLAIN (ANALYZE, BUFFERS) {}", statement.sql);
+            let rows = client
+                .query(sql.as_str(), &statement.params(&limit))
+                .await?;
+            let lines = rows
+                .iter()
+                .map(|r| r.try_get::<_, String>(0))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((format!("{:?}", statement.plan), lines))
+        })
+        .await;
+        Ok(self.db.settle(client, outcome)?)
+    }
+}
+
 #[async_trait]
 impl MessageSearch for PgStore {
     async fn search(
@@ -182,51 +284,19 @@ impl MessageSearch for PgStore {
         if cap == 0 {
             return Ok(Vec::new());
         }
-        let with_phrases = query.terms().iter().any(|t| matches!(t, Term::Phrase(_)));
-        let full = tsquery_literal(query, false);
-        let words_only = tsquery_literal(query, true);
         let deadline = self.db.search_deadline();
         let client = self.db.checkout(deadline).await?;
         let outcome = timeout_at(deadline, async {
-            // The scope is read first and passed as an array, so the planner sees which
-            // chats (and how big they are) and can combine the chat and word indexes; an
-            // `IN (subquery)` would hide that. The statement is unnamed (prepared for this
-            // call), so it is planned for these values rather than with a generic plan
-            // that cannot know how common the words are.
-            let (chats, scope_rows): (Option<Vec<Uuid>>, Option<f64>) = match scope {
-                SearchScope::AllChats => (None, None),
-                SearchScope::ChatsOf(a) => {
-                    let st = client.prepare_cached(SCOPE).await?;
-                    let rows = client.query(&st, &[&uuid(a.as_u128())]).await?;
-                    let mut ids = Vec::with_capacity(rows.len());
-                    let mut messages = 0i64;
-                    for r in &rows {
-                        ids.push(r.try_get::<_, Uuid>(0)?);
-                        messages = messages.saturating_add(r.try_get::<_, i64>(1)?);
-                    }
-                    if ids.is_empty() {
-                        return Ok(Vec::new());
-                    }
-                    (Some(ids), Some(messages as f64))
-                }
+            let Some(statement) = Statement::new(self, &client, scope, query, cap).await? else {
+                return Ok(Vec::new());
             };
-            let plan = word_stats(self, &client).await.map_or(Plan::Planner, |s| {
-                s.choose(required_words(query), scope_rows, cap)
-            });
-            let sql = search_sql(chats.is_some(), with_phrases, plan);
             // Rows whose positions are incomplete may fail the exact check; then ask for
             // more rows until `cap` hits are found or the matches run out.
             let mut limit = i64::from(cap);
             loop {
-                let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-                    vec![&full, &limit];
-                if with_phrases {
-                    params.push(&words_only);
-                }
-                if let Some(ids) = &chats {
-                    params.push(ids);
-                }
-                let rows = client.query(sql.as_str(), &params).await?;
+                let rows = client
+                    .query(statement.sql.as_str(), &statement.params(&limit))
+                    .await?;
                 let mut hits = Vec::with_capacity(rows.len().min(cap as usize));
                 for row in &rows {
                     let text: String = row.try_get(2)?;

@@ -99,10 +99,15 @@ impl WordStats {
         let all: f64 = freqs.iter().product();
         let walk = WALK_ROW * n.min(f64::from(cap) / (all * in_scope).max(1e-12));
         let postings: f64 = freqs.iter().sum();
-        // With a scope, PostgreSQL intersects the matches with the scope's keys before
-        // fetching rows.
-        let by_words = (MATCH_ROW * all * in_scope + POSTING * postings) * n
-            + scope_rows.map_or(0.0, |r| SCOPE_KEY * r);
+        // With a scope, PostgreSQL either intersects the matches with the scope's keys
+        // before fetching rows (cheap when the scope is a small part of the table), or
+        // fetches every match and filters it by chat (cheaper when the scope is most of
+        // the table: a million-message chat's keys cost more to read than its matches).
+        let fetch_all = MATCH_ROW * all * n;
+        let fetch_scoped = scope_rows.map_or(fetch_all, |r| {
+            MATCH_ROW * all * in_scope * n + SCOPE_KEY * r
+        });
+        let by_words = POSTING * postings * n + fetch_all.min(fetch_scoped);
         let by_scope = scope_rows.map_or(f64::INFINITY, |r| SCOPE_ROW * r);
         if by_scope < walk && by_scope < by_words {
             Plan::Scope
@@ -191,6 +196,11 @@ mod tests {
         );
         // A scope of every chat: as if unscoped.
         assert_eq!(s.choose(["word0"], Some(1_000_000.0), 1000), Plan::Walk);
+        assert_eq!(
+            s.choose(["word150"], Some(1_000_000.0), 1000),
+            Plan::Words,
+            "fetching 8,800 matches and filtering them by chat beats the walk"
+        );
     }
 
     #[test]
