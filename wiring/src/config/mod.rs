@@ -365,6 +365,8 @@ mod tests {
             "POSTGRES_USER",
             "POSTGRES_PWD",
             "DATABASE_URL",
+            "DATABASE_SSLMODE",
+            "DATABASE_CA_FILE",
             "REDIS_URL",
             "REDIS_PWD",
             "RMQ_URL",
