@@ -222,6 +222,30 @@ pub fn handshake_failure(error: &(dyn std::error::Error + 'static)) -> Option<Ha
     None
 }
 
+/// Opens a TCP connection to `host:port` and runs one TLS handshake with `config`, naming
+/// `host` as the server, within `limit`: the refused certificate when the handshake fails
+/// for that reason, `None` when it succeeds or the server cannot be reached (for drivers
+/// whose own errors do not keep the cause).
+pub async fn handshake_check(
+    host: &str,
+    port: u16,
+    config: Arc<ClientConfig>,
+    limit: std::time::Duration,
+) -> Option<HandshakeFailure> {
+    let name = rustls::pki_types::ServerName::try_from(host.to_owned()).ok()?;
+    let attempt = async {
+        let tcp = tokio::net::TcpStream::connect((host, port)).await.ok()?;
+        let outcome = tokio_rustls::TlsConnector::from(config)
+            .connect(name, tcp)
+            .await;
+        match outcome {
+            Ok(_) => None,
+            Err(e) => handshake_failure(&e),
+        }
+    };
+    tokio::time::timeout(limit, attempt).await.ok().flatten()
+}
+
 fn classify(e: &rustls::Error) -> HandshakeFailure {
     match e {
         rustls::Error::InvalidCertificate(c) => match c {

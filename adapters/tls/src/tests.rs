@@ -121,6 +121,39 @@ async fn no_verification_accepts_any_certificate() {
     handshake(client, "localhost", &cert).await.unwrap();
 }
 
+#[tokio::test]
+async fn a_handshake_check_names_the_refused_certificate() {
+    let ca = TestCa::new("test CA");
+    let cert = ca.issue(&["localhost"]);
+    let (_dir, path) = ca_file(&ca);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let acceptor = TlsAcceptor::from(cert.server_config());
+    let server = tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let _ = acceptor.accept(tcp).await;
+        }
+    });
+    let client = Arc::new(client_config(Some(&path), Verify::Full).unwrap());
+    let limit = std::time::Duration::from_secs(5);
+    assert_eq!(
+        handshake_check("localhost", port, client.clone(), limit).await,
+        None
+    );
+    assert!(matches!(
+        handshake_check("127.0.0.1", port, client, limit).await,
+        Some(HandshakeFailure::WrongHost(_))
+    ));
+    let strange = Arc::new(client_config(Some(&path), Verify::Full).unwrap());
+    server.abort();
+    let _ = server.await;
+    // Nobody listening: not a TLS failure.
+    assert_eq!(
+        handshake_check("127.0.0.1", port, strange, limit).await,
+        None
+    );
+}
+
 #[test]
 fn unusable_ca_files_are_named() {
     let dir = tempdir::Dir::new();

@@ -369,6 +369,7 @@ mod tests {
             "DATABASE_CA_FILE",
             "REDIS_URL",
             "REDIS_PWD",
+            "REDIS_CA_FILE",
             "RMQ_URL",
             "AMQP_URL",
             "AUTH_HEADER",
