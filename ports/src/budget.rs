@@ -82,6 +82,17 @@ impl Budget {
         }
     }
 
+    /// Runs `fut` outside any budget: its store calls get their own per-call limits. For
+    /// the clean-up of a request whose time is spent (undoing a half-done step must not be
+    /// refused for the very reason the step failed); the whole request's deadline still
+    /// bounds it.
+    pub fn outside<F: Future>(fut: F) -> Within<F> {
+        Within {
+            budget: None,
+            fut: Box::pin(fut),
+        }
+    }
+
     /// Store time left: what the store calls have not used, and no later than the end
     /// of the whole request.
     pub fn left(&self) -> Duration {
@@ -260,6 +271,21 @@ mod tests {
         assert!(Budget::current().is_none(), "not between polls");
         assert!(Pin::new(&mut run).poll(&mut cx).is_ready());
         assert!(Budget::current().is_none());
+    }
+
+    #[test]
+    fn outside_a_spent_budget_a_call_gets_its_own_limit_again() {
+        let budget = Budget::new(Duration::ZERO, None);
+        let run = budget.within(async {
+            assert!(StoreCall::start(SECOND).is_spent());
+            let cleanup = Budget::outside(async { StoreCall::start(SECOND).limit() }).await;
+            assert_eq!(cleanup, SECOND);
+            assert!(
+                StoreCall::start(SECOND).is_spent(),
+                "the budget is back after it"
+            );
+        });
+        run.now_or_never().unwrap_or_default();
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The consuming side: [`AmqpTaskConsumer`] and its deliveries.
 
 use crate::{
-    config::{AmqpConfig, AmqpError},
+    config::{AmqpConfig, AmqpError, Endpoint},
     delivery::AmqpDelivery,
     link::{connect_declared, Backoff, Link},
 };
@@ -10,7 +10,6 @@ use futures_util::StreamExt;
 use lapin::{
     options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions},
     types::FieldTable,
-    uri::AMQPUri,
     ChannelStatus, ConnectionStatus,
 };
 use messenger_ports::{Delivery, PortError, PortResult, TaskConsumer};
@@ -30,7 +29,7 @@ use tokio::sync::{watch, Mutex, MutexGuard};
 /// queue.
 pub struct AmqpTaskConsumer {
     cfg: AmqpConfig,
-    uri: AMQPUri,
+    endpoint: Endpoint,
     /// The queue consumed.
     source: String,
     state: Mutex<State>,
@@ -72,11 +71,11 @@ impl AmqpTaskConsumer {
     }
 
     fn consuming(cfg: AmqpConfig, source: String) -> Result<Self, AmqpError> {
-        let uri = cfg.parsed_uri()?;
+        let endpoint = cfg.endpoint()?;
         let backoff = Backoff::new(cfg.reconnect_min, cfg.reconnect_max);
         Ok(Self {
             cfg,
-            uri,
+            endpoint,
             source,
             state: Mutex::new(State {
                 live: None,
@@ -210,7 +209,7 @@ impl AmqpTaskConsumer {
 
     async fn subscribe(&self, generation: u64) -> Result<Live, AmqpError> {
         let link = connect_declared(
-            &self.uri,
+            &self.endpoint,
             &self.cfg,
             "messenger consumer",
             generation,

@@ -372,6 +372,7 @@ mod tests {
             "REDIS_CA_FILE",
             "RMQ_URL",
             "AMQP_URL",
+            "AMQP_CA_FILE",
             "AUTH_HEADER",
             "AUTH_SCHEME",
             "RATE_LIMIT_PER_SEC",
