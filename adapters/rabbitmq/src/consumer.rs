@@ -120,12 +120,11 @@ impl AmqpTaskConsumer {
     /// Subscribes now (ignoring the back-off).
     ///
     /// # Errors
-    /// [`AmqpError::Broker`] when the broker cannot be reached or refuses.
+    /// [`AmqpError::Broker`] when the broker cannot be reached or refuses;
+    /// [`AmqpError::Handshake`] when its certificate is refused.
     pub async fn connect(&self) -> Result<(), AmqpError> {
         let mut state = self.state.lock().await;
-        self.ensure_live(&mut state)
-            .await
-            .map_err(|e| AmqpError::Broker(e.to_string()))
+        self.ensure_live(&mut state).await
     }
 
     /// Stops consuming for good but keeps the connection: the broker sends no more
@@ -167,7 +166,7 @@ impl AmqpTaskConsumer {
     }
 
     /// Makes sure a working subscription exists, connecting if needed.
-    async fn ensure_live(&self, state: &mut MutexGuard<'_, State>) -> PortResult<()> {
+    async fn ensure_live(&self, state: &mut MutexGuard<'_, State>) -> Result<(), AmqpError> {
         if let Some(live) = state.live.take() {
             if live.link.is_usable() {
                 state.live = Some(live);
@@ -202,7 +201,7 @@ impl AmqpTaskConsumer {
                     retry_in_ms = pause.as_millis() as u64,
                     "cannot subscribe the task consumer"
                 );
-                Err(e.into())
+                Err(e)
             }
         }
     }

@@ -186,6 +186,15 @@ impl Stack {
         worker_command(&self.env, args).output().unwrap()
     }
 
+    /// Runs `messenger-worker <args>` with `changes` to the environment, to its end.
+    pub fn run_command_changed(&self, changes: &[(&str, &str)], args: &[&str]) -> Output {
+        let mut env = self.env.clone();
+        for (k, v) in changes {
+            env.insert((*k).to_owned(), (*v).to_owned());
+        }
+        worker_command(&env, args).output().unwrap()
+    }
+
     /// Runs `messenger-worker <args>` with the endpoint settings of `worker`.
     pub fn run_command_with(&self, worker: &WorkerProcess, args: &[&str]) -> Output {
         let mut env = self.env.clone();

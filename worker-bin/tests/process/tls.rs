@@ -3,7 +3,8 @@
 //! PostgreSQL (`sslmode=verify-full`, `sslrootcert`), a TLS-only Redis (`rediss://`,
 //! `REDIS_CA_FILE`) and a TLS-only RabbitMQ node (`amqps://`, `AMQP_CA_FILE`), each started
 //! by the test with a CA of its own. An account registers and logs in, posts, searches; the
-//! worker runs the search and the hit comes back.
+//! worker runs the search and the hit comes back. A worker that cannot trust the broker's
+//! certificate stops at once, saying why.
 
 use crate::support::{services, CaFiles, Stack};
 use messenger_domain::{CursorParam, Limit, TaskStatus};
@@ -70,4 +71,24 @@ async fn the_stack_runs_over_tls_to_every_backing_service() {
     let texts: Vec<_> = page.hits.iter().map(|h| h.text.as_str()).collect();
     assert_eq!(texts, ["hello world 7"]);
     assert!(worker.terminate(), "the worker stops cleanly");
+
+    // A worker that cannot trust the broker's certificate stops at once, saying why,
+    // instead of retrying for ever.
+    let other_ca = broker.other_ca_file.display().to_string();
+    let started = std::time::Instant::now();
+    let out = stack.run_command_changed(
+        &[("AMQP_CA_FILE", &other_ca), ("WORKER_METRICS_PORT", "0")],
+        &[],
+    );
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("TLS") && said.contains("unknown issuer"),
+        "{said}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
 }
