@@ -3,15 +3,17 @@
 //!
 //! The HTTP gate opens a [`Budget`] when a request starts (`DEPENDENCY_TIMEOUT_MS` for the
 //! store calls together, `REQUEST_TIMEOUT_MS` for the whole request) and runs the handler
-//! [`within`](Budget::within) it. Every adapter call starts a [`StoreCall`]: it may wait
-//! what is left (never more than its own per-call limit), and what it waited is taken off
-//! when it ends. So a request that makes four calls to a slow store answers 503 after about
+//! [`within`](Budget::within) it. Every adapter call (PostgreSQL, Redis, and the search
+//! task's publish to RabbitMQ) starts a [`StoreCall`]: it may wait what is left (never more
+//! than its own per-call limit), and what it waited is taken off when it ends. So a request that makes four calls to a slow store answers 503 after about
 //! one dependency timeout, not four. Outside a budget (background jobs, the worker, tests
 //! calling an adapter directly) every call gets its own per-call limit, as before.
 //!
 //! What counts is time spent *in* store calls, not the time since the request began:
 //! waiting for a password-hashing permit or for new events on a long poll is not store
-//! time, and the whole request is bounded by its own deadline anyway. Calls running at
+//! time, and the whole request is bounded by its own deadline anyway. Undoing a half-done
+//! step (removing a task whose publish failed) runs [`outside`](Budget::outside) the
+//! budget: it must not be refused because the step it undoes spent the time. Calls running at
 //! once each charge what they waited, so the total can only run out sooner, never later.
 //!
 //! Why it lives here: the gate (in the API binary) sets it and the adapters read it, and
