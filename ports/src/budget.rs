@@ -3,15 +3,17 @@
 //!
 //! The HTTP gate opens a [`Budget`] when a request starts (`DEPENDENCY_TIMEOUT_MS` for the
 //! store calls together, `REQUEST_TIMEOUT_MS` for the whole request) and runs the handler
-//! [`within`](Budget::within) it. Every adapter call starts a [`StoreCall`]: it may wait
-//! what is left (never more than its own per-call limit), and what it waited is taken off
-//! when it ends. So a request that makes four calls to a slow store answers 503 after about
+//! [`within`](Budget::within) it. Every adapter call (PostgreSQL, Redis, and the search
+//! task's publish to RabbitMQ) starts a [`StoreCall`]: it may wait what is left (never more
+//! than its own per-call limit), and what it waited is taken off when it ends. So a request that makes four calls to a slow store answers 503 after about
 //! one dependency timeout, not four. Outside a budget (background jobs, the worker, tests
 //! calling an adapter directly) every call gets its own per-call limit, as before.
 //!
 //! What counts is time spent *in* store calls, not the time since the request began:
 //! waiting for a password-hashing permit or for new events on a long poll is not store
-//! time, and the whole request is bounded by its own deadline anyway. Calls running at
+//! time, and the whole request is bounded by its own deadline anyway. Undoing a half-done
+//! step (removing a task whose publish failed) runs [`outside`](Budget::outside) the
+//! budget: it must not be refused because the step it undoes spent the time. Calls running at
 //! once each charge what they waited, so the total can only run out sooner, never later.
 //!
 //! Why it lives here: the gate (in the API binary) sets it and the adapters read it, and
@@ -78,6 +80,17 @@ impl Budget {
     pub fn within<F: Future>(self, fut: F) -> Within<F> {
         Within {
             budget: Some(self),
+            fut: Box::pin(fut),
+        }
+    }
+
+    /// Runs `fut` outside any budget: its store calls get their own per-call limits. For
+    /// the clean-up of a request whose time is spent (undoing a half-done step must not be
+    /// refused for the very reason the step failed); the whole request's deadline still
+    /// bounds it.
+    pub fn outside<F: Future>(fut: F) -> Within<F> {
+        Within {
+            budget: None,
             fut: Box::pin(fut),
         }
     }
@@ -260,6 +273,21 @@ mod tests {
         assert!(Budget::current().is_none(), "not between polls");
         assert!(Pin::new(&mut run).poll(&mut cx).is_ready());
         assert!(Budget::current().is_none());
+    }
+
+    #[test]
+    fn outside_a_spent_budget_a_call_gets_its_own_limit_again() {
+        let budget = Budget::new(Duration::ZERO, None);
+        let run = budget.within(async {
+            assert!(StoreCall::start(SECOND).is_spent());
+            let cleanup = Budget::outside(async { StoreCall::start(SECOND).limit() }).await;
+            assert_eq!(cleanup, SECOND);
+            assert!(
+                StoreCall::start(SECOND).is_spent(),
+                "the budget is back after it"
+            );
+        });
+        run.now_or_never().unwrap_or_default();
     }
 
     #[test]

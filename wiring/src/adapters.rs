@@ -21,7 +21,7 @@ use messenger_ports::{
     SessionCache, Sessions, TaskConsumer, TaskQueue, TaskStore,
 };
 use messenger_postgres::{PgEventBus, PgStore};
-use messenger_rabbitmq::{AmqpConfig, AmqpTaskQueue};
+use messenger_rabbitmq::{AmqpConfig, AmqpError, AmqpTaskQueue};
 use messenger_redis::{
     FallbackAttempts, FallbackLimiter, RedisAttempts, RedisPageCache, RedisRateLimiter,
     RedisSessionCache, RedisStore, RedisTaskStore,
@@ -345,15 +345,21 @@ async fn rabbitmq_tasks(
         });
     };
     // The adapter's message names the fault without echoing the URL (it holds a password).
-    let queue = AmqpTaskQueue::new(amqp.clone()).map_err(|e| {
-        StartError::Config(crate::ConfigError::Combination(format!(
+    let queue = AmqpTaskQueue::new(amqp.clone()).map_err(|e| match e {
+        AmqpError::TlsSetup(_) => StartError::Amqp(e),
+        e => StartError::Config(crate::ConfigError::Combination(format!(
             "AMQP_URL/AMQP_QUEUE: {e}"
-        )))
+        ))),
     })?;
     // Declares the queue now. A broker that is down does not stop the service: new
-    // searches answer 503 until it is back, and the publisher reconnects by itself.
-    if let Err(e) = queue.connect().await {
-        tracing::warn!(error = %e, "RabbitMQ is not reachable yet; new searches answer 503 until it is");
+    // searches answer 503 until it is back, and the publisher reconnects by itself. A
+    // refused certificate does not heal by waiting: start-up stops, saying why.
+    match queue.connect().await {
+        Ok(()) => {}
+        Err(e @ AmqpError::Handshake(_)) => return Err(StartError::Amqp(e)),
+        Err(e) => {
+            tracing::warn!(error = %e, "RabbitMQ is not reachable yet; new searches answer 503 until it is");
+        }
     }
     Ok(Tasks {
         queue: Arc::new(queue),

@@ -70,6 +70,10 @@ pub enum StartError {
     /// Redis is configured but its URL cannot be used.
     #[error("REDIS_URL: {0}")]
     Redis(#[from] messenger_redis::RedisError),
+    /// RabbitMQ is configured but cannot be used: its settings (the CA file), or a
+    /// certificate that was refused.
+    #[error("RabbitMQ: {0}")]
+    Amqp(#[from] messenger_rabbitmq::AmqpError),
     /// PostgreSQL is configured but cannot be used: no answer until the start-up deadline,
     /// or a migration that failed.
     #[error("PostgreSQL: {0}")]

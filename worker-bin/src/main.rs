@@ -101,7 +101,12 @@ async fn serve(config: WorkerConfig) -> Result<(), MainError> {
     metrics::install();
     let messenger = messenger_wiring::wire_worker(&config).await?;
     // The broker may still be starting: the consumers connect on their own, with back-off.
+    // A refused certificate does not heal by waiting, though: the worker stops at once,
+    // saying why (any other failure of this first attempt is left to the back-off).
     let consumer = Arc::new(AmqpTaskConsumer::new(amqp.clone())?);
+    if let Err(e @ messenger_rabbitmq::AmqpError::Handshake(_)) = consumer.connect().await {
+        return Err(e.into());
+    }
     let dead_letters = Arc::new(AmqpTaskConsumer::dead_letters(amqp.clone())?);
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = move || {

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
 
 /// Wake-ups of event readers on every instance sharing the database schema.
 pub struct PgEventBus {
@@ -110,8 +110,9 @@ async fn connect(
     String,
 > {
     let pg = config.driver_config();
+    let tls = config.tls_connector().map_err(|e| e.to_string())?;
     let (client, mut connection) =
-        match tokio::time::timeout(config.connect_timeout(), pg.connect(NoTls)).await {
+        match tokio::time::timeout(config.connect_timeout(), pg.connect(tls)).await {
             Ok(Ok(pair)) => pair,
             Ok(Err(e)) => return Err(crate::db::describe(&e)),
             Err(_) => return Err("no connection within the connect timeout".into()),

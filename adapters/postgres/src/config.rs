@@ -1,6 +1,9 @@
 //! How to reach the database, and the limits every call runs under.
 
+use crate::tls::{ca_file_of, take_tls_params, MakeRustls, SslMode};
+use messenger_tls::TlsError;
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// A configuration that cannot work; the message names what is wrong.
@@ -20,6 +23,10 @@ pub struct PgConfig {
     dependency_timeout: Duration,
     connect_timeout: Duration,
     search_timeout: Duration,
+    /// `None`: not said (by the URL or a setting); libpq's default, `prefer`, applies.
+    ssl_mode: Option<SslMode>,
+    /// Trusted roots for the server's certificate; `None`: the system's store.
+    ca_file: Option<PathBuf>,
 }
 
 impl fmt::Debug for PgConfig {
@@ -32,6 +39,8 @@ impl fmt::Debug for PgConfig {
             .field("dependency_timeout", &self.dependency_timeout)
             .field("connect_timeout", &self.connect_timeout)
             .field("search_timeout", &self.search_timeout)
+            .field("ssl_mode", &self.ssl_mode())
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
@@ -49,14 +58,26 @@ impl PgConfig {
     pub const DEFAULT_SEARCH_TIMEOUT: Duration = Duration::from_secs(10);
 
     /// From a `postgres://user:password@host:port/db?…` URL or a `key=value` string.
+    /// libpq's `sslmode` (`disable|prefer|require|verify-ca|verify-full`) and `sslrootcert`
+    /// (a CA file, or `system`) are read from it too.
     ///
     /// # Errors
     /// [`ConfigError`] when it does not parse.
     pub fn from_url(url: &str) -> Result<Self, ConfigError> {
-        let pg: tokio_postgres::Config = url
+        let params = take_tls_params(url)
+            .map_err(|e| ConfigError(format!("the database URL does not parse: {e}")))?;
+        let pg: tokio_postgres::Config = params
+            .rest
             .parse()
             .map_err(|e| ConfigError(format!("the database URL does not parse: {e}")))?;
-        Ok(Self::from_pg(pg))
+        let mut config = Self::from_pg(pg);
+        if let Some(word) = params.sslmode {
+            config.ssl_mode = Some(parse_ssl_mode(&word)?);
+        }
+        if let Some(root) = params.sslrootcert {
+            config.ca_file = ca_file_of(&root);
+        }
+        Ok(config)
     }
 
     /// From the original's variables: `hosts` is `host`, `host:port`, or several of them
@@ -102,7 +123,53 @@ impl PgConfig {
             dependency_timeout: Self::DEFAULT_DEPENDENCY_TIMEOUT,
             connect_timeout: Self::DEFAULT_CONNECT_TIMEOUT,
             search_timeout: Self::DEFAULT_SEARCH_TIMEOUT,
+            ssl_mode: None,
+            ca_file: None,
         }
+    }
+
+    /// Sets the TLS mode and the CA file (`None`: the system's roots), whatever the URL
+    /// said.
+    pub fn with_tls(mut self, mode: SslMode, ca_file: Option<PathBuf>) -> Self {
+        self.ssl_mode = Some(mode);
+        self.ca_file = ca_file;
+        self
+    }
+
+    /// Sets the TLS mode and the CA file where the URL said nothing (as libpq's
+    /// environment variables: the connection string wins).
+    pub fn with_tls_defaults(mut self, mode: Option<SslMode>, ca_file: Option<PathBuf>) -> Self {
+        if self.ssl_mode.is_none() {
+            self.ssl_mode = mode;
+        }
+        if self.ca_file.is_none() {
+            self.ca_file = ca_file;
+        }
+        self
+    }
+
+    /// The TLS mode (libpq's default, `prefer`, when nothing said otherwise).
+    pub fn ssl_mode(&self) -> SslMode {
+        self.ssl_mode.unwrap_or_default()
+    }
+
+    /// The CA file trusted for the server's certificate (`None`: the system's roots).
+    pub fn ca_file(&self) -> Option<&Path> {
+        self.ca_file.as_deref()
+    }
+
+    /// Checks the TLS settings now (reads the CA file, or finds the system's roots when
+    /// the mode checks certificates), so a bad one stops start-up with its cause.
+    ///
+    /// # Errors
+    /// [`TlsError`] naming the file or what is missing.
+    pub fn check_tls(&self) -> Result<(), TlsError> {
+        self.tls_connector().map(drop)
+    }
+
+    /// The connector every connection is opened with.
+    pub(crate) fn tls_connector(&self) -> Result<MakeRustls, TlsError> {
+        MakeRustls::new(self.ssl_mode(), self.ca_file())
     }
 
     /// Keeps the tables in `schema` (lowercase letters, digits and `_`, at most 63, not
@@ -189,8 +256,14 @@ impl PgConfig {
             pg.application_name("messenger");
         }
         pg.connect_timeout(self.connect_timeout);
+        pg.ssl_mode(self.ssl_mode().driver_mode());
         pg
     }
+}
+
+fn parse_ssl_mode(word: &str) -> Result<SslMode, ConfigError> {
+    SslMode::parse(word)
+        .ok_or_else(|| ConfigError(format!("sslmode {word:?} is not one of {}", SslMode::WORDS)))
 }
 
 /// `host`, `host:port` or `[v6]:port`; the port defaults to 5432.
@@ -257,6 +330,36 @@ mod tests {
             c.driver_config().get_options(),
             Some("-c work_mem=8MB -c search_path=s1")
         );
+    }
+
+    #[test]
+    fn the_url_sets_tls_and_settings_fill_in_what_it_left_out() {
+        let c = PgConfig::from_url("postgres://me@db.example/app?sslmode=verify-full").unwrap();
+        assert_eq!(c.ssl_mode(), SslMode::VerifyFull);
+        assert_eq!(
+            c.driver_config().get_ssl_mode(),
+            tokio_postgres::config::SslMode::Require
+        );
+        let c = c.with_tls_defaults(Some(SslMode::Disable), Some("/ca.pem".into()));
+        assert_eq!(c.ssl_mode(), SslMode::VerifyFull, "the URL wins");
+        assert_eq!(c.ca_file(), Some(Path::new("/ca.pem")));
+        let c = PgConfig::from_url("postgres://me@h/app").unwrap();
+        assert_eq!(c.ssl_mode(), SslMode::Prefer);
+        assert_eq!(c.ca_file(), None);
+        let e = PgConfig::from_url("postgres://me@h/app?sslmode=allow").unwrap_err();
+        assert!(e.to_string().contains("sslmode"), "{e}");
+    }
+
+    #[test]
+    fn a_missing_ca_file_is_named_by_the_check() {
+        let c = PgConfig::from_url(
+            "postgres://me@h/app?sslmode=verify-full&sslrootcert=/no/such/ca.pem",
+        )
+        .unwrap();
+        let e = c.check_tls().unwrap_err().to_string();
+        assert!(e.contains("TLS") && e.contains("/no/such/ca.pem"), "{e}");
+        let plain = PgConfig::from_url("postgres://me@h/app?sslmode=disable").unwrap();
+        assert!(plain.check_tls().is_ok());
     }
 
     #[test]

@@ -11,7 +11,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::time::{error::Elapsed, timeout_at, Instant};
 use tokio_postgres::error::SqlState;
-use tokio_postgres::NoTls;
 
 /// Why a call failed, before it becomes a [`PortError`]: call sites look at `Sql` for the
 /// violations their contract maps (a unique violation is a `Conflict` where documented).
@@ -79,9 +78,10 @@ pub(crate) struct Db {
 impl Db {
     /// A pool over `config` (connections are opened on demand).
     pub(crate) fn new(config: &PgConfig) -> Result<Self, crate::PgError> {
+        let tls = config.tls_connector()?;
         let manager = Manager::from_config(
             config.driver_config(),
-            NoTls,
+            tls,
             // A broken connection is noticed by the connection task (`is_closed`); a
             // connection that silently stopped answering is caught by the deadline and
             // dropped, so no extra round trip per checkout.

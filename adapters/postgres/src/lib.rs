@@ -18,12 +18,14 @@
 //! paging), `append_batch` (group commit per chat), `history` (paging backwards), `search`
 //! (tsvector/tsquery literals and the search), `search_plan` (which index a search reads,
 //! from the words' statistics),
-//! `convert` (column values); `testing` (feature `testing`: a TCP proxy that cuts, hangs or
+//! `convert` (column values), `tls` ([`SslMode`] and the connector); `testing` (feature `testing`: a TCP proxy that cuts, hangs or
 //! slows the way to the database).
 //!
 //! Tables live in one schema (`messenger` by default), set as each connection's
 //! `search_path`, so tests can use a fresh schema per run and the service can share a
-//! database with other tables. Connections are plain TCP (no TLS).
+//! database with other tables. Connections use TLS as libpq's `sslmode` says (`tls`: rustls,
+//! see `messenger_tls`); a certificate that is refused stops start-up at once with its cause
+//! instead of being retried like an unreachable server.
 
 mod accounts;
 mod append_batch;
@@ -43,8 +45,10 @@ mod search_plan;
 mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod tls;
 
 pub use bus::PgEventBus;
 pub use config::{ConfigError, PgConfig};
 pub use migrate::{DownSteps, MigrateError, Migration, MigrationState, Migrator, MIGRATIONS};
 pub use store::{PgError, PgStore, PoolStatus};
+pub use tls::SslMode;

@@ -13,7 +13,7 @@ use crate::db::{describe, is_unavailability};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use tokio::time::timeout;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
 /// One schema change and its reversal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +71,17 @@ pub enum MigrateError {
         /// The server's message.
         message: String,
     },
+    /// The server answered and refused the connection (no `pg_hba.conf` line for it, e.g.
+    /// a plain connection to a TLS-only server; a bad password; no such database).
+    #[error("the database refused the connection: {0}")]
+    Refused(String),
+    /// The TLS handshake failed: the server's certificate was refused (an unknown CA, a
+    /// certificate for another host) or the server refused ours.
+    #[error("PostgreSQL {0}")]
+    Handshake(messenger_tls::HandshakeFailure),
+    /// The TLS settings cannot be used (the CA file, the system's roots).
+    #[error("PostgreSQL {0}")]
+    TlsSetup(#[from] messenger_tls::TlsError),
     /// An applied migration's SQL differs from this binary's.
     #[error("migration {version} ({name}) was changed after it was applied (checksum differs)")]
     ChecksumMismatch {
@@ -216,10 +227,22 @@ impl Migrator {
     /// A dedicated connection (not from the pool: the advisory lock belongs to it).
     async fn connect(&self) -> Result<Client, MigrateError> {
         let pg = self.config.driver_config();
-        let attempt = timeout(self.config.connect_timeout(), pg.connect(NoTls)).await;
+        let tls = self.config.tls_connector()?;
+        let attempt = timeout(self.config.connect_timeout(), pg.connect(tls)).await;
         let (client, connection) = match attempt {
             Ok(Ok(pair)) => pair,
-            Ok(Err(e)) => return Err(MigrateError::Unavailable(describe(&e))),
+            // A refused certificate, or a server that answers but will not have this
+            // connection (no pg_hba.conf line for it, a bad password, no such database),
+            // does not heal by waiting: say so at once.
+            Ok(Err(e)) => {
+                return Err(match messenger_tls::handshake_failure(&e) {
+                    Some(failure) => MigrateError::Handshake(failure),
+                    None if e.as_db_error().is_some() && !is_unavailability(&e) => {
+                        MigrateError::Refused(describe(&e))
+                    }
+                    None => MigrateError::Unavailable(describe(&e)),
+                })
+            }
             Err(_) => {
                 return Err(MigrateError::Unavailable(
                     "no connection within the connect timeout".into(),

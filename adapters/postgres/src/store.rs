@@ -15,9 +15,13 @@ pub enum PgError {
     /// The configuration cannot work.
     #[error("invalid PostgreSQL configuration: {0}")]
     Config(String),
-    /// Migrating failed (or the database stayed unreachable until the deadline).
+    /// Migrating failed (or the database stayed unreachable until the deadline, or its
+    /// certificate was refused).
     #[error(transparent)]
     Migrate(#[from] MigrateError),
+    /// The TLS settings cannot be used (the CA file, the system's roots).
+    #[error("PostgreSQL {0}")]
+    Tls(#[from] messenger_tls::TlsError),
 }
 
 /// The PostgreSQL repositories: implements `Accounts`, `Sessions`, `Chats`, `Members`,

@@ -1,13 +1,12 @@
 //! Looking at and removing the topology: for tests, health reports and tools.
 
 use crate::{
-    config::{AmqpConfig, AmqpError},
+    config::{AmqpConfig, AmqpError, Endpoint},
     link::Link,
 };
 use lapin::{
     options::{ExchangeDeleteOptions, QueueDeclareOptions, QueueDeleteOptions},
     types::FieldTable,
-    uri::AMQPUri,
     Channel,
 };
 use tokio::sync::Mutex;
@@ -22,8 +21,8 @@ pub struct QueueDepths {
 }
 
 pub(crate) async fn open(cfg: &AmqpConfig) -> Result<Link, AmqpError> {
-    let uri = cfg.parsed_uri()?;
-    let open = Link::open(&uri, "messenger admin", 0);
+    let endpoint = cfg.endpoint()?;
+    let open = Link::open(&endpoint, "messenger admin", 0);
     match tokio::time::timeout(cfg.connect_timeout, open).await {
         Ok(Ok(link)) => Ok(link),
         Ok(Err(e)) => Err(AmqpError::Broker(e.to_string())),
@@ -113,7 +112,7 @@ pub struct QueueStats {
 /// between reads and remade after a failure (for the worker's metrics).
 pub struct QueueProbe {
     cfg: AmqpConfig,
-    uri: AMQPUri,
+    endpoint: Endpoint,
     link: Mutex<Option<Link>>,
 }
 
@@ -123,10 +122,10 @@ impl QueueProbe {
     /// # Errors
     /// [`AmqpError::Config`] when the settings are unusable.
     pub fn new(cfg: AmqpConfig) -> Result<Self, AmqpError> {
-        let uri = cfg.parsed_uri()?;
+        let endpoint = cfg.endpoint()?;
         Ok(Self {
             cfg,
-            uri,
+            endpoint,
             link: Mutex::new(None),
         })
     }
@@ -144,7 +143,7 @@ impl QueueProbe {
                 if let Some(old) = stale {
                     old.discard();
                 }
-                let open = Link::open(&self.uri, "messenger queue probe", 0);
+                let open = Link::open(&self.endpoint, "messenger queue probe", 0);
                 match tokio::time::timeout(self.cfg.connect_timeout, open).await {
                     Ok(Ok(link)) => link,
                     Ok(Err(e)) => return Err(AmqpError::Broker(e.to_string())),

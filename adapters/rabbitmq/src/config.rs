@@ -1,6 +1,8 @@
 //! The adapter's settings and its own error type.
 
-use lapin::uri::AMQPUri;
+use lapin::tcp::OwnedTLSConfig;
+use lapin::uri::{AMQPScheme, AMQPUri};
+use std::path::PathBuf;
 use std::{str::FromStr, time::Duration};
 
 /// How to reach the broker and shape the queue.
@@ -14,8 +16,12 @@ use std::{str::FromStr, time::Duration};
 /// (the oldest are dropped) for at most [`AmqpConfig::dead_letter_ttl`].
 #[derive(Clone, PartialEq, Eq)]
 pub struct AmqpConfig {
-    /// `amqp://user:pass@host:port/vhost` (the vhost `/` is written `%2f`).
+    /// `amqp://user:pass@host:port/vhost` (the vhost `/` is written `%2f`); `amqps://` for
+    /// TLS, the certificate's chain and host name always checked.
     pub url: String,
+    /// PEM file of the CA(s) trusted for the broker's certificate with `amqps://`, in
+    /// addition to the system's roots (lapin adds it to them); `None`: the system's roots.
+    pub ca_file: Option<PathBuf>,
     /// The task queue's name.
     pub queue: String,
     /// Unacknowledged messages one consumer may hold at once (`basic.qos`).
@@ -61,6 +67,7 @@ impl AmqpConfig {
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
+            ca_file: None,
             queue: Self::DEFAULT_QUEUE.to_owned(),
             prefetch: 16,
             publish_timeout: Duration::from_secs(1),
@@ -116,6 +123,29 @@ impl AmqpConfig {
         }
     }
 
+    /// Checks the settings, parses the URL (applying the heartbeat default) and reads the
+    /// CA file.
+    ///
+    /// # Errors
+    /// [`AmqpError::Config`] naming what is wrong; [`AmqpError::TlsSetup`] when the CA file
+    /// cannot be used.
+    pub(crate) fn endpoint(&self) -> Result<Endpoint, AmqpError> {
+        let uri = self.parsed_uri()?;
+        let tls = match &self.ca_file {
+            None => OwnedTLSConfig::default(),
+            Some(_) if uri.scheme != AMQPScheme::AMQPS => {
+                return Err(AmqpError::Config(
+                    "a CA file is set (AMQP_CA_FILE) but the URL is not amqps:// (TLS)".into(),
+                ))
+            }
+            Some(path) => OwnedTLSConfig {
+                identity: None,
+                cert_chain: Some(messenger_tls::read_ca_pem(path)?),
+            },
+        };
+        Ok(Endpoint { uri, tls })
+    }
+
     /// Checks the settings and parses the URL, applying the heartbeat default.
     ///
     /// # Errors
@@ -166,6 +196,13 @@ impl std::fmt::Debug for AmqpConfig {
     }
 }
 
+/// Where the broker is and how to speak TLS to it.
+#[derive(Clone)]
+pub(crate) struct Endpoint {
+    pub(crate) uri: AMQPUri,
+    pub(crate) tls: OwnedTLSConfig,
+}
+
 /// What setting up the adapter can fail with (its port methods answer
 /// [`messenger_ports::PortError`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -173,16 +210,36 @@ pub enum AmqpError {
     /// The settings are unusable.
     #[error("invalid AMQP settings: {0}")]
     Config(String),
+    /// The CA file cannot be used.
+    #[error("AMQP {0}")]
+    TlsSetup(#[from] messenger_tls::TlsError),
     /// The broker could not be reached or refused an operation.
     #[error("AMQP broker: {0}")]
     Broker(String),
+    /// The TLS handshake failed: the broker's certificate was refused (an unknown CA, a
+    /// certificate for another host). Does not heal by waiting.
+    #[error("AMQP broker {0}")]
+    Handshake(messenger_tls::HandshakeFailure),
+}
+
+impl AmqpError {
+    /// A driver error as the adapter's: the refused certificate when the handshake failed
+    /// for that reason, else the broker's error.
+    pub(crate) fn from_lapin(e: &lapin::Error) -> Self {
+        match messenger_tls::handshake_failure(e) {
+            Some(failure) => AmqpError::Handshake(failure),
+            None => AmqpError::Broker(e.to_string()),
+        }
+    }
 }
 
 impl From<AmqpError> for messenger_ports::PortError {
     fn from(e: AmqpError) -> Self {
         match e {
             AmqpError::Config(m) => messenger_ports::PortError::Internal(m),
+            e @ AmqpError::TlsSetup(_) => messenger_ports::PortError::Internal(e.to_string()),
             AmqpError::Broker(m) => messenger_ports::PortError::Unavailable(m),
+            e @ AmqpError::Handshake(_) => messenger_ports::PortError::Unavailable(e.to_string()),
         }
     }
 }

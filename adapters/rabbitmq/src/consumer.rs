@@ -1,7 +1,7 @@
 //! The consuming side: [`AmqpTaskConsumer`] and its deliveries.
 
 use crate::{
-    config::{AmqpConfig, AmqpError},
+    config::{AmqpConfig, AmqpError, Endpoint},
     delivery::AmqpDelivery,
     link::{connect_declared, Backoff, Link},
 };
@@ -10,7 +10,6 @@ use futures_util::StreamExt;
 use lapin::{
     options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions},
     types::FieldTable,
-    uri::AMQPUri,
     ChannelStatus, ConnectionStatus,
 };
 use messenger_ports::{Delivery, PortError, PortResult, TaskConsumer};
@@ -30,7 +29,7 @@ use tokio::sync::{watch, Mutex, MutexGuard};
 /// queue.
 pub struct AmqpTaskConsumer {
     cfg: AmqpConfig,
-    uri: AMQPUri,
+    endpoint: Endpoint,
     /// The queue consumed.
     source: String,
     state: Mutex<State>,
@@ -72,11 +71,11 @@ impl AmqpTaskConsumer {
     }
 
     fn consuming(cfg: AmqpConfig, source: String) -> Result<Self, AmqpError> {
-        let uri = cfg.parsed_uri()?;
+        let endpoint = cfg.endpoint()?;
         let backoff = Backoff::new(cfg.reconnect_min, cfg.reconnect_max);
         Ok(Self {
             cfg,
-            uri,
+            endpoint,
             source,
             state: Mutex::new(State {
                 live: None,
@@ -121,12 +120,11 @@ impl AmqpTaskConsumer {
     /// Subscribes now (ignoring the back-off).
     ///
     /// # Errors
-    /// [`AmqpError::Broker`] when the broker cannot be reached or refuses.
+    /// [`AmqpError::Broker`] when the broker cannot be reached or refuses;
+    /// [`AmqpError::Handshake`] when its certificate is refused.
     pub async fn connect(&self) -> Result<(), AmqpError> {
         let mut state = self.state.lock().await;
-        self.ensure_live(&mut state)
-            .await
-            .map_err(|e| AmqpError::Broker(e.to_string()))
+        self.ensure_live(&mut state).await
     }
 
     /// Stops consuming for good but keeps the connection: the broker sends no more
@@ -168,7 +166,7 @@ impl AmqpTaskConsumer {
     }
 
     /// Makes sure a working subscription exists, connecting if needed.
-    async fn ensure_live(&self, state: &mut MutexGuard<'_, State>) -> PortResult<()> {
+    async fn ensure_live(&self, state: &mut MutexGuard<'_, State>) -> Result<(), AmqpError> {
         if let Some(live) = state.live.take() {
             if live.link.is_usable() {
                 state.live = Some(live);
@@ -203,14 +201,14 @@ impl AmqpTaskConsumer {
                     retry_in_ms = pause.as_millis() as u64,
                     "cannot subscribe the task consumer"
                 );
-                Err(e.into())
+                Err(e)
             }
         }
     }
 
     async fn subscribe(&self, generation: u64) -> Result<Live, AmqpError> {
         let link = connect_declared(
-            &self.uri,
+            &self.endpoint,
             &self.cfg,
             "messenger consumer",
             generation,

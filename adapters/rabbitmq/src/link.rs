@@ -1,11 +1,10 @@
 //! One connection to the broker with one channel, the topology both sides declare, and
 //! the back-off between reconnection attempts.
 
-use crate::config::{AmqpConfig, AmqpError};
+use crate::config::{AmqpConfig, AmqpError, Endpoint};
 use lapin::{
     options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions},
     types::{AMQPValue, FieldTable, LongString},
-    uri::AMQPUri,
     Channel, Connection, ConnectionProperties, ExchangeKind,
 };
 use std::time::Duration;
@@ -22,9 +21,19 @@ pub(crate) struct Link {
 
 impl Link {
     /// Connects and opens a channel (nothing declared yet).
-    pub(crate) async fn open(uri: &AMQPUri, name: &str, generation: u64) -> lapin::Result<Self> {
+    pub(crate) async fn open(
+        endpoint: &Endpoint,
+        name: &str,
+        generation: u64,
+    ) -> lapin::Result<Self> {
         let props = ConnectionProperties::default().with_connection_name(name.into());
-        let connection = Connection::connect_uri(uri.clone(), props).await?;
+        let connection = Connection::connect_uri_with_config(
+            endpoint.uri.clone(),
+            props,
+            endpoint.tls.clone(),
+            lapin::runtime::default_runtime()?,
+        )
+        .await?;
         let channel = connection.create_channel().await?;
         Ok(Self {
             connection,
@@ -161,14 +170,14 @@ pub(crate) async fn declare_topology(channel: &Channel, cfg: &AmqpConfig) -> lap
 
 /// Connects, opens a channel and declares the topology, all within `limit`.
 pub(crate) async fn connect_declared(
-    uri: &AMQPUri,
+    endpoint: &Endpoint,
     cfg: &AmqpConfig,
     name: &str,
     generation: u64,
     limit: Duration,
 ) -> Result<Link, AmqpError> {
     let attempt = async {
-        let link = Link::open(uri, name, generation).await?;
+        let link = Link::open(endpoint, name, generation).await?;
         if let Err(e) = declare_topology(&link.channel, cfg).await {
             link.discard();
             return Err(e);
@@ -177,7 +186,7 @@ pub(crate) async fn connect_declared(
     };
     match tokio::time::timeout(limit, attempt).await {
         Ok(Ok(link)) => Ok(link),
-        Ok(Err(e)) => Err(AmqpError::Broker(e.to_string())),
+        Ok(Err(e)) => Err(AmqpError::from_lapin(&e)),
         Err(_) => Err(AmqpError::Broker(format!(
             "no connection within {} ms",
             limit.as_millis()

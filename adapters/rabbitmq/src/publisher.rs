@@ -1,25 +1,26 @@
 //! The publishing side: [`AmqpTaskQueue`].
 
 use crate::{
-    config::{AmqpConfig, AmqpError},
+    config::{AmqpConfig, AmqpError, Endpoint},
     link::{connect_declared, Backoff, Link},
 };
 use async_trait::async_trait;
-use lapin::{options::BasicPublishOptions, uri::AMQPUri, BasicProperties, Channel, Confirmation};
+use lapin::{options::BasicPublishOptions, BasicProperties, Channel, Confirmation};
 use messenger_domain::TaskId;
-use messenger_ports::{PortError, PortResult, TaskQueue};
+use messenger_ports::{PortError, PortResult, StoreCall, TaskQueue};
 use tokio::{sync::Mutex, time::Instant};
 
 /// Publishes search tasks to the quorum queue with publisher confirms.
 ///
 /// A publish succeeds only when the broker confirmed the message *and* did not return it
-/// as unroutable (it is sent `mandatory`); anything else, or no answer within
-/// [`AmqpConfig::publish_timeout`] (connecting included), is
-/// [`PortError::Unavailable`]. The connection is made lazily and remade after a failure,
+/// as unroutable (it is sent `mandatory`); anything else, or no answer in time (connecting
+/// included), is [`PortError::Unavailable`]. "In time" is what the request's budget has
+/// left for its dependencies (see `messenger_ports::Budget`), and never more than
+/// [`AmqpConfig::publish_timeout`]: a publish is one more store call of the request. The connection is made lazily and remade after a failure,
 /// with a back-off during which publishes fail at once.
 pub struct AmqpTaskQueue {
     cfg: AmqpConfig,
-    uri: AMQPUri,
+    endpoint: Endpoint,
     state: Mutex<State>,
 }
 
@@ -36,11 +37,11 @@ impl AmqpTaskQueue {
     /// # Errors
     /// [`AmqpError::Config`] when the settings are unusable.
     pub fn new(cfg: AmqpConfig) -> Result<Self, AmqpError> {
-        let uri = cfg.parsed_uri()?;
+        let endpoint = cfg.endpoint()?;
         let backoff = Backoff::new(cfg.reconnect_min, cfg.reconnect_max);
         Ok(Self {
             cfg,
-            uri,
+            endpoint,
             state: Mutex::new(State {
                 link: None,
                 generations: 0,
@@ -53,13 +54,11 @@ impl AmqpTaskQueue {
     /// [`AmqpConfig::connect_timeout`].
     ///
     /// # Errors
-    /// [`AmqpError::Broker`] when the broker cannot be reached or refuses the topology.
+    /// [`AmqpError::Broker`] when the broker cannot be reached or refuses the topology;
+    /// [`AmqpError::Handshake`] when its certificate is refused.
     pub async fn connect(&self) -> Result<(), AmqpError> {
         let deadline = Instant::now() + self.cfg.connect_timeout;
-        self.channel(deadline, true)
-            .await
-            .map(|_| ())
-            .map_err(|e| AmqpError::Broker(e.to_string()))
+        self.channel(deadline, true).await.map(|_| ())
     }
 
     /// The settings.
@@ -69,7 +68,7 @@ impl AmqpTaskQueue {
 
     /// The current channel, connecting first when there is none (unless the back-off
     /// forbids it and `force` is off).
-    async fn channel(&self, deadline: Instant, force: bool) -> PortResult<(Channel, u64)> {
+    async fn channel(&self, deadline: Instant, force: bool) -> Result<(Channel, u64), AmqpError> {
         let mut state = self.state.lock().await;
         if let Some(link) = state.link.take() {
             if link.is_usable() {
@@ -82,7 +81,7 @@ impl AmqpTaskQueue {
         }
         if !force {
             if let Some(at) = state.backoff.not_before() {
-                return Err(PortError::Unavailable(format!(
+                return Err(AmqpError::Broker(format!(
                     "task queue unreachable; next connection attempt in {} ms",
                     at.saturating_duration_since(Instant::now()).as_millis()
                 )));
@@ -92,7 +91,7 @@ impl AmqpTaskQueue {
         let generation = state.generations;
         let limit = deadline.saturating_duration_since(Instant::now());
         let attempt = connect_declared(
-            &self.uri,
+            &self.endpoint,
             &self.cfg,
             "messenger publisher",
             generation,
@@ -110,7 +109,7 @@ impl AmqpTaskQueue {
                     retry_in_ms = pause.as_millis() as u64,
                     "cannot connect the task-queue publisher"
                 );
-                return Err(e.into());
+                return Err(e);
             }
         };
         if let Err(e) = link.channel.confirm_select(Default::default()).await {
@@ -118,7 +117,7 @@ impl AmqpTaskQueue {
             tracing::warn!(error = %e, failures, retry_in_ms = pause.as_millis() as u64,
                 "cannot enable publisher confirms");
             link.discard();
-            return Err(PortError::Unavailable(e.to_string()));
+            return Err(AmqpError::Broker(e.to_string()));
         }
         let failed_before = state.backoff.succeeded();
         tracing::info!(
@@ -196,11 +195,24 @@ impl AmqpTaskQueue {
     }
 
     async fn publish_payload(&self, payload: &[u8]) -> PortResult<()> {
-        let deadline = Instant::now() + self.cfg.publish_timeout;
+        // Charged to the request's budget when it ends, like a store call.
+        let call = StoreCall::start(self.cfg.publish_timeout);
+        if call.is_spent() {
+            return Err(PortError::Unavailable(
+                "the request's time for its dependencies is spent".into(),
+            ));
+        }
+        let limit = call.limit();
+        let deadline = Instant::now() + limit;
         let timeout_err = || {
+            let why = if call.cut_by_budget() {
+                " (what the request's budget had left)"
+            } else {
+                ""
+            };
             PortError::Unavailable(format!(
-                "task not confirmed within {} ms",
-                self.cfg.publish_timeout.as_millis()
+                "task not confirmed within {} ms{why}",
+                limit.as_millis()
             ))
         };
         let (channel, generation) =
@@ -216,6 +228,10 @@ impl AmqpTaskQueue {
                 self.invalidate(generation).await;
                 Err(PortError::Unavailable(e))
             }
+            // A confirm that did not come within a budget cut short by the request's other
+            // calls says nothing about the link: keep it (a late confirm is harmless, and
+            // a worker drops a task whose record was removed meanwhile).
+            Err(_) if call.cut_by_budget() => Err(timeout_err()),
             Err(_) => {
                 tracing::warn!("task publish not confirmed in time; reconnecting");
                 self.invalidate(generation).await;

@@ -15,6 +15,7 @@ use fred::prelude::{
     Builder, ClientLike, Config, Error as FredError, ErrorKind, FromValue, KeysInterface,
     LuaInterface, Options, Pool, ReconnectPolicy, Value,
 };
+use fred::types::config::{ServerConfig, TlsConnector};
 use fred::types::scripts::Script;
 use futures_util::StreamExt;
 use messenger_ports::{Clock, PortError, PortResult, StoreCall};
@@ -22,6 +23,9 @@ use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
+
+/// Where a handshake can be checked: host, port and the TLS settings.
+type TlsTarget = (String, u16, Arc<messenger_tls::rustls::ClientConfig>);
 
 /// A connection to Redis shared by every adapter of this crate. Cheap to clone.
 #[derive(Clone)]
@@ -59,14 +63,32 @@ impl RedisStore {
     /// and fred keeps reconnecting in the background), so a service can start while Redis
     /// is down and use it once it comes up.
     ///
+    /// With TLS (`rediss://`), a server whose certificate is refused (an unknown CA, a
+    /// certificate for another host) stops start-up instead: that does not heal by waiting.
+    ///
     /// # Errors
     /// [`RedisError::Config`] when the configuration is unusable (a bad URL, a zero timeout
-    /// or pool size).
+    /// or pool size); [`RedisError::Tls`] when the CA file is; [`RedisError::Handshake`]
+    /// when the server's certificate is refused.
     pub async fn connect(config: &RedisConfig) -> Result<Self, RedisError> {
-        let store = Self::build(config)?;
+        let (store, tls) = Self::build(config)?;
         let pool = &store.shared.pool;
         pool.connect_pool();
-        match tokio::time::timeout(config.connect_timeout, pool.wait_for_connect()).await {
+        let connected = tokio::time::timeout(config.connect_timeout, pool.wait_for_connect()).await;
+        if !matches!(connected, Ok(Ok(()))) {
+            // fred keeps only the text of a TLS error: one handshake of our own tells a
+            // refused certificate from a server that is not there yet.
+            if let Some((host, port, tls)) = tls {
+                let check =
+                    messenger_tls::handshake_check(&host, port, tls, config.connect_timeout);
+                if let Some(failure) = check.await {
+                    let _ = pool.quit().await;
+                    tracing::error!(url = %redact_url(&config.url), error = %failure, "Redis refused over TLS");
+                    return Err(RedisError::Handshake(failure));
+                }
+            }
+        }
+        match connected {
             Ok(Ok(())) => {
                 tracing::info!(url = %redact_url(&config.url), "connected to Redis");
             }
@@ -84,7 +106,9 @@ impl RedisStore {
         Ok(store)
     }
 
-    fn build(config: &RedisConfig) -> Result<Self, RedisError> {
+    /// The client, and for a TLS URL of one server its host, port and TLS settings (to
+    /// check a failed handshake with).
+    fn build(config: &RedisConfig) -> Result<(Self, Option<TlsTarget>), RedisError> {
         if config.command_timeout.is_zero() || config.connect_timeout.is_zero() {
             return Err(RedisError::Config("timeouts must be above zero".into()));
         }
@@ -94,17 +118,39 @@ impl RedisStore {
             ));
         }
         let scheme = config.url.split("://").next().unwrap_or_default();
-        if !matches!(scheme, "redis" | "redis-cluster" | "redis-sentinel") {
-            return Err(RedisError::Config(format!(
-                "REDIS_URL must start with redis://, redis-cluster:// or redis-sentinel:// \
-                 (TLS is not built in), got {}",
-                redact_url(&config.url)
-            )));
+        let tls = match scheme {
+            "redis" | "redis-cluster" | "redis-sentinel" => false,
+            "rediss" | "rediss-cluster" | "rediss-sentinel" => true,
+            _ => {
+                return Err(RedisError::Config(format!(
+                    "REDIS_URL must start with redis:// or rediss:// (TLS), or their -cluster \
+                     or -sentinel forms, got {}",
+                    redact_url(&config.url)
+                )))
+            }
+        };
+        if !tls && config.ca_file.is_some() {
+            return Err(RedisError::Config(
+                "a CA file is set (REDIS_CA_FILE) but REDIS_URL is not rediss:// (TLS)".into(),
+            ));
         }
         let mut fred_config = Config::from_url(&config.url)
             .map_err(|e| RedisError::Config(format!("REDIS_URL: {}", e.details())))?;
         if let Some(password) = &config.password {
             fred_config.password = Some(password.clone());
+        }
+        let mut target = None;
+        if tls {
+            // Our settings replace fred's default ones: the CA file (else the system's
+            // roots), rustls with ring, the chain and the host name checked.
+            let client = Arc::new(messenger_tls::client_config(
+                config.ca_file.as_deref(),
+                messenger_tls::Verify::Full,
+            )?);
+            if let ServerConfig::Centralized { server } = &fred_config.server {
+                target = Some((server.host.to_string(), server.port, client.clone()));
+            }
+            fred_config.tls = Some(TlsConnector::Rustls(client.into()).into());
         }
         // Keep reconnecting in the background when the first attempt fails, instead of
         // giving up: the service runs on its fallbacks until Redis comes up.
@@ -132,7 +178,7 @@ impl RedisStore {
             fail_fast: true,
             ..Options::default()
         };
-        Ok(Self {
+        let store = Self {
             shared: Arc::new(Shared {
                 pool,
                 options,
@@ -142,7 +188,8 @@ impl RedisStore {
                 down: AtomicBool::new(false),
                 config: config.clone(),
             }),
-        })
+        };
+        Ok((store, target))
     }
 
     /// The configuration it was built from.

@@ -1,13 +1,18 @@
 //! The adapter's configuration, and the errors of building a client from it.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// How to reach Redis and how long to wait for it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RedisConfig {
     /// `redis://[user[:password]@]host[:port][/db]` (or `redis-cluster://`,
-    /// `redis-sentinel://`; `rediss://` is refused: no TLS support is built in).
+    /// `redis-sentinel://`); `rediss://` (and `rediss-cluster://`, `rediss-sentinel://`)
+    /// for TLS, always with the certificate's chain and host name checked.
     pub url: String,
+    /// PEM file of the CA(s) trusted for the server's certificate with `rediss://`;
+    /// `None`: the system's roots.
+    pub ca_file: Option<PathBuf>,
     /// A password that overrides the URL's (the original's `REDIS_PWD`).
     pub password: Option<String>,
     /// Every key this adapter writes starts with it (several deployments, or test runs, can
@@ -36,6 +41,7 @@ impl RedisConfig {
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
+            ca_file: None,
             password: None,
             key_prefix: "messenger:".to_owned(),
             command_timeout: Duration::from_secs(1),
@@ -54,6 +60,7 @@ impl std::fmt::Debug for RedisConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisConfig")
             .field("url", &redact_url(&self.url))
+            .field("ca_file", &self.ca_file)
             .field("password", &self.password.as_ref().map(|_| "***"))
             .field("key_prefix", &self.key_prefix)
             .field("command_timeout", &self.command_timeout)
@@ -83,6 +90,13 @@ pub enum RedisError {
     /// The configuration is unusable (bad URL, zero timeouts, …).
     #[error("invalid Redis configuration: {0}")]
     Config(String),
+    /// The TLS settings cannot be used (the CA file, the system's roots).
+    #[error("Redis {0}")]
+    Tls(#[from] messenger_tls::TlsError),
+    /// The TLS handshake failed: the server's certificate was refused (an unknown CA, a
+    /// certificate for another host). This does not heal by waiting, so start-up stops.
+    #[error("Redis {0}")]
+    Handshake(messenger_tls::HandshakeFailure),
 }
 
 #[cfg(test)]

@@ -52,8 +52,10 @@ impl Messenger {
         };
         let store = &self.ports.task_store;
         store.insert_task(&task, self.settings.task_ttl).await?;
+        // The publish takes what is left of the request's budget; the clean-up runs outside
+        // it, or a publish that spent it all would leave a task that never runs.
         if let Err(e) = self.ports.task_queue.publish(task.id).await {
-            if let Err(del) = store.delete_task(task.id).await {
+            if let Err(del) = crate::Budget::outside(store.delete_task(task.id)).await {
                 tracing::warn!(error = %del, "could not delete an unqueued task");
             }
             return Err(e.into());

@@ -2,7 +2,9 @@
 //! a search answers 503 `service-unavailable` quickly, and no task exists afterwards (the
 //! would-be task's status is 404 and the task store holds nothing); once the broker is
 //! back, searches are queued again without a restart. Over PostgreSQL, Redis and RabbitMQ,
-//! the broker reached through a proxy that the test silences.
+//! the broker reached through a proxy that the test silences. A publish to a silent broker
+//! takes only what the request's budget (`DEPENDENCY_TIMEOUT_MS`) has left, and the
+//! would-be task is still removed.
 
 use crate::prelude::*;
 use messenger_domain::TaskId;
@@ -109,4 +111,60 @@ async fn with_rabbitmq_down_starting_a_search_is_503_and_leaves_no_task() {
     }
     let again = again.expect("a search is queued once RabbitMQ is back");
     assert_eq!(app.wait_for_search(&user, &again).await, "SUCCESS");
+}
+
+/// The request's budget for its dependencies (`DEPENDENCY_TIMEOUT_MS`) in the test below:
+/// well under the publish's own limit (1 s), so an answer that waited for that limit shows.
+const BUDGET: Duration = Duration::from_millis(250);
+
+#[tokio::test]
+async fn a_publish_to_a_silent_broker_takes_only_what_the_requests_budget_has_left() {
+    let Some(mut backend) = Backend::postgres_redis_rabbitmq() else {
+        return;
+    };
+    let url = backend.amqp_url.clone().unwrap();
+    let proxy = Proxy::start(broker(&url)).await.unwrap();
+    backend.amqp_url = Some(url.replacen(&broker(&url), &proxy.addr.to_string(), 1));
+    if !backend.is_wired().await {
+        return;
+    }
+    let ids = Arc::new(RecordingIds::default());
+    let options = TestOptions::new(backend)
+        .with_ids(ids.clone())
+        .with(|c| c.server.dependency_timeout = BUDGET);
+    let app = spawn_app(options).await;
+    let user = app.new_user().await;
+    let (chat, member) = app.chat_with_member(&user).await;
+    app.post_ok(&user, &chat, &member, "hello world").await;
+    // Connected: the publisher's link is up when the broker goes silent.
+    let task = app.start_search_ok(&user, "hello").await;
+    assert_eq!(app.wait_for_search(&user, &task).await, "SUCCESS");
+
+    proxy.blackhole();
+    let before = ids.issued().len();
+    let started = Instant::now();
+    app.start_search(&user, "hello").await.assert_error(
+        503,
+        "service-unavailable",
+        "start a search, RabbitMQ silent",
+    );
+    let took = started.elapsed();
+    println!("503 after {took:?} with a budget of {BUDGET:?}");
+    // The session lookup and the task's insert, then the publish with what is left: about
+    // the budget in all (the clean-up runs outside it, on a Redis that answers at once).
+    // A publish on its own 1 s limit would take longer than the budget plus that.
+    assert!(
+        took < BUDGET + Duration::from_millis(500),
+        "answered within the request's budget ({BUDGET:?}), not the publish's own limit: {took:?}"
+    );
+    let drawn = ids.issued()[before..].to_vec();
+    assert_eq!(drawn.len(), 1, "the refused search drew one id: its task's");
+    let would_be = TaskId::from_u128(drawn[0]);
+    let stored = app.messenger().ports().task_store.task(would_be).await;
+    assert_eq!(
+        stored,
+        Ok(None),
+        "the task was removed although the publish spent the budget"
+    );
+    proxy.forward();
 }

@@ -1,13 +1,16 @@
 //! Where search tasks wait: in this process (run by the in-process worker), or RabbitMQ
 //! (`AMQP_URL`, or the original's `RMQ_URL`; `AMQP_URL` wins), run by `messenger-worker`;
 //! `AMQP_QUEUE` names the queue; `AMQP_DEAD_LETTER_MAX_LENGTH` and
-//! `AMQP_DEAD_LETTER_TTL_SECS` bound its dead-letter and parking queues (the API and the
+//! `AMQP_DEAD_LETTER_TTL_SECS` bound its dead-letter and parking queues; `amqps://` is TLS,
+//! the certificate's chain and host name always checked, with `AMQP_CA_FILE` trusted
+//! besides the system's roots (the API and the
 //! workers declare the same queues, so both read them). The rule that a queue needs PostgreSQL and Redis lives
 //! here ([`needs_shared_stores`]).
 
 use super::parse::{positive_or, url, value};
 use super::{ConfigError, SharedState, Storage};
 use messenger_rabbitmq::AmqpConfig;
+use std::path::PathBuf;
 use std::time::Duration;
 
 const DEAD_LETTER_MAX_LENGTH: &str = "10000";
@@ -32,6 +35,10 @@ pub struct QueueVars {
         help_heading = "RabbitMQ"
     )]
     pub rmq_url: Option<String>,
+    /// PEM file of the CA(s) trusted for RabbitMQ's certificate with amqps://, besides the
+    /// system's roots.
+    #[arg(long, env = "AMQP_CA_FILE", help_heading = "RabbitMQ")]
+    pub amqp_ca_file: Option<String>,
     /// Name of the search-task queue.
     #[arg(long, env = "AMQP_QUEUE", default_value = AmqpConfig::DEFAULT_QUEUE, help_heading = "RabbitMQ")]
     pub amqp_queue: Option<String>,
@@ -68,10 +75,22 @@ impl Queue {
         let u = match (value(&v.amqp_url), value(&v.rmq_url)) {
             (Some(u), _) => url("AMQP_URL", u, &SCHEMES, EXPECTED)?,
             (None, Some(u)) => url("RMQ_URL", u, &SCHEMES, EXPECTED)?,
+            (None, None) if value(&v.amqp_ca_file).is_some() => {
+                return Err(ConfigError::Combination(
+                    "AMQP_CA_FILE is set but AMQP_URL is not: set an amqps:// AMQP_URL".into(),
+                ))
+            }
             (None, None) => return Ok(Queue::InProcess),
         };
+        let ca_file = value(&v.amqp_ca_file).map(PathBuf::from);
+        if ca_file.is_some() && !u.starts_with("amqps://") {
+            return Err(ConfigError::Combination(
+                "AMQP_CA_FILE is set but the AMQP URL is not amqps:// (TLS)".into(),
+            ));
+        }
         let queue = value(&v.amqp_queue).unwrap_or(AmqpConfig::DEFAULT_QUEUE);
         let mut cfg = AmqpConfig::new(u).with_queue(queue);
+        cfg.ca_file = ca_file;
         cfg.dead_letter_max_length = positive_or(
             "AMQP_DEAD_LETTER_MAX_LENGTH",
             &v.amqp_dead_letter_max_length,
@@ -154,6 +173,30 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.starts_with("RMQ_URL:") && !e.contains("guest"), "{e}");
+    }
+
+    #[test]
+    fn a_ca_file_goes_with_amqps_only() {
+        let q = Queue::from_vars(&QueueVars {
+            amqp_url: s("amqps://u:p@broker.example:5671/%2f"),
+            amqp_ca_file: s("/etc/ca.pem"),
+            ..QueueVars::default()
+        })
+        .unwrap();
+        assert_eq!(
+            q.amqp().unwrap().ca_file.as_deref(),
+            Some(std::path::Path::new("/etc/ca.pem"))
+        );
+        for url in [s("amqp://b"), None] {
+            let e = Queue::from_vars(&QueueVars {
+                amqp_url: url,
+                amqp_ca_file: s("/etc/ca.pem"),
+                ..QueueVars::default()
+            })
+            .unwrap_err()
+            .to_string();
+            assert!(e.contains("AMQP_CA_FILE") && e.contains("amqps://"), "{e}");
+        }
     }
 
     #[test]

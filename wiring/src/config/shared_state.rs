@@ -1,10 +1,12 @@
 //! Where sessions, limits, task state (and, with `CACHE_TYPE=redis`, pages) are shared:
 //! this process, or Redis (`REDIS_URL`, with the original's `REDIS_PWD` as its password
-//! when the URL has none; `REDIS_KEY_PREFIX`).
+//! when the URL has none; `REDIS_KEY_PREFIX`). `rediss://` is TLS, the certificate's chain
+//! and host name always checked, against `REDIS_CA_FILE` or else the system's roots.
 
 use super::parse::{encode, url, value};
 use super::ConfigError;
 use messenger_redis::RedisConfig;
+use std::path::PathBuf;
 use std::time::Duration;
 
 const REDIS_KEY_PREFIX: &str = "messenger:";
@@ -28,6 +30,10 @@ pub struct SharedStateVars {
         help_heading = "Redis"
     )]
     pub redis_pwd: Option<String>,
+    /// PEM file of the CA(s) trusted for Redis's certificate with rediss:// [default: the
+    /// system's roots].
+    #[arg(long, env = "REDIS_CA_FILE", help_heading = "Redis")]
+    pub redis_ca_file: Option<String>,
     /// Prefix of every Redis key.
     #[arg(long, env = "REDIS_KEY_PREFIX", default_value = REDIS_KEY_PREFIX, help_heading = "Redis")]
     pub redis_key_prefix: Option<String>,
@@ -82,9 +88,21 @@ impl SharedState {
         local_page_messages: u64,
     ) -> Result<Self, ConfigError> {
         let Some(url) = redis_url(v)? else {
+            if value(&v.redis_ca_file).is_some() {
+                return Err(ConfigError::Combination(
+                    "REDIS_CA_FILE is set but REDIS_URL is not: set a rediss:// REDIS_URL".into(),
+                ));
+            }
             return Ok(SharedState::InProcess);
         };
+        let ca_file = value(&v.redis_ca_file).map(PathBuf::from);
+        if ca_file.is_some() && !url.starts_with("rediss") {
+            return Err(ConfigError::Combination(
+                "REDIS_CA_FILE is set but REDIS_URL is not rediss:// (TLS)".into(),
+            ));
+        }
         let mut redis = RedisConfig::new(url);
+        redis.ca_file = ca_file;
         redis.key_prefix = value(&v.redis_key_prefix)
             .unwrap_or(REDIS_KEY_PREFIX)
             .to_owned();
@@ -140,6 +158,42 @@ mod tests {
                 Ok(r.url)
             }
             SharedState::InProcess => Ok(String::new()),
+        }
+    }
+
+    #[test]
+    fn a_ca_file_goes_with_rediss_only() {
+        let shared = SharedState::from_vars(
+            &SharedStateVars {
+                redis_url: s("rediss://cache.example:6380"),
+                redis_ca_file: s("/etc/ca.pem"),
+                ..SharedStateVars::default()
+            },
+            Duration::from_secs(1),
+            7,
+        )
+        .unwrap();
+        let redis = shared.redis_config().unwrap();
+        assert_eq!(
+            redis.ca_file.as_deref(),
+            Some(std::path::Path::new("/etc/ca.pem"))
+        );
+        for url in [s("redis://cache:6379"), None] {
+            let e = SharedState::from_vars(
+                &SharedStateVars {
+                    redis_url: url,
+                    redis_ca_file: s("/etc/ca.pem"),
+                    ..SharedStateVars::default()
+                },
+                Duration::from_secs(1),
+                7,
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(
+                e.contains("REDIS_CA_FILE") && e.contains("rediss://"),
+                "{e}"
+            );
         }
     }
 

@@ -1,10 +1,13 @@
 //! Where the durable data lives: in memory, or PostgreSQL (`DATABASE_URL`, or the
 //! original's `POSTGRES_HOSTS`/`POSTGRES_DB`/`POSTGRES_USER`/`POSTGRES_PWD`;
-//! `DATABASE_URL` wins), with `POOL_SIZE` and `DATABASE_SCHEMA`.
+//! `DATABASE_URL` wins), with `POOL_SIZE` and `DATABASE_SCHEMA`; TLS as libpq's
+//! `sslmode` and `sslrootcert` in the URL, or `DATABASE_SSLMODE` and `DATABASE_CA_FILE`
+//! where the URL says nothing.
 
 use super::parse::{encode, invalid, positive_or, url, value};
 use super::ConfigError;
-use messenger_postgres::{PgConfig, PgError};
+use messenger_postgres::{PgConfig, PgError, SslMode};
+use std::path::PathBuf;
 use std::time::Duration;
 
 const POOL_SIZE: &str = "16";
@@ -43,6 +46,14 @@ pub struct StorageVars {
     /// PostgreSQL schema of the service's tables.
     #[arg(long, env = "DATABASE_SCHEMA", default_value = PgConfig::DEFAULT_SCHEMA, help_heading = "PostgreSQL")]
     pub database_schema: Option<String>,
+    /// TLS to PostgreSQL, as libpq's sslmode: disable, prefer, require, verify-ca or
+    /// verify-full; the URL's sslmode wins [default: prefer].
+    #[arg(long, env = "DATABASE_SSLMODE", help_heading = "PostgreSQL")]
+    pub database_sslmode: Option<String>,
+    /// PEM file of the CA(s) trusted for PostgreSQL's certificate; the URL's sslrootcert
+    /// wins [default: the system's roots].
+    #[arg(long, env = "DATABASE_CA_FILE", help_heading = "PostgreSQL")]
+    pub database_ca_file: Option<String>,
 }
 
 /// Where the durable data lives.
@@ -89,12 +100,27 @@ impl Storage {
         };
         let pg_error = |e: String| ConfigError::Postgres(PgError::Config(e).to_string());
         let schema = value(&v.database_schema).unwrap_or(PgConfig::DEFAULT_SCHEMA);
+        let ssl_mode = match value(&v.database_sslmode) {
+            None => None,
+            Some(word) => Some(SslMode::parse(&word.to_ascii_lowercase()).ok_or_else(|| {
+                invalid(
+                    "DATABASE_SSLMODE",
+                    &v.database_sslmode,
+                    "disable, prefer, require, verify-ca or verify-full",
+                )
+            })?),
+        };
+        let ca_file = value(&v.database_ca_file).map(PathBuf::from);
         let pg = PgConfig::from_url(&url)
             .map_err(|e| pg_error(e.to_string()))?
             .with_schema(schema)
             .map_err(|e| pg_error(format!("DATABASE_SCHEMA: {e}")))?
             .with_pool_size(pool_size)
-            .with_dependency_timeout(dependency_timeout);
+            .with_dependency_timeout(dependency_timeout)
+            .with_tls_defaults(ssl_mode, ca_file);
+        // A CA file that cannot be read stops start-up here, naming it.
+        pg.check_tls()
+            .map_err(|e| ConfigError::Postgres(e.to_string()))?;
         Ok(Storage::Postgres(pg))
     }
 }
@@ -211,6 +237,60 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("POSTGRES_HOSTS"), "{e}");
+    }
+
+    #[test]
+    fn tls_settings_fill_in_what_the_url_leaves_out() {
+        let storage = Storage::from_vars(
+            &StorageVars {
+                postgres_hosts: s("db1"),
+                database_sslmode: s("Require"),
+                ..StorageVars::default()
+            },
+            Duration::from_secs(1),
+        )
+        .unwrap();
+        assert_eq!(storage.pg().unwrap().ssl_mode(), SslMode::Require);
+        let storage = Storage::from_vars(
+            &StorageVars {
+                database_url: s("postgres://u@h/db?sslmode=disable"),
+                database_sslmode: s("verify-full"),
+                ..StorageVars::default()
+            },
+            Duration::from_secs(1),
+        )
+        .unwrap();
+        assert_eq!(
+            storage.pg().unwrap().ssl_mode(),
+            SslMode::Disable,
+            "the URL wins"
+        );
+        let e = Storage::from_vars(
+            &StorageVars {
+                database_url: s("postgres://u@h/db"),
+                database_sslmode: s("allow"),
+                ..StorageVars::default()
+            },
+            Duration::from_secs(1),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("DATABASE_SSLMODE:"), "{e}");
+        let e = Storage::from_vars(
+            &StorageVars {
+                database_url: s("postgres://u@h/db"),
+                database_sslmode: s("verify-full"),
+                database_ca_file: s("/no/such/ca.pem"),
+                ..StorageVars::default()
+            },
+            Duration::from_secs(1),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("PostgreSQL:") && e.contains("/no/such/ca.pem"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
+mod tls;
 
 use messenger_domain::{CursorParam, Limit, TaskStatus};
 use messenger_ports::{AppError, TaskConsumer};

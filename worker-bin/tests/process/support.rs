@@ -41,6 +41,15 @@ pub fn services(test: &str) -> Option<(String, String, String)> {
     ))
 }
 
+/// The CA files a stack over TLS trusts for Redis and RabbitMQ (PostgreSQL's is in its
+/// URL, as libpq's `sslrootcert`).
+pub struct CaFiles {
+    /// `REDIS_CA_FILE`.
+    pub redis: std::path::PathBuf,
+    /// `AMQP_CA_FILE`.
+    pub amqp: std::path::PathBuf,
+}
+
 /// One test's stack.
 pub struct Stack {
     /// The queue's settings.
@@ -56,9 +65,21 @@ pub struct Stack {
 
 impl Stack {
     /// Seeds an account with a chat of ten messages, `hello world 0` … `hello world 9`.
-    pub async fn start((pg, redis, amqp_url): (String, String, String)) -> Stack {
-        let amqp = unique_config(&amqp_url);
+    pub async fn start(services: (String, String, String)) -> Stack {
+        Self::start_with(services, None).await
+    }
+
+    /// As [`Stack::start`], trusting `ca_files` for Redis and RabbitMQ (both the API's
+    /// wiring and the worker processes get them, as `REDIS_CA_FILE` and `AMQP_CA_FILE`).
+    pub async fn start_with(
+        (pg, redis, amqp_url): (String, String, String),
+        ca_files: Option<CaFiles>,
+    ) -> Stack {
+        let mut amqp = unique_config(&amqp_url);
+        amqp.ca_file = ca_files.as_ref().map(|c| c.amqp.clone());
         let cleanup = Cleanup(amqp.clone());
+        let redis_ca = ca_files.as_ref().map(|c| c.redis.display().to_string());
+        let amqp_ca = ca_files.as_ref().map(|c| c.amqp.display().to_string());
         let prefix = format!("{}:", amqp.queue);
         let raw = RawConfig {
             storage: StorageVars {
@@ -69,11 +90,13 @@ impl Stack {
             shared_state: SharedStateVars {
                 redis_url: Some(redis.clone()),
                 redis_key_prefix: Some(prefix.clone()),
+                redis_ca_file: redis_ca.clone(),
                 ..SharedStateVars::default()
             },
             queue: QueueVars {
                 amqp_url: Some(amqp_url.clone()),
                 amqp_queue: Some(amqp.queue.clone()),
+                amqp_ca_file: amqp_ca.clone(),
                 ..QueueVars::default()
             },
             ..RawConfig::default()
@@ -88,6 +111,9 @@ impl Stack {
             .unwrap();
         let api = parts.messenger;
         let caller = seed(&api).await;
+        let ca_env = [("REDIS_CA_FILE", redis_ca), ("AMQP_CA_FILE", amqp_ca)]
+            .into_iter()
+            .filter_map(|(k, v)| Some((k.to_owned(), v?)));
         let env = [
             ("DATABASE_URL", pg),
             ("DATABASE_SCHEMA", SCHEMA.into()),
@@ -102,6 +128,7 @@ impl Stack {
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
+        .chain(ca_env)
         .collect();
         Stack {
             amqp,
@@ -157,6 +184,15 @@ impl Stack {
     /// Runs `messenger-worker <args>` to its end.
     pub fn run_command(&self, args: &[&str]) -> Output {
         worker_command(&self.env, args).output().unwrap()
+    }
+
+    /// Runs `messenger-worker <args>` with `changes` to the environment, to its end.
+    pub fn run_command_changed(&self, changes: &[(&str, &str)], args: &[&str]) -> Output {
+        let mut env = self.env.clone();
+        for (k, v) in changes {
+            env.insert((*k).to_owned(), (*v).to_owned());
+        }
+        worker_command(&env, args).output().unwrap()
     }
 
     /// Runs `messenger-worker <args>` with the endpoint settings of `worker`.

@@ -13,3 +13,4 @@ mod migrations;
 mod outage;
 mod repos;
 mod search;
+mod tls;

@@ -14,3 +14,4 @@ mod conformance;
 mod outage;
 mod sharing;
 mod support;
+mod tls;

@@ -1,7 +1,10 @@
 //! Test support (feature `testing`): the gate on `MESSENGER_TEST_AMQP_URL`, unique queue
 //! names cleaned up afterwards, and a TCP proxy in front of the broker that can blackhole
 //! or cut connections (a partition, a killed process), for this crate's tests and those of
-//! the crates that use it.
+//! the crates that use it; and [`TlsBroker`], a throw-away node that speaks TLS only.
+
+mod tls_broker;
+pub use tls_broker::TlsBroker;
 
 use crate::{delete_topology, AmqpConfig};
 use std::{

@@ -1,6 +1,10 @@
 //! Test support for this crate's tests and those of its users (feature `testing`): a TCP
 //! proxy on 127.0.0.1 between a client and PostgreSQL that can cut connections, hang them
-//! (a database that accepts and never answers) or slow every answer down.
+//! (a database that accepts and never answers) or slow every answer down; and
+//! [`TlsCluster`], a throw-away PostgreSQL that speaks TLS only.
+
+mod tls_cluster;
+pub use tls_cluster::TlsCluster;
 
 use std::net::SocketAddr;
 use std::time::Duration;

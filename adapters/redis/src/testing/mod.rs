@@ -1,6 +1,10 @@
 //! Test support for this crate's tests and those of its users (feature `testing`): the gate
 //! on `MESSENGER_TEST_REDIS_URL`, a configuration under a unique key prefix, and a TCP
-//! proxy in front of Redis that can refuse connections or hang them.
+//! proxy in front of Redis that can refuse connections or hang them; and [`TlsRedis`], a
+//! throw-away Redis that speaks TLS only.
+
+mod tls_server;
+pub use tls_server::TlsRedis;
 
 use crate::RedisConfig;
 use std::net::SocketAddr;
