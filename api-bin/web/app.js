@@ -116,6 +116,7 @@ function leaveApp() {
   chats.clear();
   $('chat-list').replaceChildren();
   $('conn').textContent = '';
+  delete $('conn').dataset.state;
   $('whoami').textContent = '';
   show($('logout'), false);
   show($('main-view'), false);

@@ -97,3 +97,126 @@ test('two people chat through an invitation link, live, with unread badges', asy
     assert.deepEqual(dialogs, []);
   });
 });
+
+/** A chat made through the API: its id and the creator's member id in it. */
+async function seededChat(token, name, memberName) {
+  const base = service.base;
+  const chat = (await api(base, 'POST', '/v1/chats', { token, body: { chat_name: name } })).body.chat_id;
+  const member = (await api(base, 'POST', `/v1/chats/${chat}/users`, { token, body: { user_name: memberName } })).body.user_id;
+  return { chat, member };
+}
+
+async function post(token, chat, member, text) {
+  const r = await api(service.base, 'POST', `/v1/chats/${chat}/messages?user_id=${member}`, {
+    token, body: { message: text }, headers: { 'Idempotency-Key': `seed-${unique()}` },
+  });
+  assert.equal(r.status, 201, `post ${text}`);
+  return r.body.message_id;
+}
+
+/** Joins `chat` on `page` (logged in) through its invitation link. */
+async function joinByLink(page, chat, displayName) {
+  await page.goto(`${service.base}/app/#join/${chat}`);
+  await page.getByLabel('Your display name').fill(displayName);
+  await page.getByRole('button', { name: 'Join', exact: true }).click();
+  await page.locator('#composer-text').waitFor();
+}
+
+test('scrolling back through 500 messages shows each once, in order', async () => {
+  const token = await account(service.base, `seeder-${unique()}`);
+  const { chat, member } = await seededChat(token, 'History', 'Seeder');
+  const texts = Array.from({ length: 500 }, (_, i) => `seeded message ${String(i + 1).padStart(3, '0')}`);
+  for (const text of texts) await post(token, chat, member, text);
+
+  await withBrowser('scroll back', async (open) => {
+    const b = await open('bob');
+    await register(b, service.base, `bob-${unique()}`);
+    await joinByLink(b, chat, 'Bob');
+    // It opens at the newest messages.
+    await b.locator('#message-list .text', { hasText: 'seeded message 500' }).waitFor();
+    assert.ok((await shownTexts(b)).length < 500);
+    // Scroll to the top until the start of the chat shows.
+    const start = b.locator('#history-start');
+    for (let i = 0; i < 100 && !(await start.isVisible()); i += 1) {
+      await b.locator('#messages').evaluate((box) => { box.scrollTop = 0; });
+      await b.waitForTimeout(150);
+    }
+    assert.ok(await start.isVisible(), 'the start of the chat is reached');
+    assert.deepEqual(await shownTexts(b), texts);
+  });
+});
+
+test('search shows progress and hits, and a hit opens its chat at that message', async () => {
+  const token = await account(service.base, `searcher-${unique()}`);
+  const word = `zebra${unique()}`;
+  const { chat, member } = await seededChat(token, 'Zoo', 'Keeper');
+  const hit = await post(token, chat, member, `the ${word} escaped`);
+  // Enough after it that the hit is not on the newest page.
+  for (let i = 0; i < 120; i += 1) await post(token, chat, member, `later message ${i}`);
+
+  await withBrowser('search', async (open) => {
+    const b = await open('bob');
+    await register(b, service.base, `bob-${unique()}`);
+    await joinByLink(b, chat, 'Bob');
+    await b.getByLabel('Search messages').fill(word);
+    await b.getByRole('button', { name: 'Search', exact: true }).click();
+    const result = b.locator('#search-hits .hit-button', { hasText: `the ${word} escaped` });
+    await result.waitFor({ timeout: 15_000 });
+    assert.match(await b.locator('#search-status').textContent(), /^1 message found\.$/);
+    await result.click();
+    const shown = b.locator(`#message-list [data-message-id="${hit}"]`);
+    await shown.waitFor({ timeout: 10_000 });
+    assert.match(await shown.getAttribute('class'), /\bhit\b/);
+    assert.ok(await shown.evaluate((node) => document.activeElement === node), 'the hit has the focus');
+  });
+});
+
+test('the creator renames and removes, a member leaves, and an ended session goes back to log in', async () => {
+  await withBrowser('members', async (open) => {
+    const base = service.base;
+    const alice = `alice-${unique()}`;
+    const a = await open('alice');
+    const b = await open('bob');
+    await register(a, base, alice);
+    const chat = await createChat(a, 'Book club');
+    await register(b, base, `bob-${unique()}`);
+    await joinByLink(b, chat, 'Bob');
+
+    // A rename shows at once on the other side.
+    await a.getByRole('button', { name: 'Rename' }).click();
+    await a.getByLabel('Chat name').fill('Reading group');
+    await a.getByRole('button', { name: 'Save' }).click();
+    await b.locator('#chat-title', { hasText: 'Reading group' }).waitFor({ timeout: 2000 });
+    await chatEntry(b, chat).locator('.chat-name', { hasText: 'Reading group' }).waitFor();
+    // Only the creator may rename.
+    assert.equal(await b.getByRole('button', { name: 'Rename' }).isVisible(), false);
+
+    // The members panel: the creator can remove Bob; Bob can only leave.
+    await b.getByRole('button', { name: 'Members' }).click();
+    await b.locator('#member-list li', { hasText: 'Bob (you)' }).waitFor();
+    assert.equal(await b.getByRole('button', { name: `Remove ${alice}` }).count(), 0);
+    await a.getByRole('button', { name: 'Members' }).click();
+    const remove = a.getByRole('button', { name: 'Remove Bob' });
+    await remove.click();
+    await remove.click(); // the second click confirms
+    await a.locator('#member-list li', { hasText: 'Bob' }).waitFor({ state: 'detached' });
+    // Bob loses the chat at once.
+    await chatEntry(b, chat).waitFor({ state: 'detached', timeout: 3000 });
+    await b.locator('#notice', { hasText: 'no longer a member' }).waitFor();
+
+    // Bob joins another chat and leaves it himself.
+    const other = await createChat(a, 'Chess');
+    await joinByLink(b, other, 'Bob');
+    await b.getByRole('button', { name: 'Members' }).click();
+    const leave = b.getByRole('button', { name: 'Leave Bob' });
+    await leave.click();
+    await leave.click();
+    await chatEntry(b, other).waitFor({ state: 'detached', timeout: 3000 });
+
+    // Alice's session ends elsewhere: her page goes back to the login form.
+    const token = await a.evaluate(() => sessionStorage.getItem('messenger.session'));
+    assert.equal((await api(base, 'POST', '/v1/auth/logout', { token })).status, 200);
+    await a.locator('#login-reason', { hasText: 'Your session has ended' }).waitFor({ timeout: 10_000 });
+    assert.equal(await a.evaluate(() => sessionStorage.getItem('messenger.session')), null);
+  });
+});
