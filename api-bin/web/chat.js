@@ -1,12 +1,12 @@
 // One open chat: opens at the newest messages (`before=` empty), loads older pages when
 // scrolled to the top (`before=<prev>`), appends new messages (from the event stream, then
 // `from=<next>` to close any gap and learn the cursor to mark read), marks what it shows
-// as read, and posts with a per-message `Idempotency-Key`: a message stays pending until
-// its 201, is retried with the same key after a network error, and is shown once (by
-// `message_id`) whatever arrives first.
+// as read, and posts with a per-message `Idempotency-Key`, in the order typed: a message
+// stays pending until its 201, is retried with the same key after a network error, and is
+// shown once (by `message_id`) whatever arrives first.
 
 import { $, el, show, sleep, timeEl, randomKey } from './dom.js';
-import { request, enc, ApiError, NetworkError, isTransient } from './api.js';
+import { request, enc, session, ApiError, NetworkError, isTransient } from './api.js';
 
 const PAGE = 50;
 const CATCH_UP_PAGE = 200;
@@ -30,6 +30,8 @@ export class ChatView {
     this.catching = null;
     this.catchAgain = false;
     this.closed = false;
+    this.outbox = [];
+    this.flushing = false;
     this.box = $('messages');
     this.list = $('message-list');
     this.pendingList = $('pending-list');
@@ -230,12 +232,31 @@ export class ChatView {
       el('p', { className: 'text' }, text));
     this.pendingList.append(entry.node);
     this.scrollToEnd();
-    this.post(entry);
+    this.outbox.push(entry);
+    this.flush();
+  }
+
+  /**
+   * Posts the outbox one message at a time, so messages are stored in the order they were
+   * typed even when some must wait (throttling, a network error) and be retried.
+   */
+  async flush() {
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      // Closing the chat does not stop it: what was typed still goes out.
+      while (this.outbox.length > 0 && session.token) {
+        await this.post(this.outbox[0]);
+        this.outbox.shift();
+      }
+    } finally {
+      this.flushing = false;
+    }
   }
 
   async post(entry) {
     let attempt = 0;
-    while (!this.closed) {
+    while (session.token) {
       try {
         const answer = await request(
           'POST', `/v1/chats/${enc(this.id)}/messages?user_id=${enc(entry.userId)}`,

@@ -220,3 +220,45 @@ test('the creator renames and removes, a member leaves, and an ended session goe
     assert.equal(await a.evaluate(() => sessionStorage.getItem('messenger.session')), null);
   });
 });
+
+test('works with the keyboard alone on a phone-width screen', async () => {
+  await withBrowser('phone and keyboard', async (open) => {
+    const page = await open('phone', { viewport: { width: 390, height: 800 }, hasTouch: true });
+    const name = `thumbs-${unique()}`;
+    await page.goto(`${service.base}/app/`);
+    // The login form has the focus; Tab goes name → password → Log in → Register.
+    await page.keyboard.type(name);
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('a good password');
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Log in');
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Register');
+    await page.keyboard.press('Enter');
+    await page.getByText(`Logged in as ${name}`).waitFor();
+
+    // Every field has a label.
+    const unlabelled = await page.evaluate(() => [...document.querySelectorAll('input, textarea')]
+      .filter((f) => f.labels.length === 0 && !f.getAttribute('aria-label')).map((f) => f.id));
+    assert.deepEqual(unlabelled, []);
+
+    await page.getByLabel('New chat').focus();
+    await page.keyboard.type('Pocket');
+    await page.keyboard.press('Enter');
+    // On a phone the chat takes the screen, with the focus in the message box.
+    await page.locator('#chat-title', { hasText: 'Pocket' }).waitFor();
+    assert.equal(await page.locator('#sidebar').isVisible(), false);
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'composer-text');
+    await page.keyboard.type('typed on a phone');
+    await page.keyboard.press('Enter');
+    await page.locator('#message-list .text', { hasText: 'typed on a phone' }).waitFor();
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 390), 'no sideways scrolling');
+
+    // Back to the list, by keyboard.
+    await page.getByRole('button', { name: 'Chats', exact: true }).focus();
+    await page.keyboard.press('Enter');
+    await page.locator('#sidebar').waitFor();
+    assert.equal(await page.locator('#chat-view').isVisible(), false);
+    assert.equal(await page.locator('#chat-list .preview').first().textContent(), `${name}: typed on a phone`);
+  });
+});
