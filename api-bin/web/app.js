@@ -212,8 +212,13 @@ function renderChats() {
   const list = $('chat-list');
   const focused = document.activeElement?.dataset?.chatId;
   const sorted = [...chats.values()].sort((a, b) => {
+    // Newest first; the instants parsed (their texts may differ in length), then as text
+    // (microseconds), then by id, as the service orders them.
     const x = activity(a);
     const y = activity(b);
+    const dx = Date.parse(x);
+    const dy = Date.parse(y);
+    if (dx !== dy) return dy - dx;
     if (x !== y) return x < y ? 1 : -1;
     return a.chat_id < b.chat_id ? 1 : -1;
   });
@@ -226,7 +231,7 @@ function chatItem(c) {
   const open = view?.id === c.chat_id;
   const last = c.last_message;
   const badge = c.unread_count > 0
-    ? el('span', { className: 'badge', attrs: { 'aria-label': `${c.unread_count} unread` } }, String(c.unread_count))
+    ? el('span', { className: 'badge' }, String(c.unread_count), el('span', { className: 'visually-hidden' }, ' unread'))
     : null;
   const link = el('a', {
     className: 'chat-item',
@@ -382,15 +387,15 @@ async function openChat(id, focusId) {
   show($('chat-pane'), true);
   document.body.classList.add('chat-open');
   renderChats();
-  const current = view;
+  // The focus goes where the next keystroke belongs (a search hit takes it once shown).
+  if (!focusId && !same) {
+    (c.my_users.length ? $('composer-text') : $('self-join-name')).focus({ preventScroll: true });
+  }
   try {
-    await current.open(focusId);
+    await view.open(focusId);
   } catch (e) {
     notify(e);
     if (e instanceof ApiError && e.code === 'chat-not-found') refreshChat(id);
-  }
-  if (!focusId && !same && current === view) {
-    (c.my_users.length ? $('composer-text') : $('self-join-name')).focus({ preventScroll: true });
   }
 }
 

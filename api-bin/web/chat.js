@@ -5,7 +5,7 @@
 // stays pending until its 201, is retried with the same key after a network error, and is
 // shown once (by `message_id`) whatever arrives first.
 
-import { $, el, show, sleep, timeEl, randomKey } from './dom.js';
+import { $, el, show, sleepOrOnline, timeEl, randomKey } from './dom.js';
 import { request, enc, session, ApiError, NetworkError, isTransient } from './api.js';
 
 const PAGE = 50;
@@ -284,7 +284,7 @@ export class ChatView {
           ? 'Too many requests: sending again shortly…'
           : 'Not sent yet: retrying…';
         this.hooks.notify(e);
-        await sleep(wait);
+        await sleepOrOnline(wait);
       }
     }
   }

@@ -48,6 +48,19 @@ export function timeEl(iso) {
 /** Resolves after `ms` milliseconds. */
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Resolves after `ms` milliseconds, or sooner when the browser comes back online. */
+export function sleepOrOnline(ms) {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      window.removeEventListener('online', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    window.addEventListener('online', done);
+  });
+}
+
 /** 128 random bits as 32 hex digits (works outside secure contexts too). */
 export function randomKey() {
   const bytes = crypto.getRandomValues(new Uint8Array(16));

@@ -248,7 +248,7 @@ test('works with the keyboard alone on a phone-width screen', async () => {
     // On a phone the chat takes the screen, with the focus in the message box.
     await page.locator('#chat-title', { hasText: 'Pocket' }).waitFor();
     assert.equal(await page.locator('#sidebar').isVisible(), false);
-    assert.equal(await page.evaluate(() => document.activeElement.id), 'composer-text');
+    await page.waitForFunction(() => document.activeElement?.id === 'composer-text', null, { timeout: 5000 });
     await page.keyboard.type('typed on a phone');
     await page.keyboard.press('Enter');
     await page.locator('#message-list .text', { hasText: 'typed on a phone' }).waitFor();
@@ -260,5 +260,36 @@ test('works with the keyboard alone on a phone-width screen', async () => {
     await page.locator('#sidebar').waitFor();
     assert.equal(await page.locator('#chat-view').isVisible(), false);
     assert.equal(await page.locator('#chat-list .preview').first().textContent(), `${name}: typed on a phone`);
+  });
+});
+
+test('a lost connection is said in words, keeps what was typed, and catches up after', async () => {
+  await withBrowser('offline', async (open) => {
+    const base = service.base;
+    const a = await open('alice');
+    const b = await open('bob');
+    await register(a, base, `alice-${unique()}`);
+    const chat = await createChat(a, 'Patchy signal');
+    await register(b, base, `bob-${unique()}`);
+    await joinByLink(b, chat, 'Bob');
+    for (const page of [a, b]) await page.locator('#conn', { hasText: 'Live' }).waitFor();
+
+    await a.context().setOffline(true);
+    await send(a, 'typed in a tunnel');
+    const pending = a.locator('#pending-list .message', { hasText: 'typed in a tunnel' });
+    await pending.getByText('Not sent yet: retrying…').waitFor({ timeout: 5000 });
+    await a.locator('#notice', { hasText: 'Cannot reach the server' }).waitFor();
+    await send(b, 'said while Alice was away');
+    await sees(b, 'said while Alice was away');
+
+    await a.context().setOffline(false);
+    await sees(b, 'typed in a tunnel', 15_000);
+    await sees(a, 'said while Alice was away', 15_000);
+    await sees(a, 'typed in a tunnel', 15_000);
+    await pending.waitFor({ state: 'detached', timeout: 5000 });
+    for (const page of [a, b]) {
+      const texts = await shownTexts(page);
+      assert.deepEqual([...texts].sort(), ['said while Alice was away', 'typed in a tunnel'], 'each once');
+    }
   });
 });
