@@ -44,9 +44,16 @@ echo "node $(node --version)"
 
 target_dir=$(cargo metadata --format-version 1 --no-deps |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
-export MESSENGER_API_BIN="${MESSENGER_API_BIN:-$target_dir/debug/messenger-api}"
-# The test run built it already; this only makes sure (and is quick when it is current).
-cargo build --quiet -p messenger-api
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+if [ -z "${MESSENGER_API_BIN:-}" ]; then
+  # The test run built it already; this only makes sure (and is quick when it is current).
+  cargo build --quiet -p messenger-api
+  # A copy: the restart scenario starts it again later, and a build elsewhere into the
+  # same target directory must not swap it in the meantime.
+  cp "$target_dir/debug/messenger-api" "$work/messenger-api"
+  export MESSENGER_API_BIN="$work/messenger-api"
+fi
 export BROWSER_ARTIFACTS="${BROWSER_ARTIFACTS:-$target_dir/browser-artifacts}"
 mkdir -p "$BROWSER_ARTIFACTS"
 find "$BROWSER_ARTIFACTS" -maxdepth 1 -type f \( -name '*.png' -o -name '*.log' \) -delete

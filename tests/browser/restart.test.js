@@ -11,7 +11,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import {
-  Service, withBrowser, register, createChat, send, shownTexts, account, api, unique,
+  Service, withBrowser, register, createChat, send, shownTexts, chatEntry, account, api, unique,
 } from './harness.js';
 
 const databaseUrl = process.env.MESSENGER_TEST_DATABASE_URL;
@@ -53,6 +53,13 @@ test('pages resume after a restart of the service without missing a message', {
     // A third person, through the API.
     const carol = await account(base, `carol-${unique()}`);
     const carolId = (await api(base, 'POST', `/v1/chats/${chat}/users`, { token: carol, body: { user_name: 'Carol' } })).body.user_id;
+    // And a chat of Carol's that Bob joins but does not open: only the stream tells his
+    // page of what happens there.
+    const side = (await api(base, 'POST', '/v1/chats', { token: carol, body: { chat_name: 'Side chat' } })).body.chat_id;
+    const carolSide = (await api(base, 'POST', `/v1/chats/${side}/users`, { token: carol, body: { user_name: 'Carol' } })).body.user_id;
+    const bobToken = await b.evaluate(() => sessionStorage.getItem('messenger.session'));
+    assert.equal((await api(base, 'POST', `/v1/chats/${side}/users`, { token: bobToken, body: { user_name: 'Bob' } })).status, 201);
+    await chatEntry(b, side).waitFor();
 
     for (const page of [a, b]) await page.locator('#conn', { hasText: 'Live' }).waitFor();
     await send(a, 'before the restart');
@@ -71,6 +78,10 @@ test('pages resume after a restart of the service without missing a message', {
       token: carol, body: { message: 'posted during the restart' }, headers: { 'Idempotency-Key': unique() },
     });
     assert.equal(posted.status, 201);
+    const aside = await api(base, 'POST', `/v1/chats/${side}/messages?user_id=${carolSide}`, {
+      token: carol, body: { message: 'a side note during the restart' }, headers: { 'Idempotency-Key': unique() },
+    });
+    assert.equal(aside.status, 201);
 
     const expected = ['before the restart', 'typed while the service was down', 'posted during the restart'];
     for (const page of [a, b]) {
@@ -80,6 +91,9 @@ test('pages resume after a restart of the service without missing a message', {
       await page.locator('#conn', { hasText: 'Live' }).waitFor({ timeout: 15_000 });
       assert.equal(await page.evaluate(() => window.notReloaded), true, 'the page was not reloaded');
     }
+    // The chat Bob does not look at: its badge and preview came from the stream's replay.
+    await chatEntry(b, side).locator('.badge', { hasText: '1' }).waitFor({ timeout: 15_000 });
+    assert.equal(await chatEntry(b, side).locator('.preview').textContent(), 'Carol: a side note during the restart');
     await a.locator('#pending-list .message').waitFor({ state: 'detached', timeout: 5000 });
     for (const page of [a, b]) {
       const texts = await shownTexts(page);

@@ -1,6 +1,6 @@
-// A throttled client is told so in words, with the `Retry-After` countdown, and loses
-// nothing: messages sent past the limit wait and go out once each. Runs its own service
-// with low limits.
+// Refusals said in words: a throttled client sees the `Retry-After` countdown and loses
+// nothing (messages sent past the limit wait and go out once each, in order); a 503 says
+// the service is unavailable. Runs its own service with low limits and search off.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +14,8 @@ before(async () => {
     RATE_LIMIT_BURST: '15',
     LOGIN_FAILURES_PER_CLIENT: '2',
     LOGIN_CLIENT_WINDOW_SECS: '600',
+    // New searches answer 503.
+    SEARCH: 'off',
   }).start();
 });
 
@@ -57,5 +59,16 @@ test('messages sent past the request limit wait for the countdown and go out onc
     }
     await page.locator('#pending-list .message').first().waitFor({ state: 'detached', timeout: 30_000 });
     assert.deepEqual(await shownTexts(page), texts);
+  });
+});
+
+test('a search the service cannot take says it is unavailable', async () => {
+  await withBrowser('unavailable', async (open) => {
+    const page = await open('curious');
+    await register(page, service.base, `curious-${unique()}`);
+    await page.getByLabel('Search messages').fill('anything at all');
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await page.locator('#notice', { hasText: 'The service is unavailable right now' }).waitFor();
+    await page.locator('#search-status', { hasText: 'The search could not run.' }).waitFor();
   });
 });
