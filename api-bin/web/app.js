@@ -117,6 +117,7 @@ function leaveApp() {
   $('chat-list').replaceChildren();
   $('conn').textContent = '';
   delete $('conn').dataset.state;
+  document.title = 'Messenger';
   $('whoami').textContent = '';
   show($('logout'), false);
   show($('main-view'), false);
@@ -223,6 +224,8 @@ function renderChats() {
     return a.chat_id < b.chat_id ? 1 : -1;
   });
   list.replaceChildren(...sorted.map(chatItem));
+  const unread = sorted.reduce((n, c) => n + c.unread_count, 0);
+  document.title = unread > 0 ? `(${unread}) Messenger` : 'Messenger';
   show($('no-chats'), sorted.length === 0);
   if (focused) list.querySelector(`[data-chat-id="${CSS.escape(focused)}"]`)?.focus();
 }

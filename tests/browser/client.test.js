@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Service, withBrowser, register, createChat, send, shownTexts, chatEntry, account, api, unique,
+  Service, withBrowser, launch, register, createChat, send, shownTexts, chatEntry, account, api, unique,
 } from './harness.js';
 
 let service;
@@ -93,6 +93,10 @@ test('two people chat through an invitation link, live, with unread badges', asy
     await sees(a, markup);
     assert.equal(await b.locator('#messages img').count(), 0);
     assert.equal(await chatEntry(b, chat).locator('.preview').textContent(), `${alice}: ${markup}`);
+    // Names too.
+    const named = await createChat(a, '<script>alert(2)</script>');
+    assert.equal(await chatEntry(a, named).locator('.chat-name').textContent(), '<script>alert(2)</script>');
+    assert.equal(await a.locator('#chat-title').textContent(), '<script>alert(2)</script>');
     await b.waitForTimeout(300);
     assert.deepEqual(dialogs, []);
   });
@@ -249,9 +253,14 @@ test('works with the keyboard alone on a phone-width screen', async () => {
     await page.locator('#chat-title', { hasText: 'Pocket' }).waitFor();
     assert.equal(await page.locator('#sidebar').isVisible(), false);
     await page.waitForFunction(() => document.activeElement?.id === 'composer-text', null, { timeout: 5000 });
+    // Shift+Enter starts a new line; Enter sends.
+    await page.keyboard.type('first line');
+    await page.keyboard.press('Shift+Enter');
     await page.keyboard.type('typed on a phone');
     await page.keyboard.press('Enter');
     await page.locator('#message-list .text', { hasText: 'typed on a phone' }).waitFor();
+    assert.deepEqual(await shownTexts(page), ['first line\ntyped on a phone']);
+    assert.equal(await page.locator('#composer-text').inputValue(), '');
     assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 390), 'no sideways scrolling');
 
     // Back to the list, by keyboard.
@@ -259,7 +268,7 @@ test('works with the keyboard alone on a phone-width screen', async () => {
     await page.keyboard.press('Enter');
     await page.locator('#sidebar').waitFor();
     assert.equal(await page.locator('#chat-view').isVisible(), false);
-    assert.equal(await page.locator('#chat-list .preview').first().textContent(), `${name}: typed on a phone`);
+    assert.equal(await page.locator('#chat-list .preview').first().textContent(), `${name}: first line\ntyped on a phone`);
   });
 });
 
@@ -292,4 +301,25 @@ test('a lost connection is said in words, keeps what was typed, and catches up a
       assert.deepEqual([...texts].sort(), ['said while Alice was away', 'typed in a tunnel'], 'each once');
     }
   });
+});
+
+test('the page refuses inline script and third-party connections', async () => {
+  const browser = await launch();
+  try {
+    const page = await (await browser.newContext()).newPage();
+    const refused = [];
+    page.on('console', (m) => {
+      if (/Content Security Policy/i.test(m.text())) refused.push(m.text());
+    });
+    await page.goto(`${service.base}/app/`);
+    await page.getByLabel('User name').waitFor();
+    await page.addScriptTag({ content: 'window.inlineRan = true' }).catch(() => {});
+    const connected = await page.evaluate(() => fetch('http://127.0.0.2:9/').then(() => true, () => false));
+    assert.equal(await page.evaluate(() => window.inlineRan === true), false, 'inline script ran');
+    assert.equal(connected, false);
+    assert.ok(refused.some((m) => /script-src/.test(m)), refused.join('\n'));
+    assert.ok(refused.some((m) => /connect-src/.test(m)), refused.join('\n'));
+  } finally {
+    await browser.close();
+  }
 });

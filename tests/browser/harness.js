@@ -9,6 +9,7 @@ import { mkdirSync, openSync, closeSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
+import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -145,12 +146,14 @@ export function launch() {
 /**
  * Runs `body(open)` with a browser; `open(name, options)` gives a page in a new context
  * (a separate browser profile: its own sessionStorage). Every dialog is recorded in
- * `dialogs` (and dismissed); when `body` fails, each page is saved as a screenshot.
+ * `dialogs` (and dismissed); an uncaught script error or a Content-Security-Policy
+ * violation on any page fails the test; when it fails, each page is saved as a screenshot.
  */
 export async function withBrowser(testName, body) {
   const browser = await launch();
   const pages = [];
   const dialogs = [];
+  const problems = [];
   const open = async (name, options = {}) => {
     const context = await browser.newContext({ viewport: { width: 1100, height: 720 }, ...options });
     const page = await context.newPage();
@@ -158,12 +161,19 @@ export async function withBrowser(testName, body) {
       dialogs.push(`${name}: ${d.type()} ${d.message()}`);
       d.dismiss().catch(() => {});
     });
-    page.on('pageerror', (e) => console.error(`[${name}] page error: ${e.message}`));
+    page.on('pageerror', (e) => problems.push(`${name}: uncaught ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) {
+        problems.push(`${name}: ${m.text()}`);
+      }
+    });
     pages.push({ name, page });
     return page;
   };
   try {
     await body(open, dialogs);
+    // No script error and nothing the Content-Security-Policy had to block.
+    assert.deepEqual(problems, [], 'the pages ran without errors or policy violations');
   } catch (e) {
     const slug = testName.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
     for (const { name, page } of pages) {
