@@ -40,12 +40,20 @@ const MESSAGES = {
   'bad-parameters': 'Check what you typed: it is empty or too long.',
 };
 
+let noticeHide = null;
+
+/**
+ * Shows a notice. `offline` stays until the connection is back; the others go after a
+ * while (a new one replaces the old).
+ */
 function notice(text, kind = 'error') {
   clearInterval(noticeTimer);
+  clearTimeout(noticeHide);
   const box = $('notice');
   box.textContent = text;
   box.dataset.kind = kind;
   show(box, true);
+  if (kind !== 'offline') noticeHide = setTimeout(() => hideNotice(kind), kind === 'info' ? 4000 : 10_000);
 }
 
 function hideNotice(kind) {
@@ -58,6 +66,7 @@ function hideNotice(kind) {
 /** Shows `text(seconds)` in `node`, counting down each second, then calls `done`. */
 function countdown(node, seconds, text, done) {
   clearInterval(noticeTimer);
+  clearTimeout(noticeHide);
   let left = Math.max(1, Math.ceil(seconds));
   node.textContent = text(left);
   node.dataset.kind = 'throttled';

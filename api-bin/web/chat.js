@@ -62,6 +62,10 @@ export class ChatView {
     if (focusId) {
       let rounds = 0;
       while (!this.seen.has(focusId) && this.prev && rounds < 100 && !this.closed) {
+        if (this.loadingOlder) {
+          await sleepOrOnline(50); // a page the scrolling asked for is on its way
+          continue;
+        }
         await this.loadOlder(CATCH_UP_PAGE);
         rounds += 1;
       }
@@ -79,7 +83,8 @@ export class ChatView {
 
   /** Loads older pages while the list does not fill its box (so scrolling can start). */
   async fill() {
-    while (this.prev && !this.closed && this.box.scrollHeight <= this.box.clientHeight + 40) {
+    const box = this.box;
+    while (this.prev && !this.closed && box.clientHeight > 0 && box.scrollHeight <= box.clientHeight + 40) {
       await this.loadOlder();
     }
   }
