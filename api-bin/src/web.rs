@@ -58,6 +58,10 @@ static ASSETS: &[Asset] = assets! {
     "dom.js" => "text/javascript; charset=utf-8",
     "chat.js" => "text/javascript; charset=utf-8",
     "search.js" => "text/javascript; charset=utf-8",
+    "chatlist.js" => "text/javascript; charset=utf-8",
+    "members.js" => "text/javascript; charset=utf-8",
+    "login.js" => "text/javascript; charset=utf-8",
+    "notices.js" => "text/javascript; charset=utf-8",
     "icon.svg" => "image/svg+xml",
 };
 
@@ -156,6 +160,20 @@ mod tests {
         for a in ASSETS {
             assert!(!a.body.is_empty(), "{} is empty", a.name);
         }
+    }
+
+    #[test]
+    fn every_file_of_the_folder_is_served() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
+        let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        on_disk.sort();
+        let mut served: Vec<String> = ASSETS.iter().map(|a| a.name.to_owned()).collect();
+        served.sort();
+        assert_eq!(served, on_disk, "api-bin/web/ and the served files differ");
     }
 
     #[test]

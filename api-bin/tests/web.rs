@@ -112,6 +112,10 @@ async fn files_have_their_content_types_and_the_same_headers() {
         ("chat.js", "text/javascript; charset=utf-8"),
         ("search.js", "text/javascript; charset=utf-8"),
         ("dom.js", "text/javascript; charset=utf-8"),
+        ("chatlist.js", "text/javascript; charset=utf-8"),
+        ("members.js", "text/javascript; charset=utf-8"),
+        ("login.js", "text/javascript; charset=utf-8"),
+        ("notices.js", "text/javascript; charset=utf-8"),
         ("app.css", "text/css; charset=utf-8"),
         ("icon.svg", "image/svg+xml"),
     ] {

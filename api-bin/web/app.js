@@ -1,88 +1,23 @@
-// The page: log in, the chat list (live from the event stream), one open chat, members,
-// invitations, search, and plain messages for throttling, outages and lost connectivity.
-// Built on the public API only; text from users is only ever set as text.
+// The page: its state (the chats, the open chat), the event stream that keeps it current,
+// routing (`#chat/<id>[/<message_id>]`, `#join/<id>`), and the wiring of the forms.
+// The parts: api.js (HTTP), stream.js (events), chatlist.js, chat.js (the open chat),
+// members.js, search.js, login.js, notices.js, dom.js. Built on the public API only; text
+// from users is only ever set as text.
 
-import { $, el, show, sleep } from './dom.js';
+import { $, show, sleep } from './dom.js';
 import { request, enc, session, whenUnauthorized, ApiError, NetworkError } from './api.js';
 import { EventStream } from './stream.js';
 import { ChatView } from './chat.js';
 import { Search } from './search.js';
+import { notify, notice, hideNotice } from './notices.js';
+import { showLogin, login } from './login.js';
+import { loadMembers } from './members.js';
+import { loadChats, renderChats as renderList } from './chatlist.js';
 
 const chats = new Map(); // chat_id → ChatSummary
 let view = null; // the open ChatView
 let started = false;
 
-// --- notices ---------------------------------------------------------------------------
-
-let noticeTimer = null;
-
-/** Says what went wrong in words: throttling (with its countdown), outages, the network. */
-function notify(e) {
-  if (e instanceof ApiError) {
-    if (e.status === 401) return;
-    if (e.status === 429) {
-      countdown($('notice'), e.retryAfter ?? 1,
-        (s) => `Too many requests. Try again in ${s} s.`, () => hideNotice());
-      return;
-    }
-    if (e.status === 503) return notice('The service is unavailable right now. Try again in a moment.');
-    if (e.status >= 500) return notice('Something went wrong on the server. Try again.');
-    return notice(MESSAGES[e.code] ?? `The request failed (${e.code}).`);
-  }
-  if (e instanceof NetworkError) return notice('Cannot reach the server. Reconnecting…', 'offline');
-  console.error(e);
-}
-
-const MESSAGES = {
-  'chat-not-found': 'That chat does not exist, or you are not in it.',
-  'user-not-found': 'That member is not in the chat.',
-  forbidden: 'Only the chat’s creator can do that.',
-  'bad-parameters': 'Check what you typed: it is empty or too long.',
-};
-
-let noticeHide = null;
-
-/**
- * Shows a notice. `offline` stays until the connection is back; the others go after a
- * while (a new one replaces the old).
- */
-function notice(text, kind = 'error') {
-  clearInterval(noticeTimer);
-  clearTimeout(noticeHide);
-  const box = $('notice');
-  box.textContent = text;
-  box.dataset.kind = kind;
-  show(box, true);
-  if (kind !== 'offline') noticeHide = setTimeout(() => hideNotice(kind), kind === 'info' ? 4000 : 10_000);
-}
-
-function hideNotice(kind) {
-  const box = $('notice');
-  if (kind && box.dataset.kind !== kind) return;
-  clearInterval(noticeTimer);
-  show(box, false);
-}
-
-/** Shows `text(seconds)` in `node`, counting down each second, then calls `done`. */
-function countdown(node, seconds, text, done) {
-  clearInterval(noticeTimer);
-  clearTimeout(noticeHide);
-  let left = Math.max(1, Math.ceil(seconds));
-  node.textContent = text(left);
-  node.dataset.kind = 'throttled';
-  show(node, true);
-  const timer = setInterval(() => {
-    left -= 1;
-    if (left <= 0) {
-      clearInterval(timer);
-      done();
-    } else {
-      node.textContent = text(left);
-    }
-  }, 1000);
-  if (node === $('notice')) noticeTimer = timer;
-  return timer;
-}
 
 // --- the session ---------------------------------------------------------------------------
 
@@ -133,57 +68,6 @@ function leaveApp() {
   show($('join-view'), false);
 }
 
-function showLogin(reason) {
-  show($('main-view'), false);
-  show($('join-view'), false);
-  show($('login-view'), true);
-  $('login-reason').textContent = reason ?? '';
-  show($('login-reason'), Boolean(reason));
-  $('login-name').focus();
-}
-
-const LOGIN_ERRORS = {
-  'user-already-exists': 'That user name is taken.',
-  'user-not-found': 'No account has that name. Register it?',
-  'bad-password': 'Wrong password.',
-  'bad-parameters': 'The name must be 1–255 characters, the password 1–1024.',
-};
-
-async function login(register) {
-  const name = $('login-name').value;
-  const password = $('login-password').value;
-  const error = $('login-error');
-  error.textContent = '';
-  if (!name.trim() || !password) {
-    error.textContent = 'Enter a user name and a password.';
-    return;
-  }
-  const body = { user_name: name, password };
-  for (const b of $('login-form').querySelectorAll('button')) b.disabled = true;
-  try {
-    if (register) await request('POST', '/v1/auth/register', { body });
-    const { session_id: token } = await request('POST', '/v1/auth/login', { body });
-    session.start(token, name);
-    $('login-password').value = '';
-    show($('login-view'), false);
-    await enterApp();
-  } catch (e) {
-    if (e instanceof ApiError && e.status === 429) {
-      countdown(error, e.retryAfter ?? 1, (s) => `Too many attempts. Try again in ${s} s.`,
-        () => { error.textContent = ''; });
-    } else if (e instanceof ApiError && LOGIN_ERRORS[e.code]) {
-      error.textContent = LOGIN_ERRORS[e.code];
-    } else if (e instanceof NetworkError) {
-      error.textContent = 'Cannot reach the server. Try again in a moment.';
-    } else {
-      error.textContent = e instanceof ApiError && e.status === 503
-        ? 'The service is unavailable right now. Try again in a moment.'
-        : 'Logging in failed. Try again.';
-    }
-  } finally {
-    for (const b of $('login-form').querySelectorAll('button')) b.disabled = false;
-  }
-}
 
 async function logout() {
   try {
@@ -197,63 +81,8 @@ async function logout() {
 
 // --- the chat list ---------------------------------------------------------------------
 
-/** Loads every chat; answers the event position to follow the stream from. */
-async function loadChats() {
-  const loaded = new Map();
-  let from = '';
-  let position = null;
-  for (;;) {
-    const page = await request('GET', `/v1/chats?limit=100${from ? `&from=${enc(from)}` : ''}`);
-    position ??= page.events.iterator;
-    for (const c of page.chats) loaded.set(c.chat_id, c);
-    if (page.chats.length < 100) break;
-    from = page.next.iterator;
-  }
-  chats.clear();
-  for (const [id, c] of loaded) chats.set(id, c);
-  return position;
-}
-
-function activity(c) {
-  return c.last_message ? c.last_message.created_at : c.created_at;
-}
-
 function renderChats() {
-  const list = $('chat-list');
-  const focused = document.activeElement?.dataset?.chatId;
-  const sorted = [...chats.values()].sort((a, b) => {
-    // Newest first; the instants parsed (their texts may differ in length), then as text
-    // (microseconds), then by id, as the service orders them.
-    const x = activity(a);
-    const y = activity(b);
-    const dx = Date.parse(x);
-    const dy = Date.parse(y);
-    if (dx !== dy) return dy - dx;
-    if (x !== y) return x < y ? 1 : -1;
-    return a.chat_id < b.chat_id ? 1 : -1;
-  });
-  list.replaceChildren(...sorted.map(chatItem));
-  const unread = sorted.reduce((n, c) => n + c.unread_count, 0);
-  document.title = unread > 0 ? `(${unread}) Messenger` : 'Messenger';
-  show($('no-chats'), sorted.length === 0);
-  if (focused) list.querySelector(`[data-chat-id="${CSS.escape(focused)}"]`)?.focus();
-}
-
-function chatItem(c) {
-  const open = view?.id === c.chat_id;
-  const last = c.last_message;
-  const badge = c.unread_count > 0
-    ? el('span', { className: 'badge' }, String(c.unread_count), el('span', { className: 'visually-hidden' }, ' unread'))
-    : null;
-  const link = el('a', {
-    className: 'chat-item',
-    href: `#chat/${c.chat_id}`,
-    dataset: { chatId: c.chat_id },
-    attrs: open ? { 'aria-current': 'page' } : {},
-  },
-  el('span', { className: 'chat-line' }, el('span', { className: 'chat-name' }, c.chat_name), badge),
-  el('span', { className: 'preview' }, last ? `${last.user_name}: ${last.text}` : 'No messages yet'));
-  return el('li', {}, link);
+  renderList(chats, view?.id);
 }
 
 /** Reloads one chat's summary; a chat the caller can no longer read leaves the list. */
@@ -310,7 +139,7 @@ function handleEvent({ type, data }) {
     case 'member.joined':
     case 'member.left':
       refreshChat(data.chat_id).then(() => {
-        if (view?.id === data.chat_id && !$('members-panel').hidden) loadMembers();
+        if (view?.id === data.chat_id && !$('members-panel').hidden) showMembers();
       });
       return;
     case 'chat.created':
@@ -343,7 +172,7 @@ function handleEvent({ type, data }) {
 /** Everything again by REST (after `reset`: the stream goes on live from now). */
 async function reload() {
   try {
-    await loadChats();
+    await loadChats(chats);
     renderChats();
     if (view) openChat(view.id);
   } catch (e) {
@@ -411,51 +240,18 @@ async function openChat(id, focusId) {
   }
 }
 
-async function loadMembers() {
+function showMembers() {
   if (!view) return;
   const id = view.id;
-  try {
-    const { users } = await request('GET', `/v1/chats/${enc(id)}/users?limit=1000`);
-    if (view?.id !== id) return;
-    const creator = chats.get(id)?.is_creator;
-    $('member-list').replaceChildren(...users.map((u) => memberItem(id, u, creator)));
-  } catch (e) {
-    notify(e);
-  }
-}
-
-function memberItem(chatId, u, creator) {
-  const item = el('li', {}, el('span', { className: 'author' }, u.user_name), u.is_mine ? ' (you)' : '');
-  if (u.is_mine || creator) {
-    const label = u.is_mine ? 'Leave' : 'Remove';
-    const button = el('button', {
-      type: 'button',
-      className: 'secondary small',
-      attrs: { 'aria-label': `${label} ${u.user_name}` },
-    }, label);
-    let armed = false;
-    button.addEventListener('click', async () => {
-      // Two steps: a stray click removes nobody.
-      if (!armed) {
-        armed = true;
-        button.textContent = u.is_mine ? 'Confirm: leave' : `Confirm: remove`;
-        setTimeout(() => {
-          armed = false;
-          button.textContent = label;
-        }, 5000);
-        return;
-      }
-      try {
-        await request('DELETE', `/v1/chats/${enc(chatId)}/users/${enc(u.user_id)}`);
-        await refreshChat(chatId);
-        if (view?.id === chatId) loadMembers();
-      } catch (e) {
-        notify(e);
-      }
-    });
-    item.append(' ', button);
-  }
-  return item;
+  loadMembers(id, {
+    creator: chats.get(id)?.is_creator ?? false,
+    current: () => view?.id === id,
+    changed: async () => {
+      await refreshChat(id);
+      if (view?.id === id) showMembers();
+    },
+    notify,
+  });
 }
 
 function toggle(buttonId, panelId, onOpen) {
@@ -526,7 +322,7 @@ async function enterApp() {
   show($('login-view'), false);
   for (let attempt = 0; ; attempt += 1) {
     try {
-      const position = await loadChats();
+      const position = await loadChats(chats);
       started = true;
       hideNotice();
       stream.start(position);
@@ -547,9 +343,9 @@ async function enterApp() {
 function wire() {
   $('login-form').addEventListener('submit', (e) => {
     e.preventDefault();
-    login(false);
+    login(false, enterApp);
   });
-  $('register-button').addEventListener('click', () => login(true));
+  $('register-button').addEventListener('click', () => login(true, enterApp));
   $('logout').addEventListener('click', logout);
 
   $('new-chat-form').addEventListener('submit', async (e) => {
@@ -608,7 +404,7 @@ function wire() {
     $('rename-name').value = view?.chat.chat_name ?? '';
     $('rename-name').focus();
   });
-  toggle('members-toggle', 'members-panel', loadMembers);
+  toggle('members-toggle', 'members-panel', showMembers);
   $('invite-copy').addEventListener('click', async () => {
     const link = $('invite-link').value;
     try {
