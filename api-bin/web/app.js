@@ -458,6 +458,8 @@ function wire() {
     if (document.visibilityState === 'visible') view?.catchUp();
   });
   window.addEventListener('hashchange', route);
+  // Back online: the open chat fetches what it could not (the stream resumes by itself).
+  window.addEventListener('online', () => view?.catchUp());
 }
 
 wire();

@@ -30,6 +30,7 @@ export class ChatView {
     this.catching = null;
     this.catchAgain = false;
     this.closed = false;
+    this.opening = null;
     this.outbox = [];
     this.flushing = false;
     this.box = $('messages');
@@ -51,7 +52,14 @@ export class ChatView {
   }
 
   /** Opens at the newest messages, or pages back until `focusId` is shown. */
-  async open(focusId) {
+  open(focusId) {
+    this.opening ??= this.load(focusId).finally(() => {
+      this.opening = null;
+    });
+    return this.opening;
+  }
+
+  async load(focusId) {
     const page = await request('GET', `/v1/chats/${enc(this.id)}/messages?limit=${PAGE}&before=`);
     if (this.closed) return;
     this.prev = page.prev ? page.prev.iterator : null;
@@ -144,6 +152,13 @@ export class ChatView {
    * read. One at a time; a call during one runs once more after it.
    */
   catchUp() {
+    if (!this.next) {
+      // The first page never came (a network error): try it again instead.
+      if (this.closed) return null;
+      return this.open().catch((e) => {
+        if (!(e instanceof NetworkError)) this.hooks.notify(e);
+      });
+    }
     if (this.catching) {
       this.catchAgain = true;
       return this.catching;

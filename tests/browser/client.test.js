@@ -281,6 +281,10 @@ test('a lost connection is said in words, keeps what was typed, and catches up a
     const chat = await createChat(a, 'Patchy signal');
     await register(b, base, `bob-${unique()}`);
     await joinByLink(b, chat, 'Bob');
+    const second = await createChat(a, 'Notes');
+    await send(a, 'a note to self');
+    await sees(a, 'a note to self');
+    await chatEntry(a, chat).click();
     for (const page of [a, b]) await page.locator('#conn', { hasText: 'Live' }).waitFor();
 
     await a.context().setOffline(true);
@@ -290,12 +294,16 @@ test('a lost connection is said in words, keeps what was typed, and catches up a
     await a.locator('#notice', { hasText: 'Cannot reach the server' }).waitFor();
     await send(b, 'said while Alice was away');
     await sees(b, 'said while Alice was away');
+    // Opening another chat offline: nothing to show yet. What was typed still goes out.
+    await chatEntry(a, second).click();
+    await a.locator('#chat-title', { hasText: 'Notes' }).waitFor();
 
     await a.context().setOffline(false);
+    await sees(a, 'a note to self', 15_000);
     await sees(b, 'typed in a tunnel', 15_000);
+    await chatEntry(a, chat).click();
     await sees(a, 'said while Alice was away', 15_000);
     await sees(a, 'typed in a tunnel', 15_000);
-    await pending.waitFor({ state: 'detached', timeout: 5000 });
     for (const page of [a, b]) {
       const texts = await shownTexts(page);
       assert.deepEqual([...texts].sort(), ['said while Alice was away', 'typed in a tunnel'], 'each once');
