@@ -29,13 +29,16 @@ test('two people chat through an invitation link, live, with unread badges', asy
     const base = service.base;
     const alice = `alice-${unique()}`;
     const bob = `bob-${unique()}`;
-    const a = await open('alice');
+    const a = await open('alice', { permissions: ['clipboard-read', 'clipboard-write'] });
     const b = await open('bob');
 
     await register(a, base, alice);
     const chat = await createChat(a, 'Lunch');
     await a.getByRole('button', { name: 'Invite' }).click();
-    const link = await a.getByLabel(/Invitation link/).inputValue();
+    assert.equal(await a.getByLabel(/Invitation link/).inputValue(), `${base}/app/#join/${chat}`);
+    await a.getByRole('button', { name: 'Copy link' }).click();
+    await a.locator('#notice', { hasText: 'Invitation link copied.' }).waitFor();
+    const link = await a.evaluate(() => navigator.clipboard.readText());
     assert.equal(link, `${base}/app/#join/${chat}`);
 
     // Bob opens the link, registers, and is asked for a display name.
