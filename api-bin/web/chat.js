@@ -119,6 +119,9 @@ export class ChatView {
     if (this.loadingOlder || !this.prev || this.closed) return;
     this.loadingOlder = true;
     $('load-older').disabled = true;
+    // History put above is not news: screen readers should not read it out as the log's
+    // new entries.
+    this.box.setAttribute('aria-busy', 'true');
     try {
       const page = await request(
         'GET', `/v1/chats/${enc(this.id)}/messages?limit=${limit}&before=${enc(this.prev)}`,
@@ -135,6 +138,7 @@ export class ChatView {
     } finally {
       this.loadingOlder = false;
       $('load-older').disabled = false;
+      this.box.removeAttribute('aria-busy');
     }
   }
 
