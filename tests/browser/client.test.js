@@ -178,7 +178,7 @@ test('search shows progress and hits, and a hit opens its chat at that message',
   });
 });
 
-test('the creator renames and removes, a member leaves, and an ended session goes back to log in', async () => {
+test('the creator renames, removes and joins a chat made elsewhere, a member leaves, and an ended session goes back to log in', async () => {
   await withBrowser('members', async (open) => {
     const base = service.base;
     const alice = `alice-${unique()}`;
@@ -220,8 +220,20 @@ test('the creator renames and removes, a member leaves, and an ended session goe
     await leave.click();
     await chatEntry(b, other).waitFor({ state: 'detached', timeout: 3000 });
 
-    // Alice's session ends elsewhere: her page goes back to the login form.
+    // A chat Alice creates elsewhere (through the API, without joining it) appears at
+    // once; she can read it, and joins from the page to post.
     const token = await a.evaluate(() => sessionStorage.getItem('messenger.session'));
+    const made = (await api(base, 'POST', '/v1/chats', { token, body: { chat_name: 'Made elsewhere' } })).body.chat_id;
+    await chatEntry(a, made).click();
+    await a.locator('#chat-title', { hasText: 'Made elsewhere' }).waitFor();
+    assert.equal(await a.locator('#composer').isVisible(), false);
+    assert.equal(await a.getByLabel('Join this chat to post, as').inputValue(), alice);
+    await a.getByRole('button', { name: 'Join', exact: true }).click();
+    await a.locator('#composer-text').waitFor();
+    await send(a, 'now I can post');
+    await sees(a, 'now I can post');
+
+    // Alice's session ends elsewhere: her page goes back to the login form.
     assert.equal((await api(base, 'POST', '/v1/auth/logout', { token })).status, 200);
     await a.locator('#login-reason', { hasText: 'Your session has ended' }).waitFor({ timeout: 10_000 });
     assert.equal(await a.evaluate(() => sessionStorage.getItem('messenger.session')), null);
