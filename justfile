@@ -34,6 +34,10 @@ test:
 test-all:
     MESSENGER_TEST_DATABASE_URL={{pg_url}} MESSENGER_TEST_REDIS_URL={{redis_url}} MESSENGER_TEST_AMQP_URL={{amqp_url}} cargo test --workspace
 
+# The web client's tests in a real browser (installs chromium and the npm packages if missing).
+browser-test:
+    bash .ci/steps/browser.sh
+
 # Formatting and lints, as CI checks them.
 lint:
     cargo fmt --all -- --check

@@ -207,6 +207,11 @@ ok "which counts requests by route template"
 call GET "$nginx/no/such/route"
 expect 404 "an unknown route answers 404 through nginx"
 expect_field message not-found "with the not-found code"
+call GET "$nginx/app/"
+expect 200 "the web client is served through nginx"
+grep -qi "^content-security-policy: default-src 'self'" "$work/headers" ||
+  fail "the web client comes without its Content-Security-Policy: $(cat "$work/headers")"
+ok "with its Content-Security-Policy"
 
 # --- throttling: one account's burst, refused with 429 and Retry-After --------------------------
 call POST "$nginx/v1/auth/register" '{"user_name":"smoke-carol","password":"carol-password"}'

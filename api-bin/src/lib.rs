@@ -7,6 +7,7 @@
 //! - `cli` — the command line (`serve`, `healthcheck`, `migrate`);
 //! - `app` — [`App`]: build (wire, start jobs, bind), run until shutdown;
 //! - `api` — one poem-openapi area per file (health, auth, chats, search), the spec;
+//! - `web` — the web client (`api-bin/web/`, compiled in), served at `/app/`;
 //! - `http` — the gate (route table → auth → throttling → body limit, request ids, access
 //!   log, timeouts), error answers, request metrics.
 //!
@@ -18,6 +19,7 @@ mod app;
 pub mod cli;
 pub mod healthcheck;
 pub mod http;
+pub mod web;
 
 pub use app::App;
 pub use messenger_wiring::{config, logging, Config, ConfigError, Overrides, StartError};

@@ -369,7 +369,8 @@ async fn every_route_of_the_table_reaches_its_handler() {
         let path = r
             .template
             .replace("{chat_id}", "0123456789abcdef0123456789abcdef")
-            .replace("{task_id}", "0123456789abcdef0123456789abcdef");
+            .replace("{task_id}", "0123456789abcdef0123456789abcdef")
+            .replace("{file}", "app.js");
         let url = format!("{base}{path}?limit=1&user_id=x");
         let resp = client
             .request(r.method.as_str().parse().expect("method"), &url)

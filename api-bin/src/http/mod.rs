@@ -11,7 +11,7 @@ pub mod routes;
 pub mod security;
 
 use self::metrics::Metrics;
-use crate::api;
+use crate::{api, web};
 use bytes::Bytes;
 use errors::catchers;
 use gate::{Gate, GateSettings};
@@ -20,8 +20,8 @@ use poem::middleware::CatchPanic;
 use poem::{endpoint::make_sync, get, Endpoint, EndpointExt, Response, Route};
 use std::sync::Arc;
 
-/// The whole service: the gate around the router of the API, the spec, the docs and the
-/// metrics.
+/// The whole service: the gate around the router of the API, the spec, the docs, the
+/// metrics and the web client.
 pub fn endpoint(settings: GateSettings) -> impl Endpoint<Output = Response> {
     let service = api::service(&settings.messenger, settings.api.clone());
     let spec = Bytes::from(api::spec_json(&service));
@@ -56,6 +56,10 @@ pub fn endpoint(settings: GateSettings) -> impl Endpoint<Output = Response> {
                     .body(metrics.render())
             })),
         )
+        // The web client (not part of the API, so not in the spec).
+        .at("/app", get(web::to_app))
+        .at("/app/", get(web::index))
+        .at("/app/:file", get(web::file))
         .nest("/", service)
         .catch_error(catchers::payload)
         .catch_error(catchers::param)
@@ -70,5 +74,7 @@ pub fn endpoint(settings: GateSettings) -> impl Endpoint<Output = Response> {
             tracing::error!("a handler panicked; answering 500");
             errors::error_response(&Error::InternalError)
         }));
-    Gate::new(router, settings)
+    // The root is claimed by the nest above (it registers the empty path too), so the
+    // redirect to the client is answered in front of the router.
+    Gate::new(web::Root(router), settings)
 }

@@ -116,6 +116,12 @@ pub static ROUTES: &[RouteSpec] = &[
     open(Method::GET, "/docs", true, false),
     // The same page with the slash a browser or a copied link often adds.
     open(Method::GET, "/docs/", true, false),
+    // The web client: `/` and `/app` redirect to `/app/`, which serves the page and its
+    // files (`/app/` is matched before the parameter template).
+    open(Method::GET, "/", true, false),
+    open(Method::GET, "/app", true, false),
+    open(Method::GET, "/app/", true, false),
+    open(Method::GET, "/app/{file}", true, false),
     api(Method::POST, "/v1/auth/register", false, true),
     api(Method::POST, "/v1/auth/login", false, true),
     api(Method::POST, "/v1/auth/logout", true, false),
@@ -369,6 +375,10 @@ mod tests {
         );
         assert_eq!(found(&t, Method::HEAD, "/ping"), "/ping");
         assert_eq!(found(&t, Method::GET, "/docs/"), "/docs/");
+        assert_eq!(found(&t, Method::GET, "/"), "/");
+        assert_eq!(found(&t, Method::GET, "/app"), "/app");
+        assert_eq!(found(&t, Method::GET, "/app/"), "/app/");
+        assert_eq!(found(&t, Method::GET, "/app/app.js"), "/app/{file}");
         assert_eq!(
             found(&t, Method::POST, "/v1/chats//users"),
             "/v1/chats/{chat_id}/users"
@@ -383,8 +393,6 @@ mod tests {
     fn unknown_paths_are_not_found() {
         let t = RouteTable::new();
         for p in [
-            "/",
-            "",
             "/pong",
             "/ping/",
             "/v1",
@@ -393,6 +401,8 @@ mod tests {
             "/v1/chats/search/status",
             "/v1/auth",
             "/docs/x",
+            "/app/x/y",
+            "/application",
         ] {
             assert_eq!(t.find(&Method::GET, p), RouteMatch::NotFound, "{p}");
         }

@@ -48,8 +48,10 @@ async fn an_unknown_route_is_404_not_found(backend: Backend) {
     let app = spawn_app(TestOptions::new(backend)).await;
     let user = app.new_user().await;
     for (method, path) in [
-        (Method::GET, "/"),
         (Method::GET, "/nope"),
+        // The web client's files are only those it has (`/` redirects to it).
+        (Method::GET, "/app/nope.js"),
+        (Method::GET, "/app/x/y"),
         (Method::GET, "/v1"),
         (Method::POST, "/v1/nope"),
         (
