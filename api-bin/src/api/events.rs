@@ -10,7 +10,7 @@ use super::{
 use crate::http::{answers::api_response, security::Session};
 use messenger_domain::{Error, Limit, UncheckedCursor};
 use messenger_ports::{EventsPage, Messenger};
-use poem::{http::HeaderValue, IntoResponse, Response};
+use poem::{IntoResponse, Response};
 use poem_openapi::{
     param::{Header, Query},
     payload::{Json, Payload},
@@ -19,6 +19,7 @@ use poem_openapi::{
     Object, OpenApi,
 };
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
@@ -184,7 +185,7 @@ impl EventsApi {
             Ok::<_, messenger_ports::AppError>((feed, slot))
         };
         match run.await {
-            Ok((feed, slot)) => StreamResponse::Ok(EventFrames(streams::spawn(
+            Ok((feed, slot)) => StreamResponse::Ok(EventFrames::new(streams::spawn(
                 self.messenger.clone(),
                 caller,
                 feed,
@@ -241,7 +242,22 @@ impl EventsApi {
 
 /// A stream's answer: `text/event-stream`, written frame by frame as the stream's task
 /// hands them over, with keep-alive comments; documented as a stream of [`EventSchema`].
-pub struct EventFrames(mpsc::Receiver<Frame>);
+pub struct EventFrames {
+    frames: mpsc::Receiver<Frame>,
+    /// A keep-alive comment after this long without a frame.
+    keep_alive: Duration,
+}
+
+impl EventFrames {
+    /// The frames of a stream task, with a keep-alive comment every [`KEEP_ALIVE`] of quiet.
+    pub fn new(frames: mpsc::Receiver<Frame>) -> Self {
+        Self::with_keep_alive(frames, KEEP_ALIVE)
+    }
+
+    fn with_keep_alive(frames: mpsc::Receiver<Frame>, keep_alive: Duration) -> Self {
+        Self { frames, keep_alive }
+    }
+}
 
 impl Payload for EventFrames {
     const CONTENT_TYPE: &'static str = "text/event-stream";
@@ -257,16 +273,68 @@ impl Payload for EventFrames {
 
 impl IntoResponse for EventFrames {
     fn into_response(self) -> Response {
-        let mut frames = self.0;
-        let events = futures_util::stream::poll_fn(move |cx| {
-            frames.poll_recv(cx).map(|f| f.map(Frame::into_sse))
+        let Self {
+            mut frames,
+            keep_alive,
+        } = self;
+        // A keep-alive comment when nothing was written for a while.
+        let mut idle =
+            tokio::time::interval_at(tokio::time::Instant::now() + keep_alive, keep_alive);
+        let bytes = futures_util::stream::poll_fn(move |cx| {
+            if let Poll::Ready(frame) = frames.poll_recv(cx) {
+                idle.reset();
+                return Poll::Ready(frame.map(|f| Ok::<_, std::io::Error>(f.into_bytes())));
+            }
+            idle.poll_tick(cx)
+                .map(|_| Some(Ok(Frame::keep_alive().into_bytes())))
         });
-        let mut resp = poem::web::sse::SSE::new(events)
-            .keep_alive(KEEP_ALIVE)
-            .into_response();
-        // Proxies that buffer answers (nginx) must pass this one through as it comes.
-        resp.headers_mut()
-            .insert("X-Accel-Buffering", HeaderValue::from_static("no"));
-        resp
+        Response::builder()
+            .content_type("text/event-stream")
+            .header("Cache-Control", "no-cache")
+            // Proxies that buffer answers (nginx) must pass this one through as it comes.
+            .header("X-Accel-Buffering", "no")
+            .body(poem::Body::from_bytes_stream(bytes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::StreamExt;
+
+    #[tokio::test]
+    async fn frames_go_out_as_they_come_with_a_keep_alive_comment_only_when_quiet() {
+        let (tx, rx) = mpsc::channel(4);
+        let quiet = Duration::from_millis(200);
+        let resp = EventFrames::with_keep_alive(rx, quiet).into_response();
+        assert_eq!(
+            resp.headers().get("content-type").map(|v| v.as_bytes()),
+            Some(&b"text/event-stream"[..])
+        );
+        assert_eq!(
+            resp.headers()
+                .get("x-accel-buffering")
+                .map(|v| v.as_bytes()),
+            Some(&b"no"[..])
+        );
+        let mut body = resp.into_body().into_bytes_stream();
+        tx.send(Frame::retry()).await.unwrap();
+        let first = body.next().await.unwrap().unwrap();
+        assert_eq!(first, "retry: 2000\n\n");
+        // Frames closer together than the quiet time: no comment between them.
+        for i in 0..3 {
+            tokio::time::sleep(quiet / 2).await;
+            tx.send(Frame::event(&format!("p{i}"), "chat.renamed", "{}"))
+                .await
+                .unwrap();
+            let got = body.next().await.unwrap().unwrap();
+            assert!(got.starts_with(b"id: p"), "{got:?}");
+        }
+        // Then quiet: a comment after the quiet time, and the stream goes on.
+        let began = std::time::Instant::now();
+        assert_eq!(body.next().await.unwrap().unwrap(), ":\n\n");
+        assert!(began.elapsed() >= quiet / 2, "{:?}", began.elapsed());
+        drop(tx);
+        assert!(body.next().await.is_none(), "the stream ends with its task");
     }
 }

@@ -12,6 +12,7 @@
 //!   open on an instance at once ([`StreamSlots`]).
 
 use super::event_data::{self, RESET};
+use bytes::Bytes;
 use messenger_domain::{AccountId, Caller};
 use messenger_ports::{LiveFeed, LivePage, Messenger};
 use std::collections::HashMap;
@@ -34,20 +35,46 @@ const BATCH: u32 = 100;
 /// What `retry:` tells browsers: reconnect after about 2 s.
 pub const RETRY_MS: u64 = 2_000;
 
-/// One frame of a stream.
+/// One frame of a stream, encoded as it goes on the wire. An event's frame is encoded
+/// once per event and shared by every stream it goes to.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Frame {
+pub struct Frame(Bytes);
+
+impl Frame {
     /// `retry: <ms>`.
-    Retry,
-    /// `id`, `event`, `data`.
-    Event {
-        /// The position (the frame's `id`).
-        id: String,
-        /// The type (`event`).
-        kind: &'static str,
-        /// The JSON `data`, encoded.
-        data: Arc<str>,
-    },
+    pub fn retry() -> Self {
+        Self(Bytes::from(format!("retry: {RETRY_MS}\n\n")))
+    }
+
+    /// The keep-alive comment.
+    pub fn keep_alive() -> Self {
+        Self(Bytes::from_static(b":\n\n"))
+    }
+
+    /// An event: its `id`, `event` and `data` lines (`data` is one line of JSON).
+    pub fn event(id: &str, kind: &str, data: &str) -> Self {
+        Self(Bytes::from(sse_text(id, kind, data)))
+    }
+
+    /// The frame's bytes.
+    pub fn into_bytes(self) -> Bytes {
+        self.0
+    }
+}
+
+/// An event as Server-Sent Events text. Compact JSON has no line breaks, so `data` is one
+/// line.
+fn sse_text(id: &str, kind: &str, data: &str) -> String {
+    format!("id: {id}\nevent: {kind}\ndata: {data}\n\n")
+}
+
+/// Shared text as the bytes of a frame (no copy per stream).
+struct SharedText(Arc<str>);
+
+impl AsRef<[u8]> for SharedText {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
 }
 
 /// Open streams per account on this instance, with a ceiling.
@@ -125,7 +152,7 @@ pub fn spawn(
     let (tx, rx) = mpsc::channel(STREAM_BUFFER);
     tokio::spawn(async move {
         let _slot = slot;
-        if tx.send(Frame::Retry).await.is_err() {
+        if tx.send(Frame::retry()).await.is_err() {
             return;
         }
         let mut checked = Instant::now();
@@ -180,11 +207,11 @@ pub fn spawn(
 fn frames(messenger: &Messenger, page: &LivePage) -> Vec<Frame> {
     let mut frames = Vec::with_capacity(page.events.len() + 1);
     if page.reset {
-        frames.push(Frame::Event {
-            id: page.next.encode(),
-            kind: RESET,
-            data: Arc::from(event_data::reset_data().to_string()),
-        });
+        frames.push(Frame::event(
+            &page.next.encode(),
+            RESET,
+            &event_data::reset_data().to_string(),
+        ));
     }
     let now = messenger.now();
     for e in &page.events {
@@ -194,11 +221,14 @@ fn frames(messenger: &Messenger, page: &LivePage) -> Vec<Frame> {
             metrics::histogram!("messenger_event_delivery_lag_seconds")
                 .record(now.since(message.created_at).as_secs_f64());
         }
-        frames.push(Frame::Event {
-            id: e.logged.position.encode(),
-            kind: e.logged.event.type_name(),
-            data: e.encoded(|logged| event_data::data(&logged.event).to_string()),
+        let text = e.encoded(|logged| {
+            sse_text(
+                &logged.position.encode(),
+                logged.event.type_name(),
+                &event_data::data(&logged.event).to_string(),
+            )
         });
+        frames.push(Frame(Bytes::from_owner(SharedText(text))));
     }
     frames
 }
@@ -206,7 +236,7 @@ fn frames(messenger: &Messenger, page: &LivePage) -> Vec<Frame> {
 /// Hands one frame to the connection; `false` when the stream must end (the client went
 /// away, or kept a full buffer for `patience`).
 async fn deliver(tx: &mpsc::Sender<Frame>, frame: Frame, patience: Duration) -> bool {
-    let event = matches!(frame, Frame::Event { .. });
+    let event = frame.0.starts_with(b"id:");
     match tokio::time::timeout(patience, tx.send(frame)).await {
         Ok(Ok(())) => {
             if event {
@@ -221,18 +251,6 @@ async fn deliver(tx: &mpsc::Sender<Frame>, frame: Frame, patience: Duration) -> 
                 "event stream: the client did not read for {SLOW_READER:?}; disconnected"
             );
             false
-        }
-    }
-}
-
-impl Frame {
-    /// The frame as poem writes it.
-    pub fn into_sse(self) -> poem::web::sse::Event {
-        match self {
-            Frame::Retry => poem::web::sse::Event::retry(RETRY_MS),
-            Frame::Event { id, kind, data } => poem::web::sse::Event::message(&*data)
-                .event_type(kind)
-                .id(id),
         }
     }
 }
@@ -263,32 +281,38 @@ mod tests {
     async fn a_reader_that_leaves_the_buffer_full_is_dropped_and_a_gone_one_noticed() {
         let (tx, mut rx) = mpsc::channel(2);
         let patience = Duration::from_millis(50);
-        assert!(deliver(&tx, Frame::Retry, patience).await);
-        assert!(deliver(&tx, Frame::Retry, patience).await);
+        assert!(deliver(&tx, Frame::retry(), patience).await);
+        assert!(deliver(&tx, Frame::retry(), patience).await);
         let began = Instant::now();
         assert!(
-            !deliver(&tx, Frame::Retry, patience).await,
+            !deliver(&tx, Frame::retry(), patience).await,
             "a full buffer for longer than the patience ends the stream"
         );
         assert!(began.elapsed() >= patience);
         // A reader that takes frames keeps the stream going.
         assert!(rx.recv().await.is_some());
-        assert!(deliver(&tx, Frame::Retry, patience).await);
+        assert!(deliver(&tx, Frame::retry(), patience).await);
         drop(rx);
-        assert!(!deliver(&tx, Frame::Retry, patience).await, "a gone client");
+        assert!(
+            !deliver(&tx, Frame::retry(), patience).await,
+            "a gone client"
+        );
     }
 
     #[test]
     fn frames_are_written_as_sse() {
-        let frame = Frame::Event {
-            id: "p1".into(),
-            kind: "chat.renamed",
-            data: Arc::from(r#"{"chat":{"chat_id":"c","chat_name":"n"}}"#),
-        };
-        let text = frame.into_sse().to_string();
-        assert!(text.contains("id: p1\n"), "{text}");
-        assert!(text.contains("event: chat.renamed\n"), "{text}");
-        assert!(text.contains("data: {\"chat\""), "{text}");
-        assert_eq!(Frame::Retry.into_sse().to_string(), "retry: 2000\n\n");
+        let frame = Frame::event(
+            "p1",
+            "chat.renamed",
+            r#"{"chat":{"chat_id":"c","chat_name":"n"}}"#,
+        );
+        assert_eq!(
+            frame.into_bytes(),
+            "id: p1\nevent: chat.renamed\ndata: {\"chat\":{\"chat_id\":\"c\",\"chat_name\":\"n\"}}\n\n"
+        );
+        assert_eq!(Frame::retry().into_bytes(), "retry: 2000\n\n");
+        assert_eq!(Frame::keep_alive().into_bytes(), ":\n\n");
+        let shared = Frame(Bytes::from_owner(SharedText(Arc::from("id: x\n\n"))));
+        assert_eq!(shared.into_bytes(), "id: x\n\n");
     }
 }
