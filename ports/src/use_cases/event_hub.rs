@@ -186,6 +186,16 @@ impl HubState {
         self.every_chat.remove(&id);
     }
 
+    /// The registered streams of `account`.
+    fn streams_of(&self, account: AccountId) -> Vec<u64> {
+        self.by_account
+            .get(&account)
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect()
+    }
+
     /// Hands `event` to the streams that may want it, widening or narrowing routes by its
     /// membership change.
     fn dispatch(&mut self, event: &Arc<HubEvent>) {
@@ -197,14 +207,7 @@ impl HubState {
             let chat = e.chat_id();
             let change = e.membership();
             if let Some(change) = change.filter(|c| c.reads_after) {
-                let ids: Vec<u64> = self
-                    .by_account
-                    .get(&change.account)
-                    .into_iter()
-                    .flatten()
-                    .copied()
-                    .collect();
-                for id in ids {
+                for id in self.streams_of(change.account) {
                     self.add_chat(id, chat);
                 }
             }
@@ -230,14 +233,7 @@ impl HubState {
                 }
             }
             if let Some(change) = change.filter(|c| !c.reads_after) {
-                let ids: Vec<u64> = self
-                    .by_account
-                    .get(&change.account)
-                    .into_iter()
-                    .flatten()
-                    .copied()
-                    .collect();
-                for id in ids {
+                for id in self.streams_of(change.account) {
                     self.remove_chat(id, chat);
                 }
             }
