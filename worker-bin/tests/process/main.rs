@@ -77,18 +77,7 @@ async fn a_worker_killed_mid_task_leaves_it_to_another_which_completes_it_once()
         TaskStatus::Success,
         "worker B completed the task"
     );
-    let page = stack
-        .api
-        .search_results(
-            &stack.caller,
-            id,
-            CursorParam::Start,
-            Limit::search_hits(10).unwrap(),
-        )
-        .await
-        .unwrap();
-    let texts: Vec<_> = page.hits.iter().map(|h| h.text.as_str()).collect();
-    assert_eq!(texts, ["hello world 7"]);
+    assert_eq!(stack.hit_texts(id).await, ["hello world 7"]);
 
     // B's metrics: the task was a redelivery, processed once, completed once.
     let counted = eventually(Duration::from_secs(5), || async {

@@ -164,6 +164,21 @@ impl Stack {
         }
     }
 
+    /// The texts of the first hits of a finished task.
+    pub async fn hit_texts(&self, id: TaskId) -> Vec<String> {
+        let page = self
+            .api
+            .search_results(
+                &self.caller,
+                id,
+                messenger_domain::CursorParam::Start,
+                messenger_domain::Limit::search_hits(10).unwrap(),
+            )
+            .await
+            .unwrap();
+        page.hits.into_iter().map(|h| h.text).collect()
+    }
+
     /// Starts `messenger-worker` with this stack's environment, `changes` applied, and
     /// its endpoint on a free port.
     pub async fn spawn_worker(&self, changes: &[(&str, &str)]) -> WorkerProcess {

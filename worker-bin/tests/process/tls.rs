@@ -7,7 +7,7 @@
 //! certificate stops at once, saying why.
 
 use crate::support::{services, CaFiles, Stack};
-use messenger_domain::{CursorParam, Limit, TaskStatus};
+use messenger_domain::TaskStatus;
 use messenger_postgres::testing::TlsCluster;
 use messenger_rabbitmq::testing::TlsBroker;
 use messenger_redis::testing::TlsRedis;
@@ -58,18 +58,7 @@ async fn the_stack_runs_over_tls_to_every_backing_service() {
         TaskStatus::Success,
         "the worker ran the search"
     );
-    let page = stack
-        .api
-        .search_results(
-            &stack.caller,
-            id,
-            CursorParam::Start,
-            Limit::search_hits(10).unwrap(),
-        )
-        .await
-        .unwrap();
-    let texts: Vec<_> = page.hits.iter().map(|h| h.text.as_str()).collect();
-    assert_eq!(texts, ["hello world 7"]);
+    assert_eq!(stack.hit_texts(id).await, ["hello world 7"]);
     assert!(worker.terminate(), "the worker stops cleanly");
 
     // A worker that cannot trust the broker's certificate stops at once, saying why,
