@@ -52,24 +52,34 @@ fn broker(url: &str) -> String {
     }
 }
 
-#[tokio::test]
-async fn with_rabbitmq_down_starting_a_search_is_503_and_leaves_no_task() {
-    let Some(mut backend) = Backend::postgres_redis_rabbitmq() else {
-        return;
-    };
-    let url = backend.amqp_url.clone().unwrap();
+/// A stack whose RabbitMQ is reached through a proxy, with `adjust` applied to its options,
+/// one search already run through it (so the publisher's link is up), and the user who ran
+/// it; `None` when the backends are not there.
+async fn searched_through_proxy(
+    adjust: impl FnOnce(TestOptions) -> TestOptions,
+) -> Option<(TestApp, Proxy, Arc<RecordingIds>, User)> {
+    let mut backend = Backend::postgres_redis_rabbitmq()?;
+    let url = backend.amqp_url.clone()?;
     let proxy = Proxy::start(broker(&url)).await.unwrap();
     backend.amqp_url = Some(url.replacen(&broker(&url), &proxy.addr.to_string(), 1));
     if !backend.is_wired().await {
-        return;
+        return None;
     }
     let ids = Arc::new(RecordingIds::default());
-    let app = spawn_app(TestOptions::new(backend).with_ids(ids.clone())).await;
+    let app = spawn_app(adjust(TestOptions::new(backend).with_ids(ids.clone()))).await;
     let user = app.new_user().await;
     let (chat, member) = app.chat_with_member(&user).await;
     app.post_ok(&user, &chat, &member, "hello world").await;
     let task = app.start_search_ok(&user, "hello").await;
     assert_eq!(app.wait_for_search(&user, &task).await, "SUCCESS");
+    Some((app, proxy, ids, user))
+}
+
+#[tokio::test]
+async fn with_rabbitmq_down_starting_a_search_is_503_and_leaves_no_task() {
+    let Some((app, proxy, ids, user)) = searched_through_proxy(|o| o).await else {
+        return;
+    };
 
     // The broker goes silent (as in a partition or a dead host).
     proxy.blackhole();
@@ -119,26 +129,12 @@ const BUDGET: Duration = Duration::from_millis(250);
 
 #[tokio::test]
 async fn a_publish_to_a_silent_broker_takes_only_what_the_requests_budget_has_left() {
-    let Some(mut backend) = Backend::postgres_redis_rabbitmq() else {
+    // Connected: the publisher's link is up when the broker goes silent.
+    let Some((app, proxy, ids, user)) =
+        searched_through_proxy(|o| o.with(|c| c.server.dependency_timeout = BUDGET)).await
+    else {
         return;
     };
-    let url = backend.amqp_url.clone().unwrap();
-    let proxy = Proxy::start(broker(&url)).await.unwrap();
-    backend.amqp_url = Some(url.replacen(&broker(&url), &proxy.addr.to_string(), 1));
-    if !backend.is_wired().await {
-        return;
-    }
-    let ids = Arc::new(RecordingIds::default());
-    let options = TestOptions::new(backend)
-        .with_ids(ids.clone())
-        .with(|c| c.server.dependency_timeout = BUDGET);
-    let app = spawn_app(options).await;
-    let user = app.new_user().await;
-    let (chat, member) = app.chat_with_member(&user).await;
-    app.post_ok(&user, &chat, &member, "hello world").await;
-    // Connected: the publisher's link is up when the broker goes silent.
-    let task = app.start_search_ok(&user, "hello").await;
-    assert_eq!(app.wait_for_search(&user, &task).await, "SUCCESS");
 
     proxy.blackhole();
     let before = ids.issued().len();
