@@ -200,7 +200,7 @@ impl HubState {
     /// membership change.
     fn dispatch(&mut self, event: &Arc<HubEvent>) {
         let e = &event.logged.event;
-        let mut targets: Vec<u64> = Vec::new();
+        let mut targets: HashSet<u64> = HashSet::new();
         if let Some(owner) = e.private_to() {
             targets.extend(self.by_account.get(&owner).into_iter().flatten());
         } else {
@@ -211,26 +211,17 @@ impl HubState {
                     self.add_chat(id, chat);
                 }
             }
-            let mut seen = HashSet::new();
-            for id in self
-                .by_chat
-                .get(&chat)
-                .into_iter()
-                .flatten()
-                .chain(self.every_chat.iter())
-            {
-                if seen.insert(*id) {
-                    targets.push(*id);
-                }
-            }
+            targets.extend(
+                self.by_chat
+                    .get(&chat)
+                    .into_iter()
+                    .flatten()
+                    .chain(self.every_chat.iter()),
+            );
             if let Some(change) = change {
                 // The account's own streams learn of its join or removal even when the
                 // chat was not in their route.
-                for id in self.by_account.get(&change.account).into_iter().flatten() {
-                    if seen.insert(*id) {
-                        targets.push(*id);
-                    }
-                }
+                targets.extend(self.by_account.get(&change.account).into_iter().flatten());
             }
             if let Some(change) = change.filter(|c| !c.reads_after) {
                 for id in self.streams_of(change.account) {
