@@ -11,15 +11,19 @@
 //!
 //! Every batch is one transaction that first takes the chat's advisory lock (see
 //! `events`); each stored post records its `message.created` at its place in the batch.
+//! Its statements, `BEGIN` to `COMMIT`, go to the server in one flight: one round trip
+//! per batch, not four or more.
 
-use crate::events::lock_chat;
-use crate::messages::{append_one, Appended, Post, Statements};
+use crate::messages::{flight, outcome, Answer, Appended, Post, Statements};
 use crate::PgStore;
-use futures_util::future::try_join_all;
+use futures_util::future::{maybe_done, BoxFuture, MaybeDone};
 use messenger_ports::{PortError, PortResult};
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
 use std::sync::{Mutex, PoisonError};
+use std::task::Poll;
 use tokio::sync::oneshot;
 use tokio::time::timeout_at;
 use uuid::Uuid;
@@ -104,44 +108,53 @@ async fn run(store: &PgStore, batch: Vec<Pending>) {
 
 async fn store_all(store: &PgStore, chat: Uuid, posts: &[Post]) -> PortResult<Vec<Appended>> {
     let (deadline, _call) = store.db.deadline();
-    let mut client = store.db.checkout(deadline).await?;
+    let client = store.db.checkout(deadline).await?;
     let outcome = timeout_at(deadline, async {
         let st = Statements::prepare(&client).await?;
-        let tx = client.transaction().await?;
-        // Before any write: the chat's transactions take their ids in commit order.
-        lock_chat(&tx, chat).await?;
-        // Posts without a key are sent without waiting for each other's answers (the
-        // connection keeps their order); a post with a key waits for its key's answer.
+        let answers = in_order(flight(&client, &st, chat, posts)).await;
+        // A failed statement aborts the transaction (its `COMMIT` then rolls back): the
+        // first error is the batch's.
+        let mut answers = answers.into_iter().collect::<Result<Vec<_>, _>>()?.into_iter();
+        let _begin = answers.next();
+        let _lock = answers.next();
         let mut results = Vec::with_capacity(posts.len());
-        let mut rest = posts;
-        while let Some(first) = rest.first() {
-            let n = if first.key.is_some() {
-                1
-            } else {
-                rest.iter()
-                    .position(|p| p.key.is_some())
-                    .unwrap_or(rest.len())
+        for p in posts {
+            let key_stored = match p.key {
+                Some(_) => matches!(answers.next(), Some(Answer::Changed(1))),
+                None => false,
             };
-            let (run, after) = rest.split_at(n);
-            let first = results.len();
-            results.extend(
-                try_join_all(run.iter().enumerate().map(|(i, p)| {
-                    // The event's ordinal in the transaction: the post's place in the batch.
-                    let ord = i32::try_from(first + i).unwrap_or(i32::MAX);
-                    append_one(&tx, &st, p, ord)
-                }))
-                .await?,
-            );
-            rest = after;
+            let row = match answers.next() {
+                Some(Answer::Row(row)) => row,
+                _ => None,
+            };
+            results.push(outcome(&client, &st, p, key_stored, row).await?);
         }
-        // The chat does not exist: nothing of the batch may stay (keys included).
-        if results.iter().any(|r| matches!(r, Appended::NoChat)) {
-            tx.rollback().await?;
-            return Ok(posts.iter().map(|_| Appended::NoChat).collect());
-        }
-        tx.commit().await?;
         Ok(results)
     })
     .await;
     Ok(store.db.settle(client, outcome)?)
+}
+
+/// Awaits every request, sending them in the given order: the driver sends a request when
+/// its future is first polled (and pipelines what is sent), so each is polled once, in
+/// order, before any is polled again.
+async fn in_order<T>(requests: Vec<BoxFuture<'_, T>>) -> Vec<T> {
+    let mut pending: Vec<MaybeDone<BoxFuture<'_, T>>> =
+        requests.into_iter().map(maybe_done).collect();
+    poll_fn(|cx| {
+        let mut done = true;
+        for request in &mut pending {
+            done &= Pin::new(request).poll(cx).is_ready();
+        }
+        if done {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
+    pending
+        .iter_mut()
+        .filter_map(|request| Pin::new(request).take_output())
+        .collect()
 }

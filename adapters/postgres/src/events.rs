@@ -34,12 +34,17 @@ pub(crate) async fn lock_chat<C: GenericClient + Sync>(
     client: &C,
     chat: Uuid,
 ) -> Result<(), tokio_postgres::Error> {
+    let st = client.prepare_cached(LOCK_CHAT).await?;
+    client.execute(&st, &[&lock_key(chat)]).await.map(drop)
+}
+
+/// The statement of [`lock_chat`], with [`lock_key`] as its parameter.
+pub(crate) const LOCK_CHAT: &str = "SELECT pg_advisory_xact_lock($1)";
+
+/// The advisory lock key of `chat`.
+pub(crate) fn lock_key(chat: Uuid) -> i64 {
     let (hi, lo) = chat.as_u64_pair();
-    let key = (hi ^ lo) as i64;
-    let st = client
-        .prepare_cached("SELECT pg_advisory_xact_lock($1)")
-        .await?;
-    client.execute(&st, &[&key]).await.map(drop)
+    (hi ^ lo) as i64
 }
 
 /// The events after `$1` below the horizon, at most `$2`, with their messages; one row

@@ -7,34 +7,40 @@
 //!
 //! An idempotency key is inserted first, in the same transaction, with `ON CONFLICT DO
 //! NOTHING`: a duplicate arriving while the first is uncommitted waits on the key's index
-//! entry until the first commits (then reads it and replays) or rolls back (then stores);
-//! a duplicate in the same batch sees the first's key at once and replays.
+//! entry until the first commits or rolls back (then stores). The message's statement
+//! stores only when the key row now names this message, so a duplicate (committed before,
+//! or earlier in the same batch) stores nothing and is answered from the key after the
+//! commit. A key is stored only for an existing chat.
 //!
-//! Concurrent posts to one chat share a transaction (`append_batch`); `append_one` holds
-//! every statement of one post. Each stored message records its `message.created` event,
-//! which refers to the message's row (the text is not stored twice).
+//! Concurrent posts to one chat share a transaction (`append_batch`), whose statements are
+//! sent in one flight. Each stored message records its `message.created` event, which
+//! refers to the message's row (the text is not stored twice).
 
 use crate::append_batch::submit;
 use crate::convert::{seq, seq_param, uuid, RowExt};
+use crate::events::{lock_key, LOCK_CHAT};
 use crate::search::tsvector_literal;
 use crate::PgStore;
 use async_trait::async_trait;
-use deadpool_postgres::GenericClient;
+use futures_util::future::BoxFuture;
 use messenger_domain::{ChatId, MemberId, Message, MessageId, Timestamp};
 use messenger_ports::{AppendOutcome, MessagePage, Messages, NewMessage, PortError, PortResult};
 use tokio::time::timeout_at;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Error, Statement};
+use tokio_postgres::{Client, Error, Row, Statement};
 use uuid::Uuid;
 
 /// Takes the chat's next sequence number, stores the message with it and records its
 /// `message.created` (referring to the message's row, at ordinal `$9` of the transaction),
-/// in one statement; no row when the chat does not exist.
+/// in one statement; no row when the chat does not exist, or when the post has a key
+/// (`$10`, `$11`: scope and key) whose row names another message.
 const INSERT_MESSAGE: &str = "\
     WITH c AS (\
         UPDATE chats SET last_seq = last_seq + 1, \
                          last_created_at = greatest(last_created_at, $6) \
-        WHERE id = $1 \
+        WHERE id = $1 AND ($10::text IS NULL OR EXISTS (\
+            SELECT 1 FROM idempotency_keys \
+            WHERE chat_id = $1 AND scope = $10 AND key = $11 AND message_id = $2)) \
         RETURNING last_seq, last_created_at), \
     m AS (\
         INSERT INTO messages \
@@ -47,13 +53,19 @@ const INSERT_MESSAGE: &str = "\
         SELECT event_pos($9), event_now(), 1, $1, seq FROM m) \
     SELECT seq, created_at FROM m";
 
+/// Nothing when the key exists, or when the chat does not.
 const INSERT_KEY: &str = "\
     INSERT INTO idempotency_keys (chat_id, scope, key, fingerprint, message_id, created_at) \
-    VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING";
+    SELECT $1::uuid, $2::text, $3::text, $4::bytea, $5::uuid, $6::bigint \
+    WHERE EXISTS (SELECT 1 FROM chats WHERE id = $1) \
+    ON CONFLICT DO NOTHING";
 
+/// The key's fingerprint and message (both null when the key is gone); no row when the
+/// chat does not exist.
 const READ_KEY: &str = "\
-    SELECT fingerprint, message_id FROM idempotency_keys \
-    WHERE chat_id = $1 AND scope = $2 AND key = $3";
+    SELECT k.fingerprint, k.message_id FROM chats c \
+    LEFT JOIN idempotency_keys k ON k.chat_id = c.id AND k.scope = $2 AND k.key = $3 \
+    WHERE c.id = $1";
 
 /// One statement, so `last_seq` and the messages come from the same snapshot.
 const PAGE_AFTER: &str = "\
@@ -117,6 +129,7 @@ impl Post {
 
 /// The statements of an append, prepared on the connection.
 pub(crate) struct Statements {
+    lock: Statement,
     insert: Statement,
     insert_key: Statement,
     read_key: Statement,
@@ -125,6 +138,7 @@ pub(crate) struct Statements {
 impl Statements {
     pub(crate) async fn prepare(client: &deadpool_postgres::Client) -> Result<Self, Error> {
         Ok(Self {
+            lock: client.prepare_cached(LOCK_CHAT).await?,
             insert: client.prepare_cached(INSERT_MESSAGE).await?,
             insert_key: client.prepare_cached(INSERT_KEY).await?,
             read_key: client.prepare_cached(READ_KEY).await?,
@@ -132,54 +146,104 @@ impl Statements {
     }
 }
 
-/// Every statement of one post, in the transaction of its batch (or alone, for a post
-/// without a key): the idempotency key first, then the message. A key already stored
-/// (committed, or earlier in this batch) leaves the transaction as it was.
-pub(crate) async fn append_one<C: GenericClient + Sync>(
-    client: &C,
+/// The answer to one request of a batch's flight.
+pub(crate) enum Answer {
+    /// A statement without rows (or `BEGIN`/`COMMIT`): the rows it changed.
+    Changed(u64),
+    /// The message statement's row (none: nothing stored).
+    Row(Option<Row>),
+}
+
+type Request<'a> = BoxFuture<'a, Result<Answer, Error>>;
+
+/// Every request of one batch, in the order they must run: `BEGIN`, the chat's advisory
+/// lock (before any write, see `events`), each post's key (if any) and message, `COMMIT`.
+pub(crate) fn flight<'a>(
+    client: &'a Client,
+    st: &'a Statements,
+    chat: Uuid,
+    posts: &'a [Post],
+) -> Vec<Request<'a>> {
+    let mut requests: Vec<Request<'a>> = Vec::with_capacity(posts.len() * 2 + 3);
+    requests.push(Box::pin(async move {
+        client.batch_execute("BEGIN").await.map(|()| Answer::Changed(0))
+    }));
+    requests.push(Box::pin(async move {
+        let key = lock_key(chat);
+        client.execute(&st.lock, &[&key]).await.map(Answer::Changed)
+    }));
+    for (i, p) in posts.iter().enumerate() {
+        if let Some((scope, key, fingerprint)) = &p.key {
+            requests.push(Box::pin(async move {
+                let fingerprint = &fingerprint[..];
+                let params: [&(dyn ToSql + Sync); 6] =
+                    [&p.chat, scope, key, &fingerprint, &p.id, &p.now];
+                client.execute(&st.insert_key, &params).await.map(Answer::Changed)
+            }));
+        }
+        // The event's ordinal in the transaction: the post's place in the batch.
+        let ord = i32::try_from(i).unwrap_or(i32::MAX);
+        requests.push(Box::pin(async move {
+            let (scope, key) = match &p.key {
+                Some((scope, key, _)) => (Some(scope.as_str()), Some(key.as_str())),
+                None => (None, None),
+            };
+            let params: [&(dyn ToSql + Sync); 11] = [
+                &p.chat,
+                &p.id,
+                &p.user,
+                &p.user_name,
+                &p.text,
+                &p.now,
+                &p.words,
+                &p.truncated,
+                &ord,
+                &scope,
+                &key,
+            ];
+            client.query_opt(&st.insert, &params).await.map(Answer::Row)
+        }));
+    }
+    requests.push(Box::pin(async move {
+        client.batch_execute("COMMIT").await.map(|()| Answer::Changed(0))
+    }));
+    requests
+}
+
+/// What a post of a committed flight came to: its message row, or, when none, whether its
+/// key was stored (then the chat does not exist) or was there already.
+pub(crate) async fn outcome(
+    client: &Client,
     st: &Statements,
     p: &Post,
-    ord: i32,
+    key_stored: bool,
+    row: Option<Row>,
 ) -> Result<Appended, Error> {
-    if let Some((scope, key, fingerprint)) = &p.key {
-        let fingerprint = &fingerprint[..];
-        let inserted = client
-            .execute(
-                &st.insert_key,
-                &[&p.chat, scope, key, &fingerprint, &p.id, &p.now],
-            )
-            .await?;
-        if inserted == 0 {
-            // A committed first attempt (the insert waited for it if it was running).
-            let row = client
-                .query_opt(&st.read_key, &[&p.chat, scope, key])
-                .await?;
-            return Ok(match row {
-                Some(row) => Appended::KeySeen {
-                    fingerprint: row.try_get(0)?,
-                    message_id: row.try_get(1)?,
-                },
-                None => Appended::KeyVanished,
-            });
-        }
-    }
-    let params: [&(dyn ToSql + Sync); 9] = [
-        &p.chat,
-        &p.id,
-        &p.user,
-        &p.user_name,
-        &p.text,
-        &p.now,
-        &p.words,
-        &p.truncated,
-        &ord,
-    ];
-    Ok(match client.query_opt(&st.insert, &params).await? {
-        Some(row) => Appended::Stored {
+    if let Some(row) = row {
+        return Ok(Appended::Stored {
             seq: row.try_get(0)?,
             created_at: row.try_get(1)?,
+        });
+    }
+    let Some((scope, key, _)) = p.key.as_ref().filter(|_| !key_stored) else {
+        return Ok(Appended::NoChat);
+    };
+    // Taken by a committed attempt, or earlier in this batch (committed now too).
+    let Some(row) = client
+        .query_opt(&st.read_key, &[&p.chat, scope, key])
+        .await?
+    else {
+        return Ok(Appended::NoChat);
+    };
+    let fingerprint: Option<Vec<u8>> = row.try_get(0)?;
+    let message_id: Option<Uuid> = row.try_get(1)?;
+    Ok(match fingerprint.zip(message_id) {
+        Some((fingerprint, message_id)) => Appended::KeySeen {
+            fingerprint,
+            message_id,
         },
-        None => Appended::NoChat,
+        // Purged between the conflict and this read.
+        None => Appended::KeyVanished,
     })
 }
 
