@@ -12,9 +12,10 @@
 //! Every batch is one transaction that first takes the chat's advisory lock (see
 //! `events`); each stored post records its `message.created` at its place in the batch.
 //! Its statements, `BEGIN` to `COMMIT`, go to the server in one flight: one round trip
-//! per batch, not four or more.
+//! per batch, not four or more. A lone post without a key is a single statement that takes
+//! the lock itself.
 
-use crate::messages::{flight, outcome, Answer, Appended, Post, Statements};
+use crate::messages::{alone, flight, outcome, Answer, Appended, Post, Statements};
 use crate::PgStore;
 use futures_util::future::{maybe_done, BoxFuture, MaybeDone};
 use messenger_ports::{PortError, PortResult};
@@ -115,8 +116,10 @@ async fn store_all(store: &PgStore, chat: Uuid, posts: &[Post]) -> PortResult<Ve
         // A failed statement aborts the transaction (its `COMMIT` then rolls back): the
         // first error is the batch's.
         let mut answers = answers.into_iter().collect::<Result<Vec<_>, _>>()?.into_iter();
-        let _begin = answers.next();
-        let _lock = answers.next();
+        if !alone(posts) {
+            let _begin = answers.next();
+            let _lock = answers.next();
+        }
         let mut results = Vec::with_capacity(posts.len());
         for p in posts {
             let key_stored = match p.key {

@@ -33,12 +33,17 @@ use uuid::Uuid;
 /// Takes the chat's next sequence number, stores the message with it and records its
 /// `message.created` (referring to the message's row, at ordinal `$9` of the transaction),
 /// in one statement; no row when the chat does not exist, or when the post has a key
-/// (`$10`, `$11`: scope and key) whose row names another message.
+/// (`$10`, `$11`: scope and key) whose row names another message. With `$12`, it first
+/// takes the chat's advisory lock of that key, before its first write (a lone post is then
+/// one statement, outside any transaction block).
 const INSERT_MESSAGE: &str = "\
-    WITH c AS (\
+    WITH l AS (SELECT pg_advisory_xact_lock($12::bigint) WHERE $12::bigint IS NOT NULL), \
+    c AS (\
         UPDATE chats SET last_seq = last_seq + 1, \
                          last_created_at = greatest(last_created_at, $6) \
-        WHERE id = $1 AND ($10::text IS NULL OR EXISTS (\
+        WHERE id = $1 \
+          AND ($12::bigint IS NULL OR EXISTS (SELECT 1 FROM l)) \
+          AND ($10::text IS NULL OR EXISTS (\
             SELECT 1 FROM idempotency_keys \
             WHERE chat_id = $1 AND scope = $10 AND key = $11 AND message_id = $2)) \
         RETURNING last_seq, last_created_at), \
@@ -156,8 +161,15 @@ pub(crate) enum Answer {
 
 type Request<'a> = BoxFuture<'a, Result<Answer, Error>>;
 
+/// Whether a batch is a lone post without a key: one statement that takes the chat's lock
+/// itself, with no transaction block around it.
+pub(crate) fn alone(posts: &[Post]) -> bool {
+    matches!(posts, [p] if p.key.is_none())
+}
+
 /// Every request of one batch, in the order they must run: `BEGIN`, the chat's advisory
-/// lock (before any write, see `events`), each post's key (if any) and message, `COMMIT`.
+/// lock (before any write, see `events`), each post's key (if any) and message, `COMMIT`;
+/// or, when the batch is [`alone`], the message's statement only.
 pub(crate) fn flight<'a>(
     client: &'a Client,
     st: &'a Statements,
@@ -165,13 +177,17 @@ pub(crate) fn flight<'a>(
     posts: &'a [Post],
 ) -> Vec<Request<'a>> {
     let mut requests: Vec<Request<'a>> = Vec::with_capacity(posts.len() * 2 + 3);
-    requests.push(Box::pin(async move {
-        client.batch_execute("BEGIN").await.map(|()| Answer::Changed(0))
-    }));
-    requests.push(Box::pin(async move {
-        let key = lock_key(chat);
-        client.execute(&st.lock, &[&key]).await.map(Answer::Changed)
-    }));
+    let lone = alone(posts);
+    if !lone {
+        requests.push(Box::pin(async move {
+            client.batch_execute("BEGIN").await.map(|()| Answer::Changed(0))
+        }));
+        requests.push(Box::pin(async move {
+            let key = lock_key(chat);
+            client.execute(&st.lock, &[&key]).await.map(Answer::Changed)
+        }));
+    }
+    let locks_itself = lone.then(|| lock_key(chat));
     for (i, p) in posts.iter().enumerate() {
         if let Some((scope, key, fingerprint)) = &p.key {
             requests.push(Box::pin(async move {
@@ -188,7 +204,7 @@ pub(crate) fn flight<'a>(
                 Some((scope, key, _)) => (Some(scope.as_str()), Some(key.as_str())),
                 None => (None, None),
             };
-            let params: [&(dyn ToSql + Sync); 11] = [
+            let params: [&(dyn ToSql + Sync); 12] = [
                 &p.chat,
                 &p.id,
                 &p.user,
@@ -200,13 +216,16 @@ pub(crate) fn flight<'a>(
                 &ord,
                 &scope,
                 &key,
+                &locks_itself,
             ];
             client.query_opt(&st.insert, &params).await.map(Answer::Row)
         }));
     }
-    requests.push(Box::pin(async move {
-        client.batch_execute("COMMIT").await.map(|()| Answer::Changed(0))
-    }));
+    if !lone {
+        requests.push(Box::pin(async move {
+            client.batch_execute("COMMIT").await.map(|()| Answer::Changed(0))
+        }));
+    }
     requests
 }
 
