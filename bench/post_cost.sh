@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# What one POST costs PostgreSQL, part by part, with the service out of the way: pgbench
+# runs the statements a post sends (32 clients, each into a chat of its own, prepared
+# statements, synchronous commit), then the same with one part taken away at a time:
+#   1. single-row INSERT into a bare table (bench/writes.sh's limit);
+#   2. a lone post as the service sends it: the member check, then one statement that takes
+#      the chat's advisory lock, the sequence number, and stores the message and its
+#      `message.created` event;
+#   3. the same in a transaction block, as a batch of posts sends it: the member check,
+#      BEGIN, the lock, the insert statement, COMMIT (each its own round trip here);
+#   4. 2 without the member check;
+#   5. also without the search index (GIN on `messages.words`);
+#   6. also without the read-marker trigger;
+#   7. also without the event row;
+#   8. also without the `(created_at, id)` index.
+# Each step prints tps and its ratio to step 1. The schema is the service's own: a fresh
+# messenger-api migrates it and sets up 32 chats (one member each) over the API, then
+# stops; everything is dropped at the end (also on error or Ctrl-C). Only 127.0.0.1.
+# DURATION (8) is each pgbench run in seconds; BIN_DIR and DATABASE_URL_BENCH as in
+# bench/writes.sh.
+set -euo pipefail
+export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning"
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+bin=${BIN_DIR:-${CARGO_TARGET_DIR:-$repo/target}/release}
+api=$bin/messenger-api
+bench=$bin/messenger-bench
+db=${DATABASE_URL_BENCH:-postgres://root@127.0.0.1:5432/test}
+secs=${DURATION:-8}
+out=$(mktemp -d /tmp/messenger-post-cost.XXXXXX)
+schema=bench_post_cost_$$
+for exe in "$api" "$bench"; do
+    [[ -x "$exe" ]] || { echo "no $exe (build it, or set BIN_DIR)" >&2; exit 2; }
+done
+
+api_pid=""
+cleanup() {
+    if [[ -n "$api_pid" ]] && kill -0 "$api_pid" 2>/dev/null; then
+        kill -TERM "$api_pid"
+        wait "$api_pid" 2>/dev/null || true
+    fi
+    psql -q "$db" -c "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1 || true
+    rm -rf "$out"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# The service's schema, and 32 chats with a member each (the post scenario's fixture).
+port=$("$bench" free-port)
+(cd "$out" && exec env -i PATH="$PATH" HOME="$HOME" HOST=127.0.0.1 PORT="$port" \
+    DATABASE_URL="$db" DATABASE_SCHEMA="$schema" NGINX_THROTTLING=y \
+    REGISTER_LIMIT_PER_MIN=10000 RUST_LOG=warn "$api" >"$out/api.log" 2>&1) &
+api_pid=$!
+timeout 2m "$bench" run --url "http://127.0.0.1:$port" --scenarios post --post-chats 32 \
+    --duration 1s >"$out/setup.txt"
+kill -TERM "$api_pid"
+wait "$api_pid" 2>/dev/null || true
+api_pid=""
+
+sql() { psql -q -v ON_ERROR_STOP=1 "$db" -c "SET search_path = $schema" -c "$1"; }
+sql "CREATE TABLE bench_plain (id bigserial PRIMARY KEY, client int NOT NULL, text text NOT NULL)"
+# Client k of pgbench (0-based) posts as the member of the chat numbered k.
+sql "CREATE TABLE bench_targets AS
+     SELECT (row_number() OVER (ORDER BY m.chat_id) - 1)::int AS n, m.chat_id, m.id AS member
+     FROM (SELECT DISTINCT ON (chat_id) chat_id, id FROM members ORDER BY chat_id, id) m
+     LIMIT 32"
+count=$(psql -Atq "$db" -c "SELECT count(*) FROM $schema.bench_targets")
+[[ "$count" == 32 ]] || { echo "expected 32 chats, found $count" >&2; exit 1; }
+
+text="benchmark alpha message 000000 tag7 lorem ipsum dolor sit amet consectetur adipiscing elit"
+words="'alpha':2 'amet':10 'benchmark':1 'consectetur':11 'dolor':8 'elit':13 'ipsum':7 'lorem':6 'message':3 'sit':9 'tag7':5"
+target="SELECT chat_id AS chat, member FROM bench_targets WHERE n = :client_id \\gset"
+member="SELECT chat_id, id, account_id, name, joined_at FROM members WHERE chat_id = :chat AND id = :member AND active;"
+insert() { # $1: with the event row (yes/no), $2: the statement takes the lock (yes/no)
+    local event="" lock="" locked=""
+    [[ "$1" == yes ]] && event=", e AS (INSERT INTO events (pos, at, kind, chat_id, seq) SELECT event_pos(0), event_now(), 1, :chat, seq FROM m)"
+    [[ "$2" == yes ]] && lock="l AS (SELECT pg_advisory_xact_lock(hashtext(:chat))), " \
+        && locked=" AND EXISTS (SELECT 1 FROM l)"
+    echo "WITH ${lock}c AS (UPDATE chats SET last_seq = last_seq + 1, last_created_at = greatest(last_created_at, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint) WHERE id = :chat$locked RETURNING last_seq, last_created_at), m AS (INSERT INTO messages (chat_id, seq, id, user_id, user_name, text, created_at, words, words_truncated) SELECT :chat, c.last_seq, gen_random_uuid(), :member, 'poster', '$text', c.last_created_at, '$(sed "s/'/''/g" <<<"$words")'::text::tsvector, false FROM c RETURNING seq, created_at)$event SELECT seq, created_at FROM m;"
+}
+lock="SELECT pg_advisory_xact_lock(hashtext(:chat));"
+
+run() { # $1: label, $2: script
+    printf '%s\n' "$2" >"$out/script.sql"
+    timeout $((secs + 60)) env PGOPTIONS="$PGOPTIONS -c search_path=$schema" \
+        pgbench -n -M prepared -c 32 -j 2 -T "$secs" -f "$out/script.sql" "$db" >"$out/pgbench.txt" 2>&1 \
+        || { cat "$out/pgbench.txt" >&2; exit 1; }
+    tps=$(awk '/^tps = / { printf "%.0f", $3; exit }' "$out/pgbench.txt")
+    [[ -z "${base:-}" ]] && base=$tps
+    printf '%-62s %8s tps  %5.2f  (load %s)\n' "$1" "$tps" "$(awk -v a="$tps" -v b="$base" 'BEGIN { print a / b }')" \
+        "$(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
+echo "bench/post_cost.sh at $(date -u +%FT%TZ), $(nproc) cores, pgbench ${secs} s, 32 clients"
+run "1. single-row INSERT (bench/writes.sh's limit)" \
+    "INSERT INTO bench_plain (client, text) VALUES (:client_id, '$text');"
+run "2. a lone post as sent: member check, one locking statement" \
+    "$target
+$member
+$(insert yes yes)"
+run "3. a post in a block: member check, BEGIN, lock, insert, COMMIT" \
+    "$target
+$member
+BEGIN;
+$lock
+$(insert yes no)
+COMMIT;"
+run "4. 2 without the member check" "$target
+$(insert yes yes)"
+sql "DROP INDEX messages_words_idx"
+run "5. ... without the search index (GIN)" "$target
+$(insert yes yes)"
+sql "DROP TRIGGER messages_posted ON messages"
+run "6. ... without the read-marker trigger" "$target
+$(insert yes yes)"
+run "7. ... without the event row" "$target
+$(insert no yes)"
+sql "DROP INDEX messages_created_at_idx"
+run "8. ... without the (created_at, id) index" "$target
+$(insert no yes)"
