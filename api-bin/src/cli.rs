@@ -1,6 +1,7 @@
 //! The command line: `serve` (the default), `healthcheck` (for the container) and
 //! `migrate up|down|status` (PostgreSQL). Every setting comes from the environment (or the
-//! matching `--flag`); `messenger-api --help` lists them all.
+//! matching `--flag`); `messenger-api --help` lists them all. A build without the
+//! `postgres` feature keeps the `migrate` command, which then says what is missing.
 
 use clap::{Parser, Subcommand};
 use messenger_wiring::{Config, RawConfig};
@@ -56,7 +57,14 @@ pub enum MigrateError {
     /// There is no database to migrate.
     #[error("PostgreSQL is not configured: set DATABASE_URL (or POSTGRES_HOSTS) to migrate")]
     NotConfigured,
+    /// This binary was built without PostgreSQL (`--no-default-features`).
+    #[error(
+        "migrate needs PostgreSQL, but this messenger-api was built without PostgreSQL \
+         support: build it with the default features (or `--features postgres`)"
+    )]
+    NotBuiltIn,
     /// The runner failed (unreachable database, a failed or changed migration).
+    #[cfg(feature = "postgres")]
     #[error(transparent)]
     Migrate(#[from] messenger_postgres::MigrateError),
 }
@@ -65,6 +73,7 @@ pub enum MigrateError {
 ///
 /// # Errors
 /// [`MigrateError`] when there is nothing to migrate or it cannot be reached.
+#[cfg(feature = "postgres")]
 pub async fn migrate(config: &Config, action: MigrateAction) -> Result<(), MigrateError> {
     use messenger_postgres::{DownSteps, Migrator, MIGRATIONS};
     let Some(pg) = config.storage.pg() else {
@@ -108,4 +117,13 @@ pub async fn migrate(config: &Config, action: MigrateAction) -> Result<(), Migra
         }
     }
     Ok(())
+}
+
+/// A build without PostgreSQL has nothing to migrate with.
+///
+/// # Errors
+/// Always [`MigrateError::NotBuiltIn`].
+#[cfg(not(feature = "postgres"))]
+pub async fn migrate(_config: &Config, _action: MigrateAction) -> Result<(), MigrateError> {
+    Err(MigrateError::NotBuiltIn)
 }

@@ -6,9 +6,16 @@
 //! Adding a backend means adding a branch to one of these functions (PostgreSQL in
 //! [`repositories`], Redis in [`caches`], [`limiters`] and [`tasks`], RabbitMQ in
 //! [`tasks`]); nothing else in the crate changes.
+//!
+//! Each backend is a cargo feature. Without it, its configuration variant does not exist,
+//! so its branch is compiled out with it (`#[cfg]` on the branch); the Redis ports, chosen
+//! in several places from one client, are made in [`on_redis`], whose client a build
+//! without Redis replaces by a type with no value.
 
 use crate::background::{Background, Housekeeping};
-use crate::config::{needs_shared_stores, CacheType, Config, Queue, SharedState, Storage};
+#[cfg(feature = "rabbitmq")]
+use crate::config::{needs_shared_stores, Queue};
+use crate::config::{CacheType, Config, SharedState, Storage};
 use crate::metered;
 use crate::{Overrides, StartError};
 use messenger_memory::{
@@ -20,17 +27,17 @@ use messenger_ports::{
     MessageSearch, Messages, Messenger, PageCache, PasswordHasher, Ports, RateLimiter,
     SessionCache, Sessions, TaskConsumer, TaskQueue, TaskStore,
 };
+#[cfg(feature = "postgres")]
 use messenger_postgres::{PgEventBus, PgStore};
+#[cfg(feature = "rabbitmq")]
 use messenger_rabbitmq::{AmqpConfig, AmqpError, AmqpTaskQueue};
-use messenger_redis::{
-    FallbackAttempts, FallbackLimiter, RedisAttempts, RedisPageCache, RedisRateLimiter,
-    RedisSessionCache, RedisStore, RedisTaskStore,
-};
+use on_redis::RedisStore;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// How long start-up waits for PostgreSQL to answer (a database starting next to the
 /// service), retrying with backoff, before giving up.
+#[cfg(feature = "postgres")]
 const DATABASE_WAIT: Duration = Duration::from_secs(30);
 
 /// How long a login or registration waits for a password-hashing permit before 503.
@@ -148,6 +155,7 @@ fn system(config: &Config, overrides: Overrides) -> System {
 async fn repositories(config: &Config, system: &System) -> Result<Repositories, StartError> {
     match &config.storage {
         Storage::Memory => Ok(memory_repositories(system)),
+        #[cfg(feature = "postgres")]
         Storage::Postgres(pg) => {
             // Waits for the database and migrates before the port is bound.
             let store = Arc::new(PgStore::connect(pg, DATABASE_WAIT).await?);
@@ -183,6 +191,7 @@ fn memory_repositories(system: &System) -> Repositories {
 fn event_bus(config: &Config) -> Arc<dyn EventBus> {
     match &config.storage {
         Storage::Memory => Arc::new(MemoryEventBus::new()),
+        #[cfg(feature = "postgres")]
         Storage::Postgres(pg) => Arc::new(PgEventBus::start(pg)),
     }
 }
@@ -197,6 +206,7 @@ fn event_bus(config: &Config) -> Arc<dyn EventBus> {
 async fn redis(config: &Config) -> Result<Option<RedisStore>, StartError> {
     match &config.shared_state {
         SharedState::InProcess => Ok(None),
+        #[cfg(feature = "redis")]
         SharedState::Redis(redis) => Ok(Some(RedisStore::connect(redis).await?)),
     }
 }
@@ -211,12 +221,12 @@ async fn caches(
     let cache = &config.cache;
     let pages: Option<Arc<dyn PageCache>> = match (cache.page_cache, cache.cache_type, redis) {
         (false, _, _) => None,
-        (true, CacheType::Redis, Some(redis)) => Some(Arc::new(RedisPageCache::new(redis))),
+        (true, CacheType::Redis, Some(redis)) => Some(on_redis::page_cache(redis)),
         // Without Redis, `Config::check` has refused `CACHE_TYPE=redis` already.
         (true, _, _) => Some(Arc::new(MemoryPageCache::new(cache.page_cache_messages))),
     };
     let sessions: Arc<dyn SessionCache> = match redis {
-        Some(redis) => Arc::new(RedisSessionCache::new(redis)),
+        Some(redis) => on_redis::session_cache(redis),
         None => Arc::new(MemorySessionCache::new(
             config.cache.session_cache_capacity,
             Arc::clone(&system.clock),
@@ -261,40 +271,14 @@ async fn limiters(
         let a = Arc::clone(&attempts);
         housekeeping.push(Box::new(move || a.forget_expired()));
     }
-    let Some(redis) = redis else {
-        return Ok(Limiters {
-            requests: requests.map(|l| l as Arc<dyn RateLimiter>),
-            registrations,
-            login_attempts: attempts,
-        });
+    let local = Limiters {
+        requests: requests.map(|l| l as Arc<dyn RateLimiter>),
+        registrations,
+        login_attempts: attempts,
     };
-    let requests = requests.map(|local| {
-        let shared = RedisRateLimiter::new(
-            redis,
-            "requests",
-            config.rate_limit_per_sec,
-            config.rate_limit_burst,
-            clock(),
-        );
-        Arc::new(FallbackLimiter::new(Arc::new(shared), local)) as Arc<dyn RateLimiter>
-    });
-    let shared_registrations = RedisRateLimiter::per_minute(
-        redis,
-        "registrations",
-        config.register_limit_per_min,
-        config.register_limit_per_min,
-        clock(),
-    );
-    Ok(Limiters {
-        requests,
-        registrations: Arc::new(FallbackLimiter::new(
-            Arc::new(shared_registrations),
-            registrations,
-        )),
-        login_attempts: Arc::new(FallbackAttempts::new(
-            Arc::new(RedisAttempts::new(redis, clock())),
-            attempts,
-        )),
+    Ok(match redis {
+        None => local,
+        Some(redis) => on_redis::limiters(redis, local, config, &system.clock),
     })
 }
 
@@ -306,12 +290,13 @@ async fn tasks(
     redis: Option<&RedisStore>,
     housekeeping: &mut Vec<Housekeeping>,
 ) -> Result<Tasks, StartError> {
+    #[cfg(feature = "rabbitmq")]
     if let Queue::RabbitMq(amqp) = &config.queue {
         return rabbitmq_tasks(config, amqp, system, redis).await;
     }
     let (queue, consumer) = memory_task_queue(config.search.queue_capacity);
     let store: Arc<dyn TaskStore> = match redis {
-        Some(redis) => Arc::new(RedisTaskStore::new(redis, Arc::clone(&system.clock))),
+        Some(redis) => on_redis::task_store(redis, Arc::clone(&system.clock)),
         None => {
             let store = Arc::new(MemoryTaskStore::new(Arc::clone(&system.clock)));
             let s = Arc::clone(&store);
@@ -331,6 +316,7 @@ async fn tasks(
 ///
 /// # Errors
 /// [`StartError::Config`] when the URL is unusable or Redis is missing.
+#[cfg(feature = "rabbitmq")]
 async fn rabbitmq_tasks(
     config: &Config,
     amqp: &AmqpConfig,
@@ -363,7 +349,7 @@ async fn rabbitmq_tasks(
     }
     Ok(Tasks {
         queue: Arc::new(queue),
-        store: Arc::new(RedisTaskStore::new(redis, Arc::clone(&system.clock))),
+        store: on_redis::task_store(redis, Arc::clone(&system.clock)),
         consumer: None,
     })
 }
@@ -399,13 +385,14 @@ pub(crate) fn start_background(
 ///
 /// # Errors
 /// [`StartError`] when PostgreSQL or Redis cannot be used.
+#[cfg(feature = "rabbitmq")]
 pub(crate) async fn wire_worker(config: &Config) -> Result<Messenger, StartError> {
     config.check()?;
     let system = system(config, Overrides::default());
     let repos = repositories(config, &system).await?;
     let clock = || Arc::clone(&system.clock);
     let task_store: Arc<dyn TaskStore> = match redis(config).await? {
-        Some(redis) => Arc::new(RedisTaskStore::new(&redis, clock())),
+        Some(redis) => on_redis::task_store(&redis, clock()),
         None => Arc::new(MemoryTaskStore::new(clock())),
     };
     let (queue, _consumer) = memory_task_queue(1);
@@ -461,4 +448,108 @@ pub(crate) fn spec_messenger() -> Messenger {
         ids: system.ids,
     };
     Messenger::new(ports, config.settings())
+}
+
+/// The ports Redis backs, each made from the one client ([`RedisStore`]) the wiring
+/// connects when `REDIS_URL` is set.
+#[cfg(feature = "redis")]
+mod on_redis {
+    use super::Limiters;
+    use crate::config::Limits;
+    use messenger_ports::{Clock, PageCache, RateLimiter, SessionCache, TaskStore};
+    pub(super) use messenger_redis::RedisStore;
+    use messenger_redis::{
+        FallbackAttempts, FallbackLimiter, RedisAttempts, RedisPageCache, RedisRateLimiter,
+        RedisSessionCache, RedisTaskStore,
+    };
+    use std::sync::Arc;
+
+    /// The page cache in Redis (`CACHE_TYPE=redis`).
+    pub(super) fn page_cache(redis: &RedisStore) -> Arc<dyn PageCache> {
+        Arc::new(RedisPageCache::new(redis))
+    }
+
+    /// The session cache in Redis.
+    pub(super) fn session_cache(redis: &RedisStore) -> Arc<dyn SessionCache> {
+        Arc::new(RedisSessionCache::new(redis))
+    }
+
+    /// The search-task store in Redis.
+    pub(super) fn task_store(redis: &RedisStore, clock: Arc<dyn Clock>) -> Arc<dyn TaskStore> {
+        Arc::new(RedisTaskStore::new(redis, clock))
+    }
+
+    /// Each limiter in Redis (shared by every instance), with this process's one (`local`)
+    /// behind it, used while Redis is unavailable.
+    pub(super) fn limiters(
+        redis: &RedisStore,
+        local: Limiters,
+        config: &Limits,
+        clock: &Arc<dyn Clock>,
+    ) -> Limiters {
+        let clock = || Arc::clone(clock);
+        let requests = local.requests.map(|local| {
+            let shared = RedisRateLimiter::new(
+                redis,
+                "requests",
+                config.rate_limit_per_sec,
+                config.rate_limit_burst,
+                clock(),
+            );
+            Arc::new(FallbackLimiter::new(Arc::new(shared), local)) as Arc<dyn RateLimiter>
+        });
+        let shared_registrations = RedisRateLimiter::per_minute(
+            redis,
+            "registrations",
+            config.register_limit_per_min,
+            config.register_limit_per_min,
+            clock(),
+        );
+        Limiters {
+            requests,
+            registrations: Arc::new(FallbackLimiter::new(
+                Arc::new(shared_registrations),
+                local.registrations,
+            )),
+            login_attempts: Arc::new(FallbackAttempts::new(
+                Arc::new(RedisAttempts::new(redis, clock())),
+                local.login_attempts,
+            )),
+        }
+    }
+}
+
+/// A build without Redis: no client can exist ([`RedisStore`] has no value), so every
+/// `Option<&RedisStore>` is `None` and the in-process ports are chosen; these only make
+/// the branches that would use one compile.
+#[cfg(not(feature = "redis"))]
+mod on_redis {
+    use super::Limiters;
+    use crate::config::Limits;
+    use messenger_ports::{Clock, PageCache, SessionCache, TaskStore};
+    use std::sync::Arc;
+
+    /// Stands in for Redis's client: no value of it exists.
+    pub(super) enum RedisStore {}
+
+    pub(super) fn page_cache(redis: &RedisStore) -> Arc<dyn PageCache> {
+        match *redis {}
+    }
+
+    pub(super) fn session_cache(redis: &RedisStore) -> Arc<dyn SessionCache> {
+        match *redis {}
+    }
+
+    pub(super) fn task_store(redis: &RedisStore, _: Arc<dyn Clock>) -> Arc<dyn TaskStore> {
+        match *redis {}
+    }
+
+    pub(super) fn limiters(
+        redis: &RedisStore,
+        _: Limiters,
+        _: &Limits,
+        _: &Arc<dyn Clock>,
+    ) -> Limiters {
+        match *redis {}
+    }
 }

@@ -20,7 +20,12 @@
 //! - [`healthcheck`] — the `GET /ping` probe of both binaries' `healthcheck` subcommands.
 //!
 //! What each binary calls: [`wire_api`] (the use cases, the request limiter and the
-//! running background jobs) and [`wire_worker`] (the use cases over the shared stores).
+//! running background jobs) and `wire_worker` (the use cases over the shared stores).
+//!
+//! Features: `postgres`, `redis` and `rabbitmq` build in each backend (none by default:
+//! each binary names what it needs). Without one, its variables are still read and a value
+//! that asks for it stops start-up ([`ConfigError::NotBuiltIn`]); the worker's part
+//! ([`WorkerConfig`], `wire_worker`) needs `rabbitmq`.
 
 pub mod access_cache;
 mod adapters;
@@ -35,8 +40,9 @@ pub mod metrics;
 pub use background::Background;
 pub use config::{
     CacheType, Config, ConfigError, LogFormat, Queue, RawConfig, SharedState, Storage,
-    WorkerConfig, WorkerConfigError,
 };
+#[cfg(feature = "rabbitmq")]
+pub use config::{WorkerConfig, WorkerConfigError};
 
 use messenger_ports::{Clock, IdGenerator, Messenger, PasswordHasher, RateLimiter};
 use std::net::SocketAddr;
@@ -68,14 +74,17 @@ pub enum StartError {
         variable: &'static str,
     },
     /// Redis is configured but its URL cannot be used.
+    #[cfg(feature = "redis")]
     #[error("REDIS_URL: {0}")]
     Redis(#[from] messenger_redis::RedisError),
     /// RabbitMQ is configured but cannot be used: its settings (the CA file), or a
     /// certificate that was refused.
+    #[cfg(feature = "rabbitmq")]
     #[error("RabbitMQ: {0}")]
     Amqp(#[from] messenger_rabbitmq::AmqpError),
     /// PostgreSQL is configured but cannot be used: no answer until the start-up deadline,
     /// or a migration that failed.
+    #[cfg(feature = "postgres")]
     #[error("PostgreSQL: {0}")]
     Postgres(#[from] messenger_postgres::PgError),
     /// The listener could not be bound.
@@ -122,6 +131,7 @@ pub async fn wire_api(config: &Config, overrides: Overrides) -> Result<ApiParts,
 ///
 /// # Errors
 /// A [`StartError`] when PostgreSQL or Redis cannot be used.
+#[cfg(feature = "rabbitmq")]
 pub async fn wire_worker(config: &WorkerConfig) -> Result<Messenger, StartError> {
     adapters::wire_worker(&config.shared).await
 }

@@ -5,7 +5,7 @@
 //! and the use cases know nothing about metrics. Handles are registered when a decorator
 //! is built, so a call costs one atomic addition.
 
-use crate::metrics::{CACHE_LOOKUPS, DB_POOL, QUEUE_PUBLISHES, SEARCH_TASKS};
+use crate::metrics::{CACHE_LOOKUPS, QUEUE_PUBLISHES, SEARCH_TASKS};
 use async_trait::async_trait;
 use messenger_domain::{Message, SearchHit, SearchTask, Session, TaskId, TaskStatus, TokenHash};
 use messenger_ports::{
@@ -16,11 +16,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// How often the pool gauges are refreshed.
+#[cfg(feature = "postgres")]
 const POOL_SAMPLE_EVERY: Duration = Duration::from_secs(5);
 
 /// Keeps the PostgreSQL pool gauges current while `store` lives (a task holding only a
 /// weak reference, so it ends with the app).
+#[cfg(feature = "postgres")]
 pub(crate) fn watch_pool(store: &Arc<messenger_postgres::PgStore>) {
+    use crate::metrics::DB_POOL;
     crate::metrics::install();
     let store = Arc::downgrade(store);
     let in_use = metrics::gauge!(DB_POOL, "state" => "in_use");

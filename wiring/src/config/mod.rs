@@ -8,6 +8,10 @@
 //! `POSTGRES_*`, `RMQ_URL`, `REDIS_PWD`, `NGINX_THROTTLING`, `WORKERS_NUM`, `POOL_SIZE`,
 //! `CACHE_TYPE`, `AUTH_DISABLED`. With nothing set, everything runs in this process, in
 //! memory.
+//!
+//! Each backend is a cargo feature (`postgres`, `redis`, `rabbitmq`). A build without one
+//! declares and reads its variables all the same (so `--help` does not change), lacks its
+//! enum variant, and refuses a value that asks for it with [`ConfigError::NotBuiltIn`].
 
 mod auth;
 mod cache;
@@ -20,6 +24,7 @@ mod search;
 mod server;
 mod shared_state;
 mod storage;
+#[cfg(feature = "rabbitmq")]
 mod worker;
 
 pub use auth::{Auth, AuthVars};
@@ -32,6 +37,7 @@ pub use search::{Search, SearchVars};
 pub use server::{Server, ServerVars};
 pub use shared_state::{SharedState, SharedStateVars};
 pub use storage::{Storage, StorageVars};
+#[cfg(feature = "rabbitmq")]
 pub use worker::{WorkerConfig, WorkerConfigError, WorkerVars};
 
 use messenger_ports::Settings;
@@ -62,6 +68,21 @@ pub enum ConfigError {
     /// The environment does not fit the declared arguments.
     #[error("{0}")]
     Cli(String),
+    /// A backend is configured that this build left out (its cargo feature was off:
+    /// `messenger-api --no-default-features`). Its variables are still read, so the same
+    /// environment is refused here rather than ignored.
+    #[error(
+        "{variable} is set, but this messenger-api was built without {backend} support: \
+         build it with the default features (or `--features {feature}`)"
+    )]
+    NotBuiltIn {
+        /// The variable that asks for the backend.
+        variable: &'static str,
+        /// The backend, by name.
+        backend: &'static str,
+        /// The cargo feature that builds it in.
+        feature: &'static str,
+    },
 }
 
 /// Every variable, as clap arguments backed by the environment, by area. Values are text
@@ -212,9 +233,11 @@ impl Config {
     /// PostgreSQL is shared without Redis (the cache is then per instance, and a logout on
     /// another instance must be seen within a second).
     pub fn session_cache_ttl(&self) -> Duration {
-        match (&self.storage, &self.shared_state) {
-            (Storage::Postgres(_), SharedState::InProcess) => Duration::from_secs(1),
-            _ => Duration::from_secs(300),
+        let shared_database = !matches!(self.storage, Storage::Memory);
+        if shared_database && matches!(self.shared_state, SharedState::InProcess) {
+            Duration::from_secs(1)
+        } else {
+            Duration::from_secs(300)
         }
     }
 
@@ -235,14 +258,17 @@ impl Config {
             )
         } else {
             let storage = match self.storage {
+                #[cfg(feature = "postgres")]
                 Storage::Postgres(_) => "PostgreSQL",
                 Storage::Memory => "memory",
             };
             let shared = match self.shared_state {
+                #[cfg(feature = "redis")]
                 SharedState::Redis(_) => "Redis",
                 SharedState::InProcess => "this process",
             };
             let queue = match self.queue {
+                #[cfg(feature = "rabbitmq")]
                 Queue::RabbitMq(_) => "RabbitMQ (searches run by messenger-worker)",
                 Queue::InProcess => "this process",
             };
@@ -291,6 +317,46 @@ mod tests {
     }
 
     #[test]
+    fn a_backend_left_out_is_named_with_its_feature() {
+        let e = ConfigError::NotBuiltIn {
+            variable: "DATABASE_URL",
+            backend: "PostgreSQL",
+            feature: "postgres",
+        };
+        assert_eq!(
+            e.to_string(),
+            "DATABASE_URL is set, but this messenger-api was built without PostgreSQL support: \
+             build it with the default features (or `--features postgres`)"
+        );
+    }
+
+    /// Without RabbitMQ, a queue is refused as not built in, not as missing PostgreSQL and
+    /// Redis (the variables are read before the combinations are checked).
+    #[cfg(not(feature = "rabbitmq"))]
+    #[test]
+    fn a_queue_without_rabbitmq_is_not_built_in() {
+        let e = Config::from_raw(RawConfig {
+            queue: QueueVars {
+                amqp_url: s("amqp://b"),
+                ..QueueVars::default()
+            },
+            ..RawConfig::default()
+        })
+        .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ConfigError::NotBuiltIn {
+                    variable: "AMQP_URL",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    }
+
+    #[cfg(feature = "postgres")]
+    #[test]
     fn postgres_without_redis_caches_sessions_for_a_second() {
         let c = Config::from_raw(RawConfig {
             storage: StorageVars {
@@ -304,6 +370,7 @@ mod tests {
         assert!(!c.is_in_memory());
     }
 
+    #[cfg(all(feature = "postgres", feature = "redis", feature = "rabbitmq"))]
     #[test]
     fn a_queue_needs_postgres_and_redis() {
         let queue = QueueVars {

@@ -5,14 +5,21 @@
 //! the certificate's chain and host name always checked, with `AMQP_CA_FILE` trusted
 //! besides the system's roots (the API and the
 //! workers declare the same queues, so both read them). The rule that a queue needs PostgreSQL and Redis lives
-//! here ([`needs_shared_stores`]).
+//! here ([`needs_shared_stores`]). A build without the `rabbitmq` feature reads the same
+//! variables and refuses a configured broker ([`ConfigError::NotBuiltIn`]).
 
 use super::parse::{positive_or, url, value};
 use super::{ConfigError, SharedState, Storage};
+#[cfg(feature = "rabbitmq")]
 use messenger_rabbitmq::AmqpConfig;
+#[cfg(feature = "rabbitmq")]
 use std::path::PathBuf;
+#[cfg(feature = "rabbitmq")]
 use std::time::Duration;
 
+/// `AmqpConfig::DEFAULT_QUEUE` (a test keeps them equal), declared here as well so that a
+/// build without RabbitMQ lists the same default.
+const AMQP_QUEUE: &str = "messenger.search_tasks";
 const DEAD_LETTER_MAX_LENGTH: &str = "10000";
 const DEAD_LETTER_TTL_SECS: &str = "604800";
 
@@ -40,7 +47,7 @@ pub struct QueueVars {
     #[arg(long, env = "AMQP_CA_FILE", help_heading = "RabbitMQ")]
     pub amqp_ca_file: Option<String>,
     /// Name of the search-task queue.
-    #[arg(long, env = "AMQP_QUEUE", default_value = AmqpConfig::DEFAULT_QUEUE, help_heading = "RabbitMQ")]
+    #[arg(long, env = "AMQP_QUEUE", default_value = AMQP_QUEUE, help_heading = "RabbitMQ")]
     pub amqp_queue: Option<String>,
     /// Dead letters kept in each of the dead-letter and parking queues (the oldest go
     /// first).
@@ -56,12 +63,14 @@ pub struct QueueVars {
 pub enum Queue {
     /// In this process, run by the in-process worker.
     InProcess,
-    /// RabbitMQ, run by `messenger-worker` processes.
+    /// RabbitMQ, run by `messenger-worker` processes (a build with the `rabbitmq` feature).
+    #[cfg(feature = "rabbitmq")]
     RabbitMq(AmqpConfig),
 }
 
 impl Queue {
     /// The RabbitMQ settings, when it is used.
+    #[cfg(feature = "rabbitmq")]
     pub fn amqp(&self) -> Option<&AmqpConfig> {
         match self {
             Queue::InProcess => None,
@@ -72,9 +81,9 @@ impl Queue {
     pub(super) fn from_vars(v: &QueueVars) -> Result<Self, ConfigError> {
         const SCHEMES: [&str; 2] = ["amqp://", "amqps://"];
         const EXPECTED: &str = "a URL starting with amqp:// or amqps://";
-        let u = match (value(&v.amqp_url), value(&v.rmq_url)) {
-            (Some(u), _) => url("AMQP_URL", u, &SCHEMES, EXPECTED)?,
-            (None, Some(u)) => url("RMQ_URL", u, &SCHEMES, EXPECTED)?,
+        let (variable, u) = match (value(&v.amqp_url), value(&v.rmq_url)) {
+            (Some(u), _) => ("AMQP_URL", url("AMQP_URL", u, &SCHEMES, EXPECTED)?),
+            (None, Some(u)) => ("RMQ_URL", url("RMQ_URL", u, &SCHEMES, EXPECTED)?),
             (None, None) if value(&v.amqp_ca_file).is_some() => {
                 return Err(ConfigError::Combination(
                     "AMQP_CA_FILE is set but AMQP_URL is not: set an amqps:// AMQP_URL".into(),
@@ -82,28 +91,58 @@ impl Queue {
             }
             (None, None) => return Ok(Queue::InProcess),
         };
-        let ca_file = value(&v.amqp_ca_file).map(PathBuf::from);
-        if ca_file.is_some() && !u.starts_with("amqps://") {
+        if value(&v.amqp_ca_file).is_some() && !u.starts_with("amqps://") {
             return Err(ConfigError::Combination(
                 "AMQP_CA_FILE is set but the AMQP URL is not amqps:// (TLS)".into(),
             ));
         }
-        let queue = value(&v.amqp_queue).unwrap_or(AmqpConfig::DEFAULT_QUEUE);
-        let mut cfg = AmqpConfig::new(u).with_queue(queue);
-        cfg.ca_file = ca_file;
-        cfg.dead_letter_max_length = positive_or(
+        let dead_letter_max_length: u32 = positive_or(
             "AMQP_DEAD_LETTER_MAX_LENGTH",
             &v.amqp_dead_letter_max_length,
             DEAD_LETTER_MAX_LENGTH,
         )?;
-        let ttl: u64 = positive_or(
+        let dead_letter_ttl_secs: u64 = positive_or(
             "AMQP_DEAD_LETTER_TTL_SECS",
             &v.amqp_dead_letter_ttl_secs,
             DEAD_LETTER_TTL_SECS,
         )?;
-        cfg.dead_letter_ttl = Duration::from_secs(ttl);
-        Ok(Queue::RabbitMq(cfg))
+        rabbitmq(v, variable, u, dead_letter_max_length, dead_letter_ttl_secs)
     }
+}
+
+/// RabbitMQ at `url` (checked), with the dead-letter bounds (read) and the other
+/// variables' settings.
+#[cfg(feature = "rabbitmq")]
+fn rabbitmq(
+    v: &QueueVars,
+    _variable: &'static str,
+    url: String,
+    dead_letter_max_length: u32,
+    dead_letter_ttl_secs: u64,
+) -> Result<Queue, ConfigError> {
+    let queue = value(&v.amqp_queue).unwrap_or(AMQP_QUEUE);
+    let mut cfg = AmqpConfig::new(url).with_queue(queue);
+    cfg.ca_file = value(&v.amqp_ca_file).map(PathBuf::from);
+    cfg.dead_letter_max_length = dead_letter_max_length;
+    cfg.dead_letter_ttl = Duration::from_secs(dead_letter_ttl_secs);
+    Ok(Queue::RabbitMq(cfg))
+}
+
+/// A build without RabbitMQ: the broker that is configured (by `variable`: `AMQP_URL` or
+/// `RMQ_URL`) cannot be used, and start-up says so.
+#[cfg(not(feature = "rabbitmq"))]
+fn rabbitmq(
+    _v: &QueueVars,
+    variable: &'static str,
+    _url: String,
+    _dead_letter_max_length: u32,
+    _dead_letter_ttl_secs: u64,
+) -> Result<Queue, ConfigError> {
+    Err(ConfigError::NotBuiltIn {
+        variable,
+        backend: "RabbitMQ",
+        feature: "rabbitmq",
+    })
 }
 
 /// A queue is shared by several API instances and workers, so the data and the task state
@@ -136,11 +175,17 @@ pub fn needs_shared_stores(
 }
 
 #[cfg(test)]
+#[cfg(feature = "rabbitmq")]
 mod tests {
     use super::*;
 
     fn s(v: &str) -> Option<String> {
         Some(v.to_owned())
+    }
+
+    #[test]
+    fn the_declared_queue_is_the_adapters_default() {
+        assert_eq!(AMQP_QUEUE, AmqpConfig::DEFAULT_QUEUE);
     }
 
     #[test]
@@ -235,6 +280,7 @@ mod tests {
         }
     }
 
+    #[cfg(all(feature = "postgres", feature = "redis"))]
     #[test]
     fn a_queue_needs_postgres_and_redis() {
         let q = Queue::RabbitMq(AmqpConfig::new("amqp://a"));
@@ -253,5 +299,69 @@ mod tests {
         let redis = SharedState::redis("redis://h").unwrap();
         assert!(needs_shared_stores(&q, &pg, &redis).is_ok());
         assert!(needs_shared_stores(&Queue::InProcess, &Storage::Memory, &redis).is_ok());
+    }
+}
+
+#[cfg(test)]
+#[cfg(not(feature = "rabbitmq"))]
+mod without_rabbitmq {
+    use super::*;
+
+    fn s(v: &str) -> Option<String> {
+        Some(v.to_owned())
+    }
+
+    #[test]
+    fn a_configured_broker_is_refused_naming_its_variable_and_the_feature() {
+        for (vars, variable) in [
+            (
+                QueueVars {
+                    amqp_url: s("amqp://a"),
+                    rmq_url: s("amqp://b"),
+                    ..QueueVars::default()
+                },
+                "AMQP_URL",
+            ),
+            (
+                QueueVars {
+                    rmq_url: s("amqp://b"),
+                    ..QueueVars::default()
+                },
+                "RMQ_URL",
+            ),
+        ] {
+            let e = Queue::from_vars(&vars).unwrap_err();
+            assert_eq!(
+                e,
+                ConfigError::NotBuiltIn {
+                    variable,
+                    backend: "RabbitMQ",
+                    feature: "rabbitmq"
+                }
+            );
+            assert!(e.to_string().contains("`--features rabbitmq`"), "{e}");
+        }
+    }
+
+    #[test]
+    fn the_variables_are_read_as_with_rabbitmq() {
+        assert!(matches!(
+            Queue::from_vars(&QueueVars::default()),
+            Ok(Queue::InProcess)
+        ));
+        let e = Queue::from_vars(&QueueVars {
+            rmq_url: s("http://guest:guest@h"),
+            ..QueueVars::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("RMQ_URL:") && !e.contains("guest"), "{e}");
+        let e = Queue::from_vars(&QueueVars {
+            amqp_ca_file: s("/etc/ca.pem"),
+            ..QueueVars::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("AMQP_CA_FILE"), "{e}");
     }
 }

@@ -1,11 +1,15 @@
 //! Where sessions, limits, task state (and, with `CACHE_TYPE=redis`, pages) are shared:
 //! this process, or Redis (`REDIS_URL`, with the original's `REDIS_PWD` as its password
 //! when the URL has none; `REDIS_KEY_PREFIX`). `rediss://` is TLS, the certificate's chain
-//! and host name always checked, against `REDIS_CA_FILE` or else the system's roots.
+//! and host name always checked, against `REDIS_CA_FILE` or else the system's roots. A
+//! build without the `redis` feature reads the same variables and refuses a configured
+//! Redis ([`ConfigError::NotBuiltIn`]).
 
 use super::parse::{encode, url, value};
 use super::ConfigError;
+#[cfg(feature = "redis")]
 use messenger_redis::RedisConfig;
+#[cfg(feature = "redis")]
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -44,7 +48,8 @@ pub struct SharedStateVars {
 pub enum SharedState {
     /// In this process (one instance only).
     InProcess,
-    /// Redis.
+    /// Redis (a build with the `redis` feature).
+    #[cfg(feature = "redis")]
     Redis(RedisConfig),
 }
 
@@ -53,6 +58,7 @@ impl SharedState {
     ///
     /// # Errors
     /// [`ConfigError::Invalid`] when the URL's scheme is not Redis's.
+    #[cfg(feature = "redis")]
     pub fn redis(url: &str) -> Result<Self, ConfigError> {
         Self::from_vars(
             &SharedStateVars {
@@ -65,6 +71,7 @@ impl SharedState {
     }
 
     /// The Redis settings, when it is used.
+    #[cfg(feature = "redis")]
     pub fn redis_config(&self) -> Option<&RedisConfig> {
         match self {
             SharedState::InProcess => None,
@@ -73,6 +80,7 @@ impl SharedState {
     }
 
     /// Mutable Redis settings (tests give each run a key prefix of its own).
+    #[cfg(feature = "redis")]
     pub fn redis_config_mut(&mut self) -> Option<&mut RedisConfig> {
         match self {
             SharedState::InProcess => None,
@@ -95,22 +103,49 @@ impl SharedState {
             }
             return Ok(SharedState::InProcess);
         };
-        let ca_file = value(&v.redis_ca_file).map(PathBuf::from);
-        if ca_file.is_some() && !url.starts_with("rediss") {
+        if value(&v.redis_ca_file).is_some() && !url.starts_with("rediss") {
             return Err(ConfigError::Combination(
                 "REDIS_CA_FILE is set but REDIS_URL is not rediss:// (TLS)".into(),
             ));
         }
-        let mut redis = RedisConfig::new(url);
-        redis.ca_file = ca_file;
-        redis.key_prefix = value(&v.redis_key_prefix)
-            .unwrap_or(REDIS_KEY_PREFIX)
-            .to_owned();
-        redis.command_timeout = dependency_timeout;
-        redis.connect_timeout = dependency_timeout;
-        redis.local_page_messages = local_page_messages;
-        Ok(SharedState::Redis(redis))
+        redis(v, url, dependency_timeout, local_page_messages)
     }
+}
+
+/// Redis at `url`, with the other variables' settings.
+#[cfg(feature = "redis")]
+fn redis(
+    v: &SharedStateVars,
+    url: String,
+    dependency_timeout: Duration,
+    local_page_messages: u64,
+) -> Result<SharedState, ConfigError> {
+    let ca_file = value(&v.redis_ca_file).map(PathBuf::from);
+    let mut redis = RedisConfig::new(url);
+    redis.ca_file = ca_file;
+    redis.key_prefix = value(&v.redis_key_prefix)
+        .unwrap_or(REDIS_KEY_PREFIX)
+        .to_owned();
+    redis.command_timeout = dependency_timeout;
+    redis.connect_timeout = dependency_timeout;
+    redis.local_page_messages = local_page_messages;
+    Ok(SharedState::Redis(redis))
+}
+
+/// A build without Redis: the Redis that is configured cannot be used, and start-up says
+/// so.
+#[cfg(not(feature = "redis"))]
+fn redis(
+    _v: &SharedStateVars,
+    _url: String,
+    _dependency_timeout: Duration,
+    _local_page_messages: u64,
+) -> Result<SharedState, ConfigError> {
+    Err(ConfigError::NotBuiltIn {
+        variable: "REDIS_URL",
+        backend: "Redis",
+        feature: "redis",
+    })
 }
 
 /// `REDIS_URL`, with `REDIS_PWD` as its password when the URL has none.
@@ -142,6 +177,7 @@ fn redis_url(v: &SharedStateVars) -> Result<Option<String>, ConfigError> {
 }
 
 #[cfg(test)]
+#[cfg(feature = "redis")]
 mod tests {
     use super::*;
 
@@ -223,5 +259,64 @@ mod tests {
         })
         .unwrap_err();
         assert!(e.to_string().contains("REDIS_URL"));
+    }
+}
+
+#[cfg(test)]
+#[cfg(not(feature = "redis"))]
+mod without_redis {
+    use super::*;
+
+    fn s(v: &str) -> Option<String> {
+        Some(v.to_owned())
+    }
+
+    fn shared(vars: SharedStateVars) -> Result<SharedState, ConfigError> {
+        SharedState::from_vars(&vars, Duration::from_secs(1), 7)
+    }
+
+    #[test]
+    fn a_configured_redis_is_refused_naming_the_feature() {
+        let e = shared(SharedStateVars {
+            redis_url: s("redis://cache:6379"),
+            redis_pwd: s("x"),
+            ..SharedStateVars::default()
+        })
+        .unwrap_err();
+        assert_eq!(
+            e,
+            ConfigError::NotBuiltIn {
+                variable: "REDIS_URL",
+                backend: "Redis",
+                feature: "redis"
+            }
+        );
+        assert!(e.to_string().contains("`--features redis`"), "{e}");
+    }
+
+    #[test]
+    fn the_variables_are_read_as_with_redis() {
+        assert!(matches!(
+            shared(SharedStateVars::default()),
+            Ok(SharedState::InProcess)
+        ));
+        for vars in [
+            SharedStateVars {
+                redis_url: s("http://cache"),
+                ..SharedStateVars::default()
+            },
+            SharedStateVars {
+                redis_pwd: s("x"),
+                ..SharedStateVars::default()
+            },
+            SharedStateVars {
+                redis_url: s("redis://cache:6379"),
+                redis_ca_file: s("/etc/ca.pem"),
+                ..SharedStateVars::default()
+            },
+        ] {
+            let e = shared(vars).unwrap_err();
+            assert!(!matches!(e, ConfigError::NotBuiltIn { .. }), "{e}");
+        }
     }
 }

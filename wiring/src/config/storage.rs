@@ -2,15 +2,21 @@
 //! original's `POSTGRES_HOSTS`/`POSTGRES_DB`/`POSTGRES_USER`/`POSTGRES_PWD`;
 //! `DATABASE_URL` wins), with `POOL_SIZE` and `DATABASE_SCHEMA`; TLS as libpq's
 //! `sslmode` and `sslrootcert` in the URL, or `DATABASE_SSLMODE` and `DATABASE_CA_FILE`
-//! where the URL says nothing.
+//! where the URL says nothing. A build without the `postgres` feature reads the same
+//! variables and refuses a configured database ([`ConfigError::NotBuiltIn`]).
 
 use super::parse::{encode, invalid, positive_or, url, value};
 use super::ConfigError;
+#[cfg(feature = "postgres")]
 use messenger_postgres::{PgConfig, PgError, SslMode};
+#[cfg(feature = "postgres")]
 use std::path::PathBuf;
 use std::time::Duration;
 
 const POOL_SIZE: &str = "16";
+/// `PgConfig::DEFAULT_SCHEMA` (a test keeps them equal), declared here as well so that a
+/// build without PostgreSQL lists the same default.
+const DATABASE_SCHEMA: &str = "messenger";
 
 /// The storage variables, as text.
 #[derive(Clone, Default, clap::Args)]
@@ -44,7 +50,7 @@ pub struct StorageVars {
     #[arg(long, env = "POOL_SIZE", default_value = POOL_SIZE, help_heading = "PostgreSQL")]
     pub pool_size: Option<String>,
     /// PostgreSQL schema of the service's tables.
-    #[arg(long, env = "DATABASE_SCHEMA", default_value = PgConfig::DEFAULT_SCHEMA, help_heading = "PostgreSQL")]
+    #[arg(long, env = "DATABASE_SCHEMA", default_value = DATABASE_SCHEMA, help_heading = "PostgreSQL")]
     pub database_schema: Option<String>,
     /// TLS to PostgreSQL, as libpq's sslmode: disable, prefer, require, verify-ca or
     /// verify-full; the URL's sslmode wins [default: prefer].
@@ -63,7 +69,8 @@ pub struct StorageVars {
 pub enum Storage {
     /// In this process: lost on exit.
     Memory,
-    /// PostgreSQL.
+    /// PostgreSQL (a build with the `postgres` feature).
+    #[cfg(feature = "postgres")]
     Postgres(PgConfig),
 }
 
@@ -72,6 +79,7 @@ impl Storage {
     ///
     /// # Errors
     /// [`ConfigError::Postgres`] when the URL does not parse.
+    #[cfg(feature = "postgres")]
     pub fn postgres(url: &str) -> Result<Self, ConfigError> {
         Self::from_vars(
             &StorageVars {
@@ -83,6 +91,7 @@ impl Storage {
     }
 
     /// The PostgreSQL settings, when the data is there.
+    #[cfg(feature = "postgres")]
     pub fn pg(&self) -> Option<&PgConfig> {
         match self {
             Storage::Memory => None,
@@ -98,31 +107,62 @@ impl Storage {
         let Some(url) = database_url(v)? else {
             return Ok(Storage::Memory);
         };
-        let pg_error = |e: String| ConfigError::Postgres(PgError::Config(e).to_string());
-        let schema = value(&v.database_schema).unwrap_or(PgConfig::DEFAULT_SCHEMA);
-        let ssl_mode = match value(&v.database_sslmode) {
-            None => None,
-            Some(word) => Some(SslMode::parse(&word.to_ascii_lowercase()).ok_or_else(|| {
-                invalid(
-                    "DATABASE_SSLMODE",
-                    &v.database_sslmode,
-                    "disable, prefer, require, verify-ca or verify-full",
-                )
-            })?),
-        };
-        let ca_file = value(&v.database_ca_file).map(PathBuf::from);
-        let pg = PgConfig::from_url(&url)
-            .map_err(|e| pg_error(e.to_string()))?
-            .with_schema(schema)
-            .map_err(|e| pg_error(format!("DATABASE_SCHEMA: {e}")))?
-            .with_pool_size(pool_size)
-            .with_dependency_timeout(dependency_timeout)
-            .with_tls_defaults(ssl_mode, ca_file);
-        // A CA file that cannot be read stops start-up here, naming it.
-        pg.check_tls()
-            .map_err(|e| ConfigError::Postgres(e.to_string()))?;
-        Ok(Storage::Postgres(pg))
+        postgres(v, &url, pool_size, dependency_timeout)
     }
+}
+
+/// PostgreSQL at `url`, with the other variables' settings.
+#[cfg(feature = "postgres")]
+fn postgres(
+    v: &StorageVars,
+    url: &str,
+    pool_size: usize,
+    dependency_timeout: Duration,
+) -> Result<Storage, ConfigError> {
+    let pg_error = |e: String| ConfigError::Postgres(PgError::Config(e).to_string());
+    let schema = value(&v.database_schema).unwrap_or(DATABASE_SCHEMA);
+    let ssl_mode = match value(&v.database_sslmode) {
+        None => None,
+        Some(word) => Some(SslMode::parse(&word.to_ascii_lowercase()).ok_or_else(|| {
+            invalid(
+                "DATABASE_SSLMODE",
+                &v.database_sslmode,
+                "disable, prefer, require, verify-ca or verify-full",
+            )
+        })?),
+    };
+    let ca_file = value(&v.database_ca_file).map(PathBuf::from);
+    let pg = PgConfig::from_url(url)
+        .map_err(|e| pg_error(e.to_string()))?
+        .with_schema(schema)
+        .map_err(|e| pg_error(format!("DATABASE_SCHEMA: {e}")))?
+        .with_pool_size(pool_size)
+        .with_dependency_timeout(dependency_timeout)
+        .with_tls_defaults(ssl_mode, ca_file);
+    // A CA file that cannot be read stops start-up here, naming it.
+    pg.check_tls()
+        .map_err(|e| ConfigError::Postgres(e.to_string()))?;
+    Ok(Storage::Postgres(pg))
+}
+
+/// A build without PostgreSQL: the database that is configured cannot be used, and
+/// start-up says so, naming the variable that asks for it.
+#[cfg(not(feature = "postgres"))]
+fn postgres(
+    v: &StorageVars,
+    _url: &str,
+    _pool_size: usize,
+    _dependency_timeout: Duration,
+) -> Result<Storage, ConfigError> {
+    let variable = match value(&v.database_url) {
+        Some(_) => "DATABASE_URL",
+        None => "POSTGRES_HOSTS",
+    };
+    Err(ConfigError::NotBuiltIn {
+        variable,
+        backend: "PostgreSQL",
+        feature: "postgres",
+    })
 }
 
 /// `DATABASE_URL`, or one built from the original's `POSTGRES_*` variables.
@@ -175,11 +215,17 @@ fn database_url(v: &StorageVars) -> Result<Option<String>, ConfigError> {
 }
 
 #[cfg(test)]
+#[cfg(feature = "postgres")]
 mod tests {
     use super::*;
 
     fn s(v: &str) -> Option<String> {
         Some(v.to_owned())
+    }
+
+    #[test]
+    fn the_declared_schema_is_the_adapters_default() {
+        assert_eq!(DATABASE_SCHEMA, PgConfig::DEFAULT_SCHEMA);
     }
 
     #[test]
@@ -316,6 +362,89 @@ mod tests {
             },
             Duration::from_secs(1),
         )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("POOL_SIZE:"), "{e}");
+    }
+}
+
+#[cfg(test)]
+#[cfg(not(feature = "postgres"))]
+mod without_postgres {
+    use super::*;
+
+    fn s(v: &str) -> Option<String> {
+        Some(v.to_owned())
+    }
+
+    fn storage(vars: StorageVars) -> Result<Storage, ConfigError> {
+        Storage::from_vars(&vars, Duration::from_secs(1))
+    }
+
+    #[test]
+    fn a_configured_database_is_refused_naming_its_variable_and_the_feature() {
+        for (vars, variable) in [
+            (
+                StorageVars {
+                    database_url: s("postgres://u@h/db"),
+                    postgres_hosts: s("other"),
+                    ..StorageVars::default()
+                },
+                "DATABASE_URL",
+            ),
+            (
+                StorageVars {
+                    postgres_hosts: s("db1"),
+                    ..StorageVars::default()
+                },
+                "POSTGRES_HOSTS",
+            ),
+        ] {
+            let e = storage(vars).unwrap_err();
+            assert_eq!(
+                e,
+                ConfigError::NotBuiltIn {
+                    variable,
+                    backend: "PostgreSQL",
+                    feature: "postgres"
+                }
+            );
+            let text = e.to_string();
+            assert!(
+                text.starts_with(&format!("{variable} is set, but this messenger-api"))
+                    && text.contains("`--features postgres`"),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_variables_are_read_as_with_postgres() {
+        assert!(matches!(
+            storage(StorageVars::default()),
+            Ok(Storage::Memory)
+        ));
+        let e = storage(StorageVars {
+            database_url: s("mysql://secret@h/db"),
+            ..StorageVars::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("DATABASE_URL:") && !e.contains("secret"),
+            "{e}"
+        );
+        let e = storage(StorageVars {
+            postgres_db: s("x"),
+            ..StorageVars::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("POSTGRES_HOSTS"), "{e}");
+        let e = storage(StorageVars {
+            pool_size: s("0"),
+            ..StorageVars::default()
+        })
         .unwrap_err()
         .to_string();
         assert!(e.starts_with("POOL_SIZE:"), "{e}");

@@ -127,6 +127,7 @@ impl WorkerConfig {
 }
 
 #[cfg(test)]
+#[cfg(all(feature = "postgres", feature = "redis"))]
 mod tests {
     use super::*;
 
