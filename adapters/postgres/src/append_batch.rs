@@ -115,7 +115,10 @@ async fn store_all(store: &PgStore, chat: Uuid, posts: &[Post]) -> PortResult<Ve
         let answers = in_order(flight(&client, &st, chat, posts)).await;
         // A failed statement aborts the transaction (its `COMMIT` then rolls back): the
         // first error is the batch's.
-        let mut answers = answers.into_iter().collect::<Result<Vec<_>, _>>()?.into_iter();
+        let mut answers = answers
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter();
         if !alone(posts) {
             let _begin = answers.next();
             let _lock = answers.next();

@@ -180,7 +180,10 @@ pub(crate) fn flight<'a>(
     let lone = alone(posts);
     if !lone {
         requests.push(Box::pin(async move {
-            client.batch_execute("BEGIN").await.map(|()| Answer::Changed(0))
+            client
+                .batch_execute("BEGIN")
+                .await
+                .map(|()| Answer::Changed(0))
         }));
         requests.push(Box::pin(async move {
             let key = lock_key(chat);
@@ -194,7 +197,10 @@ pub(crate) fn flight<'a>(
                 let fingerprint = &fingerprint[..];
                 let params: [&(dyn ToSql + Sync); 6] =
                     [&p.chat, scope, key, &fingerprint, &p.id, &p.now];
-                client.execute(&st.insert_key, &params).await.map(Answer::Changed)
+                client
+                    .execute(&st.insert_key, &params)
+                    .await
+                    .map(Answer::Changed)
             }));
         }
         // The event's ordinal in the transaction: the post's place in the batch.
@@ -223,7 +229,10 @@ pub(crate) fn flight<'a>(
     }
     if !lone {
         requests.push(Box::pin(async move {
-            client.batch_execute("COMMIT").await.map(|()| Answer::Changed(0))
+            client
+                .batch_execute("COMMIT")
+                .await
+                .map(|()| Answer::Changed(0))
         }));
     }
     requests
