@@ -14,27 +14,18 @@ pg_admin="postgres://postgres@127.0.0.1:5432/postgres"
 work=$(mktemp -d)
 db="messenger_legacy_$$_$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')"
 pid=""
+# shellcheck source-path=SCRIPTDIR source=lib/http.bash
+source "$here/lib/http.bash"
+
 cleanup() {
   local status=$?
   set +e
-  if [ -n "$pid" ]; then
-    kill -TERM "$pid" 2>/dev/null
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-  fi
-  if [ "$status" -ne 0 ] && [ -s "$work/server.log" ]; then
-    echo "--- last lines of the server's log"
-    tail -n 30 "$work/server.log"
-  fi
+  stop_server "$status"
   psql "$pg_admin" -qAtc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null
   rm -rf "$work"
   exit "$status"
 }
 trap cleanup EXIT
-
-# shellcheck source-path=SCRIPTDIR source=lib/http.bash
-source "$here/lib/http.bash"
 
 psql "$pg_admin" -v ON_ERROR_STOP=1 -qAtc "CREATE DATABASE \"$db\""
 cargo build --quiet -p messenger-api

@@ -21,19 +21,13 @@ target_dir=$(cargo metadata --format-version 1 --no-deps |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 placed="$target_dir/debug/messenger-api"
 
+# shellcheck source-path=SCRIPTDIR source=lib/http.bash
+source "$here/lib/http.bash"
+
 cleanup() {
   local status=$?
   set +e
-  if [ -n "$pid" ]; then
-    kill -TERM "$pid" 2>/dev/null
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-  fi
-  if [ "$status" -ne 0 ] && [ -s "$work/server.log" ]; then
-    echo "--- last lines of the server's log"
-    tail -n 30 "$work/server.log"
-  fi
+  stop_server "$status"
   # The default build's binary back in place for whatever runs it next.
   if [ -e "$work/previous-binary" ]; then
     mv -f "$work/previous-binary" "$placed"
@@ -42,9 +36,6 @@ cleanup() {
   exit "$status"
 }
 trap cleanup EXIT
-
-# shellcheck source-path=SCRIPTDIR source=lib/http.bash
-source "$here/lib/http.bash"
 
 cargo clippy --quiet -p messenger-api --no-default-features --all-targets -- -D warnings
 ok "cargo clippy -p messenger-api --no-default-features --all-targets: no warning"

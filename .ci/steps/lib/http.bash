@@ -17,6 +17,22 @@ call() {
   body=$(cat "$work/body" 2>/dev/null || true)
 }
 
+# stop_server STATUS: stops the server whose PID is in $pid (TERM, KILL after 10 s), and
+# when the step failed (STATUS is not 0) shows the end of $work/server.log.
+stop_server() {
+  local status=$1
+  if [ -n "${pid:-}" ]; then
+    kill -TERM "$pid" 2>/dev/null
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  fi
+  if [ "$status" -ne 0 ] && [ -s "$work/server.log" ]; then
+    echo "--- last lines of the server's log"
+    tail -n 30 "$work/server.log"
+  fi
+}
+
 # ok WHAT: one more check passed.
 ok() {
   passed=$((passed + 1))
