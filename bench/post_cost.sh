@@ -19,20 +19,11 @@
 # DURATION (8) is each pgbench run in seconds; BIN_DIR and DATABASE_URL_BENCH as in
 # bench/writes.sh.
 set -euo pipefail
-export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning"
-
-repo=$(cd "$(dirname "$0")/.." && pwd)
-cd "$repo"
-bin=${BIN_DIR:-${CARGO_TARGET_DIR:-$repo/target}/release}
-api=$bin/messenger-api
-bench=$bin/messenger-bench
-db=${DATABASE_URL_BENCH:-postgres://root@127.0.0.1:5432/test}
+# shellcheck source=bench/common.sh
+source "$(dirname "$0")/common.sh"
 secs=${DURATION:-8}
 out=$(mktemp -d /tmp/messenger-post-cost.XXXXXX)
 schema=bench_post_cost_$$
-for exe in "$api" "$bench"; do
-    [[ -x "$exe" ]] || { echo "no $exe (build it, or set BIN_DIR)" >&2; exit 2; }
-done
 
 api_pid=""
 cleanup() {

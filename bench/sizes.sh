@@ -24,10 +24,9 @@
 # report and the per-run summaries; API_ENV, extra NAME=value settings of the servers
 # (e.g. "PAGE_CACHE_MESSAGES=1000000 PAGE_CACHE_RENDERED_MB=200").
 set -euo pipefail
-export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning"
+# shellcheck source=bench/common.sh
+source "$(dirname "$0")/common.sh"
 
-repo=$(cd "$(dirname "$0")/.." && pwd)
-cd "$repo"
 mode=${1:-both}
 shift || true
 case "$mode" in memory | pg | both) ;; *)
@@ -35,18 +34,11 @@ case "$mode" in memory | pg | both) ;; *)
     exit 2
     ;;
 esac
-bin=${BIN_DIR:-${CARGO_TARGET_DIR:-$repo/target}/release}
-api=$bin/messenger-api
-bench=$bin/messenger-bench
-db=${DATABASE_URL_BENCH:-postgres://root@127.0.0.1:5432/test}
 read -r -a sizes <<<"${SIZES:-100000 1000000}"
 out=${OUT_DIR:-$(mktemp -d /tmp/messenger-sizes.XXXXXX)}
 mkdir -p "$out"
 report=$out/report.txt
 schema=bench_sizes_$$
-for exe in "$api" "$bench"; do
-    [[ -x "$exe" ]] || { echo "no $exe (build it, or set BIN_DIR)" >&2; exit 2; }
-done
 
 started=()
 stop() {

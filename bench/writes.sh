@@ -11,23 +11,14 @@
 # Arguments go to both `messenger-bench run` calls (e.g. --duration 5s); DURATION (10)
 # is pgbench's -T in seconds. BIN_DIR, DATABASE_URL_BENCH, OUT_DIR as in bench/sizes.sh.
 set -euo pipefail
-export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning"
-
-repo=$(cd "$(dirname "$0")/.." && pwd)
-cd "$repo"
-bin=${BIN_DIR:-${CARGO_TARGET_DIR:-$repo/target}/release}
-api=$bin/messenger-api
-bench=$bin/messenger-bench
-db=${DATABASE_URL_BENCH:-postgres://root@127.0.0.1:5432/test}
+# shellcheck source=bench/common.sh
+source "$(dirname "$0")/common.sh"
 secs=${DURATION:-10}
 out=${OUT_DIR:-$(mktemp -d /tmp/messenger-writes.XXXXXX)}
 mkdir -p "$out"
 report=$out/writes.txt
 schema=bench_writes_$$
 pgb=bench_pgbench_$$
-for exe in "$api" "$bench"; do
-    [[ -x "$exe" ]] || { echo "no $exe (build it, or set BIN_DIR)" >&2; exit 2; }
-done
 
 api_pid=""
 cleanup() {
