@@ -1,0 +1,149 @@
+use super::*;
+
+fn s(v: &str) -> Option<String> {
+    Some(v.to_owned())
+}
+
+#[test]
+fn the_declared_schema_is_the_adapters_default() {
+    assert_eq!(DATABASE_SCHEMA, PgConfig::DEFAULT_SCHEMA);
+}
+
+#[test]
+fn postgres_variables_of_the_original_build_a_url() {
+    let vars = StorageVars {
+        postgres_hosts: s("db1:5433,db2"),
+        postgres_db: s("messenger"),
+        postgres_user: s("app"),
+        postgres_pwd: s("p@ss:w/rd"),
+        pool_size: s("5"),
+        ..StorageVars::default()
+    };
+    assert_eq!(
+        database_url(&vars).unwrap().as_deref(),
+        Some("postgresql://app:p%40ss%3Aw%2Frd@db1:5433,db2/messenger")
+    );
+    let storage = Storage::from_vars(&vars, Duration::from_secs(1)).unwrap();
+    let pg = storage.pg().unwrap();
+    assert_eq!((pg.pool_size(), pg.schema()), (5, "messenger"));
+    assert!(!format!("{storage:?}").contains("p@ss"), "{storage:?}");
+}
+
+#[test]
+fn database_url_wins_over_postgres_variables() {
+    let vars = StorageVars {
+        database_url: s("postgres://u@h/db"),
+        postgres_hosts: s("other"),
+        ..StorageVars::default()
+    };
+    assert_eq!(
+        database_url(&vars).unwrap().as_deref(),
+        Some("postgres://u@h/db")
+    );
+    let e = database_url(&StorageVars {
+        database_url: s("mysql://secret@h/db"),
+        ..StorageVars::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.starts_with("DATABASE_URL:") && !e.contains("secret"),
+        "{e}"
+    );
+}
+
+#[test]
+fn postgres_variables_without_hosts_are_refused() {
+    let e = Storage::from_vars(
+        &StorageVars {
+            postgres_db: s("x"),
+            ..StorageVars::default()
+        },
+        Duration::from_secs(1),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("POSTGRES_HOSTS"), "{e}");
+}
+
+#[test]
+fn tls_settings_fill_in_what_the_url_leaves_out() {
+    let storage = Storage::from_vars(
+        &StorageVars {
+            postgres_hosts: s("db1"),
+            database_sslmode: s("Require"),
+            ..StorageVars::default()
+        },
+        Duration::from_secs(1),
+    )
+    .unwrap();
+    assert_eq!(storage.pg().unwrap().ssl_mode(), SslMode::Require);
+    let storage = Storage::from_vars(
+        &StorageVars {
+            database_url: s("postgres://u@h/db?sslmode=disable"),
+            database_sslmode: s("verify-full"),
+            ..StorageVars::default()
+        },
+        Duration::from_secs(1),
+    )
+    .unwrap();
+    assert_eq!(
+        storage.pg().unwrap().ssl_mode(),
+        SslMode::Disable,
+        "the URL wins"
+    );
+    let e = Storage::from_vars(
+        &StorageVars {
+            database_url: s("postgres://u@h/db"),
+            database_sslmode: s("allow"),
+            ..StorageVars::default()
+        },
+        Duration::from_secs(1),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.starts_with("DATABASE_SSLMODE:"), "{e}");
+    let e = Storage::from_vars(
+        &StorageVars {
+            database_url: s("postgres://u@h/db"),
+            database_sslmode: s("verify-full"),
+            database_ca_file: s("/no/such/ca.pem"),
+            ..StorageVars::default()
+        },
+        Duration::from_secs(1),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.starts_with("PostgreSQL:") && e.contains("/no/such/ca.pem"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_bad_schema_or_pool_size_is_named() {
+    let e = Storage::from_vars(
+        &StorageVars {
+            database_url: s("postgres://u@h/db"),
+            database_schema: s("no such; schema"),
+            ..StorageVars::default()
+        },
+        Duration::from_secs(1),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.starts_with("PostgreSQL:") && e.contains("DATABASE_SCHEMA"),
+        "{e}"
+    );
+    let e = Storage::from_vars(
+        &StorageVars {
+            pool_size: s("0"),
+            ..StorageVars::default()
+        },
+        Duration::from_secs(1),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.starts_with("POOL_SIZE:"), "{e}");
+}
