@@ -3,16 +3,18 @@
 # runs the statements a post sends (32 clients, each into a chat of its own, prepared
 # statements, synchronous commit), then the same with one part taken away at a time:
 #   1. single-row INSERT into a bare table (bench/writes.sh's limit);
-#   2. a lone post as the service sends it: the member check, then one statement that takes
-#      the chat's advisory lock, the sequence number, and stores the message and its
+#   2. a lone post as the service sends it: one statement that checks the member, takes the
+#      chat's advisory lock and the sequence number, and stores the message and its
 #      `message.created` event;
-#   3. the same in a transaction block, as a batch of posts sends it: the member check,
-#      BEGIN, the lock, the insert statement, COMMIT (each its own round trip here);
-#   4. 2 without the member check;
-#   5. also without the search index (GIN on `messages.words`);
-#   6. also without the read-marker trigger;
-#   7. also without the event row;
-#   8. also without the `(created_at, id)` index.
+#   3. the same with the member check as a statement of its own before it (how posts
+#      were sent before the check moved into the insert);
+#   4. the same in a transaction block, as a batch of posts sends it: BEGIN, the lock, the
+#      insert statement with the member check, COMMIT (each its own round trip here);
+#   5. 2 without the member check;
+#   6. also without the search index (GIN on `messages.words`);
+#   7. also without the read-marker trigger;
+#   8. also without the event row;
+#   9. also without the `(created_at, id)` index.
 # Each step prints tps and its ratio to step 1. The schema is the service's own: a fresh
 # messenger-api migrates it and sets up 32 chats (one member each) over the API, then
 # stops; everything is dropped at the end (also on error or Ctrl-C). Only 127.0.0.1.
@@ -63,12 +65,14 @@ text="benchmark alpha message 000000 tag7 lorem ipsum dolor sit amet consectetur
 words="'alpha':2 'amet':10 'benchmark':1 'consectetur':11 'dolor':8 'elit':13 'ipsum':7 'lorem':6 'message':3 'sit':9 'tag7':5"
 target="SELECT chat_id AS chat, member FROM bench_targets WHERE n = :client_id \\gset"
 member="SELECT chat_id, id, account_id, name, joined_at FROM members WHERE chat_id = :chat AND id = :member AND active;"
-insert() { # $1: with the event row (yes/no), $2: the statement takes the lock (yes/no)
-    local event="" lock="" locked=""
+insert() { # $1: with the event row, $2: the statement takes the lock, $3: it checks the member (yes/no)
+    local event="" lock="" locked="" poster="" from="" name="'poster'"
     [[ "$1" == yes ]] && event=", e AS (INSERT INTO events (pos, at, kind, chat_id, seq) SELECT event_pos(0), event_now(), 1, :chat, seq FROM m)"
     [[ "$2" == yes ]] && lock="l AS (SELECT pg_advisory_xact_lock(hashtext(:chat))), " \
         && locked=" AND EXISTS (SELECT 1 FROM l)"
-    echo "WITH ${lock}c AS (UPDATE chats SET last_seq = last_seq + 1, last_created_at = greatest(last_created_at, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint) WHERE id = :chat$locked RETURNING last_seq, last_created_at), m AS (INSERT INTO messages (chat_id, seq, id, user_id, user_name, text, created_at, words, words_truncated) SELECT :chat, c.last_seq, gen_random_uuid(), :member, 'poster', '$text', c.last_created_at, '$(sed "s/'/''/g" <<<"$words")'::text::tsvector, false FROM c RETURNING seq, created_at)$event SELECT seq, created_at FROM m;"
+    [[ "$3" == yes ]] && poster="p AS (SELECT name FROM members WHERE chat_id = :chat AND id = :member AND active), " \
+        && from=" FROM p" && name="c.name"
+    echo "WITH ${lock}${poster}c AS (UPDATE chats SET last_seq = last_seq + 1, last_created_at = greatest(last_created_at, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint)$from WHERE id = :chat$locked RETURNING last_seq, last_created_at${from:+, p.name}), m AS (INSERT INTO messages (chat_id, seq, id, user_id, user_name, text, created_at, words, words_truncated) SELECT :chat, c.last_seq, gen_random_uuid(), :member, $name, '$text', c.last_created_at, '$(sed "s/'/''/g" <<<"$words")'::text::tsvector, false FROM c RETURNING seq, created_at)$event SELECT seq, created_at FROM m;"
 }
 lock="SELECT pg_advisory_xact_lock(hashtext(:chat));"
 
@@ -86,27 +90,29 @@ run() { # $1: label, $2: script
 echo "bench/post_cost.sh at $(date -u +%FT%TZ), $(nproc) cores, pgbench ${secs} s, 32 clients"
 run "1. single-row INSERT (bench/writes.sh's limit)" \
     "INSERT INTO bench_plain (client, text) VALUES (:client_id, '$text');"
-run "2. a lone post as sent: member check, one locking statement" \
+run "2. a lone post as sent: one statement, member check inside" \
+    "$target
+$(insert yes yes yes)"
+run "3. 2 with the member check as a statement of its own" \
     "$target
 $member
-$(insert yes yes)"
-run "3. a post in a block: member check, BEGIN, lock, insert, COMMIT" \
+$(insert yes yes no)"
+run "4. a post in a block: BEGIN, lock, insert with member check, COMMIT" \
     "$target
-$member
 BEGIN;
 $lock
-$(insert yes no)
+$(insert yes no yes)
 COMMIT;"
-run "4. 2 without the member check" "$target
-$(insert yes yes)"
+run "5. 2 without the member check" "$target
+$(insert yes yes no)"
 sql "DROP INDEX messages_words_idx"
-run "5. ... without the search index (GIN)" "$target
-$(insert yes yes)"
+run "6. ... without the search index (GIN)" "$target
+$(insert yes yes no)"
 sql "DROP TRIGGER messages_posted ON messages"
-run "6. ... without the read-marker trigger" "$target
-$(insert yes yes)"
-run "7. ... without the event row" "$target
-$(insert no yes)"
+run "7. ... without the read-marker trigger" "$target
+$(insert yes yes no)"
+run "8. ... without the event row" "$target
+$(insert no yes no)"
 sql "DROP INDEX messages_created_at_idx"
-run "8. ... without the (created_at, id) index" "$target
-$(insert no yes)"
+run "9. ... without the (created_at, id) index" "$target
+$(insert no yes no)"

@@ -222,12 +222,13 @@ pub struct IdempotencyRecord {
 pub struct NewMessage {
     /// Its id.
     pub id: MessageId,
-    /// Its chat (exists; the use case checked).
+    /// Its chat (the caller may read it; the use case checked).
     pub chat_id: ChatId,
-    /// The posting member (of that chat; the use case checked).
+    /// The posting member: the store checks, in the statement that stores, that it is a
+    /// current member of the chat (and takes its display name from there).
     pub user_id: MemberId,
-    /// The member's display name.
-    pub user_name: String,
+    /// The account the member must belong to (`None`: any account's, legacy mode).
+    pub account: Option<AccountId>,
     /// The text, verbatim.
     pub text: String,
     /// The clock's time; the stored `created_at` is the later of this and the chat's last.
@@ -246,6 +247,9 @@ pub enum AppendOutcome {
     Replayed(MessageId),
     /// The key was seen before with another fingerprint: nothing stored.
     KeyReused,
+    /// The poster is not a current member of the chat, or not of the required account:
+    /// nothing stored, whatever the key (checked before it).
+    NotMember,
 }
 
 /// One read of a chat's messages.
@@ -267,7 +271,10 @@ pub trait Messages: Send + Sync + 'static {
     /// racing the first waits for it and replays it. In the same transaction, the chat's
     /// activity becomes the message's time and the poster's account's read marker moves
     /// forward to the message, and `message.created` is recorded (referring to the
-    /// stored message, not a copy of it). A replayed or refused key records nothing.
+    /// stored message, not a copy of it). A replayed or refused key records nothing. The
+    /// membership check belongs to the same write (no round trip of its own): inside a
+    /// group-commit batch it runs after the chat's lock, so a post never lands after a
+    /// committed leave of its poster.
     ///
     /// # Errors
     /// [`crate::PortError::NotFound`] when the chat does not exist.

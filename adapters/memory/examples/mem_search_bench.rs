@@ -103,7 +103,7 @@ async fn main() {
             id: MessageId::from_u128(uuid::Uuid::new_v4().as_u128()),
             chat_id: m.chat_id,
             user_id: m.id,
-            user_name: m.name.clone(),
+            account: Some(m.account_id),
             text: text(&mut rng),
             now: Timestamp::from_micros(1_700_000_000_000_000 + i as i64 * 1000),
             idempotency: None,

@@ -125,15 +125,15 @@ async fn store_all(store: &PgStore, chat: Uuid, posts: &[Post]) -> PortResult<Ve
         }
         let mut results = Vec::with_capacity(posts.len());
         for p in posts {
-            let key_stored = match p.key {
-                Some(_) => matches!(answers.next(), Some(Answer::Changed(1))),
-                None => false,
-            };
+            if p.key.is_some() {
+                // The key's insert: whether it stored shows in the message's row.
+                let _key = answers.next();
+            }
             let row = match answers.next() {
                 Some(Answer::Row(row)) => row,
                 _ => None,
             };
-            results.push(outcome(&client, &st, p, key_stored, row).await?);
+            results.push(outcome(&client, &st, p, row).await?);
         }
         Ok(results)
     })

@@ -10,7 +10,12 @@
 //! entry until the first commits or rolls back (then stores). The message's statement
 //! stores only when the key row now names this message, so a duplicate (committed before,
 //! or earlier in the same batch) stores nothing and is answered from the key after the
-//! commit. A key is stored only for an existing chat.
+//! commit. A key is stored only for a post of a current member (so of an existing chat).
+//!
+//! The poster's membership is checked by the storing statements themselves, which also
+//! take the member's display name from its row: no round trip of its own. In a batch they
+//! run after the chat's advisory lock, which every leave takes too, so a post never lands
+//! after its poster's leave committed.
 //!
 //! Concurrent posts to one chat share a transaction (`append_batch`), whose statements are
 //! sent in one flight. Each stored message records its `message.created` event, which
@@ -30,45 +35,61 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Error, Row, Statement};
 use uuid::Uuid;
 
-/// Takes the chat's next sequence number, stores the message with it and records its
-/// `message.created` (referring to the message's row, at ordinal `$9` of the transaction),
-/// in one statement; no row when the chat does not exist, or when the post has a key
-/// (`$10`, `$11`: scope and key) whose row names another message. With `$12`, it first
-/// takes the chat's advisory lock of that key, before its first write (a lone post is then
-/// one statement, outside any transaction block).
+/// Takes the chat's next sequence number, stores the message of member `$3` with it and
+/// records its `message.created` (referring to the message's row, at ordinal `$9` of the
+/// transaction), in one statement; no row when `$3` is not a current member of chat `$1`
+/// (of account `$4`, unless null), or when the post has a key (`$10`, `$11`: scope and key)
+/// whose row names another message. With `$12`, it first takes the chat's advisory lock of
+/// that key, before its first write (a lone post is then one statement, outside any
+/// transaction block).
 const INSERT_MESSAGE: &str = "\
     WITH l AS (SELECT pg_advisory_xact_lock($12::bigint) WHERE $12::bigint IS NOT NULL), \
+    p AS (\
+        SELECT name FROM members \
+        WHERE chat_id = $1 AND id = $3 AND active \
+          AND ($4::uuid IS NULL OR account_id = $4::uuid)), \
     c AS (\
         UPDATE chats SET last_seq = last_seq + 1, \
                          last_created_at = greatest(last_created_at, $6) \
+        FROM p \
         WHERE id = $1 \
           AND ($12::bigint IS NULL OR EXISTS (SELECT 1 FROM l)) \
           AND ($10::text IS NULL OR EXISTS (\
             SELECT 1 FROM idempotency_keys \
             WHERE chat_id = $1 AND scope = $10 AND key = $11 AND message_id = $2)) \
-        RETURNING last_seq, last_created_at), \
+        RETURNING last_seq, last_created_at, p.name), \
     m AS (\
         INSERT INTO messages \
             (chat_id, seq, id, user_id, user_name, text, created_at, words, words_truncated) \
-        SELECT $1, c.last_seq, $2, $3, $4, $5, c.last_created_at, $7::text::tsvector, $8 \
+        SELECT $1, c.last_seq, $2, $3, c.name, $5, c.last_created_at, $7::text::tsvector, $8 \
         FROM c \
-        RETURNING seq, created_at), \
+        RETURNING seq, created_at, user_name), \
     e AS (\
         INSERT INTO events (pos, at, kind, chat_id, seq) \
         SELECT event_pos($9), event_now(), 1, $1, seq FROM m) \
-    SELECT seq, created_at FROM m";
+    SELECT seq, created_at, user_name FROM m";
 
-/// Nothing when the key exists, or when the chat does not.
+/// Nothing when the key exists, or when `$7` is not a current member of the chat (of
+/// account `$8`, unless null).
 const INSERT_KEY: &str = "\
     INSERT INTO idempotency_keys (chat_id, scope, key, fingerprint, message_id, created_at) \
     SELECT $1::uuid, $2::text, $3::text, $4::bytea, $5::uuid, $6::bigint \
-    WHERE EXISTS (SELECT 1 FROM chats WHERE id = $1) \
+    WHERE EXISTS (\
+        SELECT 1 FROM members \
+        WHERE chat_id = $1 AND id = $7 AND active \
+          AND ($8::uuid IS NULL OR account_id = $8::uuid)) \
     ON CONFLICT DO NOTHING";
 
-/// The key's fingerprint and message (both null when the key is gone); no row when the
-/// chat does not exist.
+/// Why a post stored nothing: whether `$4` is a current member of the chat (of account
+/// `$5`, unless null), and the fingerprint and message of key (`$2`, `$3`) (both null when
+/// there is no such key); no row when the chat does not exist.
 const READ_KEY: &str = "\
-    SELECT k.fingerprint, k.message_id FROM chats c \
+    SELECT EXISTS (\
+               SELECT 1 FROM members \
+               WHERE chat_id = c.id AND id = $4 AND active \
+                 AND ($5::uuid IS NULL OR account_id = $5::uuid)), \
+           k.fingerprint, k.message_id \
+    FROM chats c \
     LEFT JOIN idempotency_keys k ON k.chat_id = c.id AND k.scope = $2 AND k.key = $3 \
     WHERE c.id = $1";
 
@@ -85,8 +106,12 @@ const PAGE_AFTER: &str = "\
 /// What the statements of an append found.
 #[derive(Debug, Clone)]
 pub(crate) enum Appended {
-    /// Stored with this sequence number and time.
-    Stored { seq: i64, created_at: i64 },
+    /// Stored with this sequence number, time and poster's name.
+    Stored {
+        seq: i64,
+        created_at: i64,
+        user_name: String,
+    },
     /// The key exists: its fingerprint and message.
     KeySeen {
         fingerprint: Vec<u8>,
@@ -96,6 +121,8 @@ pub(crate) enum Appended {
     KeyVanished,
     /// No such chat.
     NoChat,
+    /// The poster is not a current member of the chat (or not of the required account).
+    NotMember,
 }
 
 /// One post's values, as the statements bind them.
@@ -103,7 +130,8 @@ pub(crate) struct Post {
     pub(crate) chat: Uuid,
     id: Uuid,
     user: Uuid,
-    user_name: String,
+    /// The account the poster must belong to (`None`: any).
+    account: Option<Uuid>,
     text: String,
     now: i64,
     words: String,
@@ -119,7 +147,7 @@ impl Post {
             chat: uuid(m.chat_id.as_u128()),
             id: uuid(m.id.as_u128()),
             user: uuid(m.user_id.as_u128()),
-            user_name: m.user_name.clone(),
+            account: m.account.map(|a| uuid(a.as_u128())),
             text: m.text.clone(),
             now: m.now.as_micros(),
             words,
@@ -153,8 +181,8 @@ impl Statements {
 
 /// The answer to one request of a batch's flight.
 pub(crate) enum Answer {
-    /// A statement without rows (or `BEGIN`/`COMMIT`): the rows it changed.
-    Changed(u64),
+    /// A statement without rows (or `BEGIN`/`COMMIT`) ran.
+    Done,
     /// The message statement's row (none: nothing stored).
     Row(Option<Row>),
 }
@@ -180,14 +208,14 @@ pub(crate) fn flight<'a>(
     let lone = alone(posts);
     if !lone {
         requests.push(Box::pin(async move {
-            client
-                .batch_execute("BEGIN")
-                .await
-                .map(|()| Answer::Changed(0))
+            client.batch_execute("BEGIN").await.map(|()| Answer::Done)
         }));
         requests.push(Box::pin(async move {
             let key = lock_key(chat);
-            client.execute(&st.lock, &[&key]).await.map(Answer::Changed)
+            client
+                .execute(&st.lock, &[&key])
+                .await
+                .map(|_| Answer::Done)
         }));
     }
     let locks_itself = lone.then(|| lock_key(chat));
@@ -195,12 +223,20 @@ pub(crate) fn flight<'a>(
         if let Some((scope, key, fingerprint)) = &p.key {
             requests.push(Box::pin(async move {
                 let fingerprint = &fingerprint[..];
-                let params: [&(dyn ToSql + Sync); 6] =
-                    [&p.chat, scope, key, &fingerprint, &p.id, &p.now];
+                let params: [&(dyn ToSql + Sync); 8] = [
+                    &p.chat,
+                    scope,
+                    key,
+                    &fingerprint,
+                    &p.id,
+                    &p.now,
+                    &p.user,
+                    &p.account,
+                ];
                 client
                     .execute(&st.insert_key, &params)
                     .await
-                    .map(Answer::Changed)
+                    .map(|_| Answer::Done)
             }));
         }
         // The event's ordinal in the transaction: the post's place in the batch.
@@ -214,7 +250,7 @@ pub(crate) fn flight<'a>(
                 &p.chat,
                 &p.id,
                 &p.user,
-                &p.user_name,
+                &p.account,
                 &p.text,
                 &p.now,
                 &p.words,
@@ -229,49 +265,52 @@ pub(crate) fn flight<'a>(
     }
     if !lone {
         requests.push(Box::pin(async move {
-            client
-                .batch_execute("COMMIT")
-                .await
-                .map(|()| Answer::Changed(0))
+            client.batch_execute("COMMIT").await.map(|()| Answer::Done)
         }));
     }
     requests
 }
 
-/// What a post of a committed flight came to: its message row, or, when none, whether its
-/// key was stored (then the chat does not exist) or was there already.
+/// What a post of a committed flight came to: its message row, or, when none, why: the
+/// chat is gone, the poster is no member, or the key was there already.
 pub(crate) async fn outcome(
     client: &Client,
     st: &Statements,
     p: &Post,
-    key_stored: bool,
     row: Option<Row>,
 ) -> Result<Appended, Error> {
     if let Some(row) = row {
         return Ok(Appended::Stored {
             seq: row.try_get(0)?,
             created_at: row.try_get(1)?,
+            user_name: row.try_get(2)?,
         });
     }
-    let Some((scope, key, _)) = p.key.as_ref().filter(|_| !key_stored) else {
-        return Ok(Appended::NoChat);
-    };
     // Taken by a committed attempt, or earlier in this batch (committed now too).
+    let (scope, key) = match &p.key {
+        Some((scope, key, _)) => (Some(scope.as_str()), Some(key.as_str())),
+        None => (None, None),
+    };
     let Some(row) = client
-        .query_opt(&st.read_key, &[&p.chat, scope, key])
+        .query_opt(&st.read_key, &[&p.chat, &scope, &key, &p.user, &p.account])
         .await?
     else {
         return Ok(Appended::NoChat);
     };
-    let fingerprint: Option<Vec<u8>> = row.try_get(0)?;
-    let message_id: Option<Uuid> = row.try_get(1)?;
-    Ok(match fingerprint.zip(message_id) {
-        Some((fingerprint, message_id)) => Appended::KeySeen {
+    if !row.try_get::<_, bool>(0)? {
+        return Ok(Appended::NotMember);
+    }
+    let fingerprint: Option<Vec<u8>> = row.try_get(1)?;
+    let message_id: Option<Uuid> = row.try_get(2)?;
+    Ok(match (p.key.is_some(), fingerprint.zip(message_id)) {
+        (true, Some((fingerprint, message_id))) => Appended::KeySeen {
             fingerprint,
             message_id,
         },
         // Purged between the conflict and this read.
-        None => Appended::KeyVanished,
+        (true, None) => Appended::KeyVanished,
+        // A member without a key stores unless the chat is gone.
+        (false, _) => Appended::NoChat,
     })
 }
 
@@ -279,12 +318,16 @@ pub(crate) async fn outcome(
 impl Messages for PgStore {
     async fn append(&self, m: NewMessage) -> PortResult<AppendOutcome> {
         match submit(self, Post::of(&m)).await? {
-            Appended::Stored { seq: s, created_at } => Ok(AppendOutcome::Stored(Message {
+            Appended::Stored {
+                seq: s,
+                created_at,
+                user_name,
+            } => Ok(AppendOutcome::Stored(Message {
                 id: m.id,
                 chat_id: m.chat_id,
                 seq: seq(s)?,
                 user_id: m.user_id,
-                user_name: m.user_name,
+                user_name,
                 text: m.text,
                 created_at: Timestamp::from_micros(created_at),
             })),
@@ -306,6 +349,7 @@ impl Messages for PgStore {
             // of a long-dead key: the key is free now, so store afresh.
             Appended::KeyVanished => self.append(m).await,
             Appended::NoChat => Err(PortError::NotFound),
+            Appended::NotMember => Ok(AppendOutcome::NotMember),
         }
     }
 

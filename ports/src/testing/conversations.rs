@@ -101,7 +101,7 @@ pub(crate) async fn post(r: &Repos<'_>, member: &Member, text: &str, now: Timest
             id: MessageId::from_u128(unique_u128()),
             chat_id: member.chat_id,
             user_id: member.id,
-            user_name: member.name.clone(),
+            account: Some(member.account_id),
             text: text.to_owned(),
             now,
             idempotency: None,

@@ -21,7 +21,7 @@ async fn post_one(r: &Repos<'_>, member: &Member, text: String) -> MessageId {
             id,
             chat_id: member.chat_id,
             user_id: member.id,
-            user_name: member.name.clone(),
+            account: Some(member.account_id),
             text,
             now: wall_now(),
             idempotency: None,

@@ -34,6 +34,8 @@ use std::time::Duration;
 ///   8 concurrent duplicates of one idempotent post store one message;
 /// - `append` to an unknown chat is `NotFound`; `page_after` of one reads as empty with
 ///   `last_seq` 0;
+/// - the poster must be a current member of the chat and of the given account (any
+///   account when none is given), checked before the key (`posters`);
 /// - `purge_idempotency_keys` deletes keys stored before the given time, and only those.
 ///   It purges every key older than about now + 1 s, so it must not share a store with
 ///   tests that rely on idempotency keys at the same moment.
@@ -58,6 +60,7 @@ pub async fn messages_suite(
     readers_never_see_gaps_while_posts_race(&setup, messages, clock).await;
     concurrent_duplicate_appends_store_one(&setup, messages, clock).await;
     unknown_chats_are_not_found_and_read_empty(&setup, messages, clock).await;
+    super::posters::posters_suite(&setup, messages, clock).await;
     purge_removes_idempotency_keys_stored_before(&setup, messages, clock).await;
 }
 
@@ -74,7 +77,7 @@ pub struct Setup<'a> {
 
 impl Setup<'_> {
     /// A fresh chat with one member (named `poster`) to post as.
-    async fn chat_with_poster(&self, poster: &str) -> (ChatId, Member) {
+    pub(super) async fn chat_with_poster(&self, poster: &str) -> (ChatId, Member) {
         let creator = fresh_account(self.accounts).await;
         let chat = chat_by(creator, &unique_name("messages-"));
         ok(self.chats.insert_chat(&chat).await, "insert_chat");
@@ -91,12 +94,12 @@ impl Setup<'_> {
 }
 
 /// A message by `member` in its chat, with a fresh id.
-fn post(member: &Member, text: &str, now: Timestamp) -> NewMessage {
+pub(super) fn post(member: &Member, text: &str, now: Timestamp) -> NewMessage {
     NewMessage {
         id: MessageId::from_u128(unique_u128()),
         chat_id: member.chat_id,
         user_id: member.id,
-        user_name: member.name.clone(),
+        account: Some(member.account_id),
         text: text.to_owned(),
         now,
         idempotency: None,
@@ -104,7 +107,13 @@ fn post(member: &Member, text: &str, now: Timestamp) -> NewMessage {
 }
 
 /// The same, with an idempotency key in `scope`.
-fn keyed(member: &Member, text: &str, now: Timestamp, scope: &str, key: &str) -> NewMessage {
+pub(super) fn keyed(
+    member: &Member,
+    text: &str,
+    now: Timestamp,
+    scope: &str,
+    key: &str,
+) -> NewMessage {
     NewMessage {
         idempotency: Some(IdempotencyRecord {
             scope: scope.to_owned(),
@@ -125,13 +134,13 @@ fn stored(outcome: crate::PortResult<AppendOutcome>, step: &str) -> Message {
 }
 
 /// What a stored message must look like.
-fn expected(new: &NewMessage, seq: u64, created_at: Timestamp) -> Message {
+fn expected(new: &NewMessage, name: &str, seq: u64, created_at: Timestamp) -> Message {
     Message {
         id: new.id,
         chat_id: new.chat_id,
         seq,
         user_id: new.user_id,
-        user_name: new.user_name.clone(),
+        user_name: name.to_owned(),
         text: new.text.clone(),
         created_at,
     }
@@ -183,7 +192,7 @@ pub async fn sequence_numbers_have_no_gaps(
         let now = base.plus(Duration::from_millis(i));
         let new = post(&member, &format!("message {i}"), now);
         let message = stored(messages.append(new.clone()).await, "append");
-        let expect = expected(&new, i + 1, now);
+        let expect = expected(&new, &member.name, i + 1, now);
         assert_eq!(
             message,
             expect,

@@ -37,6 +37,7 @@ pub mod events;
 mod events_more;
 pub mod messages;
 pub mod page_cache;
+mod posters;
 pub mod rate_limiter;
 pub mod read_state;
 pub mod search;

@@ -27,21 +27,15 @@ impl Messenger {
         let chat_id = self.accessible_chat(caller, chat_id).await?;
         // After the chat check: a malformed member id answers only for the caller's chat.
         let user_id = user_id.or(Error::UserNotFound)?;
-        let member = self
-            .ports
-            .members
-            .member(chat_id, user_id)
-            .await?
-            .filter(|m| self.settings.legacy_mode || m.account_id == caller.account_id)
-            .ok_or(Error::UserNotFound)?;
+        // The store checks membership in the write itself (`AppendOutcome::NotMember`).
+        let account = (!self.settings.legacy_mode).then_some(caller.account_id);
         let idempotency = key.map(|key| IdempotencyRecord {
-            scope: if self.settings.legacy_mode {
-                format!("member:{}", member.id)
-            } else {
-                format!("account:{}", caller.account_id)
+            scope: match account {
+                Some(account) => format!("account:{account}"),
+                None => format!("member:{user_id}"),
             },
             key: key.into_string(),
-            fingerprint: idempotency_fingerprint(member.id, text.as_str()),
+            fingerprint: idempotency_fingerprint(user_id, text.as_str()),
         });
         let outcome = self
             .ports
@@ -49,8 +43,8 @@ impl Messenger {
             .append(NewMessage {
                 id: MessageId::from_u128(self.ports.ids.new_id()),
                 chat_id,
-                user_id: member.id,
-                user_name: member.name,
+                user_id,
+                account,
                 text: text.into_string(),
                 now: self.ports.clock.now(),
                 idempotency,
@@ -63,6 +57,7 @@ impl Messenger {
             }
             Ok(AppendOutcome::Replayed(id)) => Ok(id),
             Ok(AppendOutcome::KeyReused) => Err(Error::IdempotencyKeyReused.into()),
+            Ok(AppendOutcome::NotMember) => Err(Error::UserNotFound.into()),
             Err(PortError::NotFound) => Err(Error::ChatNotFound.into()),
             Err(e) => Err(e.into()),
         }

@@ -20,6 +20,14 @@ impl Messages for MemoryStore {
         // The whole check-and-store runs under the chat's lock: a racing duplicate waits
         // for the first and then sees its key.
         let mut chat = write(&cell);
+        let poster = chat
+            .members
+            .get(&m.user_id)
+            .filter(|s| s.current && m.account.is_none_or(|a| a == s.member.account_id))
+            .map(|s| (s.member.account_id, s.member.name.clone()));
+        let Some((account, name)) = poster else {
+            return Ok(AppendOutcome::NotMember);
+        };
         if let Some(rec) = &m.idempotency {
             if let Some(entry) = chat.keys.get(&(rec.scope.clone(), rec.key.clone())) {
                 return Ok(if entry.fingerprint == rec.fingerprint {
@@ -31,9 +39,9 @@ impl Messages for MemoryStore {
         }
         let created_at = chat.last_created_at().map_or(m.now, |last| last.max(m.now));
         let user_name = match chat.names.get(&m.user_id) {
-            Some(n) if **n == *m.user_name => Arc::clone(n),
+            Some(n) if **n == *name => Arc::clone(n),
             _ => {
-                let n: Arc<str> = Arc::from(m.user_name.as_str());
+                let n: Arc<str> = Arc::from(name.as_str());
                 chat.names.insert(m.user_id, Arc::clone(&n));
                 n
             }
@@ -60,10 +68,8 @@ impl Messages for MemoryStore {
         }
         // The poster has read up to its own message.
         let seq = chat.last_seq();
-        if let Some(account) = chat.members.get(&m.user_id).map(|s| s.member.account_id) {
-            let reader = chat.readers.entry(account).or_default();
-            reader.read_seq = reader.read_seq.max(seq);
-        }
+        let reader = chat.readers.entry(account).or_default();
+        reader.read_seq = reader.read_seq.max(seq);
         self.record(Recorded::Message {
             chat: m.chat_id,
             seq,

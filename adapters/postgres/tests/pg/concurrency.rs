@@ -112,6 +112,7 @@ async fn racing_duplicates_of_an_idempotent_post_store_one_message_and_replay_it
                     assert_eq!(*id, winner_id);
                 }
                 AppendOutcome::KeyReused => assert_ne!(*text, winner_text),
+                AppendOutcome::NotMember => panic!("a member's post was refused: {o:?}"),
             }
         }
     }

@@ -140,7 +140,7 @@ pub fn new_message(chat: ChatId, member: &Member, text: &str, now: i64) -> NewMe
         id: MessageId::from_u128(id()),
         chat_id: chat,
         user_id: member.id,
-        user_name: member.name.clone(),
+        account: Some(member.account_id),
         text: text.into(),
         now: ts(now),
         idempotency: None,
