@@ -4,17 +4,17 @@
 # statements, synchronous commit), then the same with one part taken away at a time:
 #   1. single-row INSERT into a bare table (bench/writes.sh's limit);
 #   2. a lone post as the service sends it: one statement that checks the member, takes the
-#      chat's advisory lock and the sequence number, and stores the message and its
-#      `message.created` event;
-#   3. the same with the member check as a statement of its own before it (how posts
-#      were sent before the check moved into the insert);
-#   4. the same in a transaction block, as a batch of posts sends it: BEGIN, the lock, the
-#      insert statement with the member check, COMMIT (each its own round trip here);
-#   5. 2 without the member check;
+#      chat's advisory lock and the sequence number, stores the message, moves the
+#      poster's read marker and records the `message.created` event;
+#   3. a post as sent before: the member check as a statement of its own, then the
+#      locking statement, with the read marker moved by a row trigger (migration 0008's
+#      down);
+#   4. 2 in a transaction block, as a batch of posts sends it: BEGIN, the lock, the
+#      statement, COMMIT (each its own round trip here);
+#   5. 2 without the member check and the read marker;
 #   6. also without the search index (GIN on `messages.words`);
-#   7. also without the read-marker trigger;
-#   8. also without the event row;
-#   9. also without the `(created_at, id)` index.
+#   7. also without the event row;
+#   8. also without the `(created_at, id)` index.
 # Each step prints tps and its ratio to step 1. The schema is the service's own: a fresh
 # messenger-api migrates it and sets up 32 chats (one member each) over the API, then
 # stops; everything is dropped at the end (also on error or Ctrl-C). Only 127.0.0.1.
@@ -65,14 +65,16 @@ text="benchmark alpha message 000000 tag7 lorem ipsum dolor sit amet consectetur
 words="'alpha':2 'amet':10 'benchmark':1 'consectetur':11 'dolor':8 'elit':13 'ipsum':7 'lorem':6 'message':3 'sit':9 'tag7':5"
 target="SELECT chat_id AS chat, member FROM bench_targets WHERE n = :client_id \\gset"
 member="SELECT chat_id, id, account_id, name, joined_at FROM members WHERE chat_id = :chat AND id = :member AND active;"
-insert() { # $1: with the event row, $2: the statement takes the lock, $3: it checks the member (yes/no)
-    local event="" lock="" locked="" poster="" from="" name="'poster'"
+insert() { # $1: the event row, $2: the statement takes the lock, $3: it checks the member
+    #          and moves the read marker (each yes/no)
+    local event="" lock="" locked="" poster="" from="" name="'poster'" marker=""
     [[ "$1" == yes ]] && event=", e AS (INSERT INTO events (pos, at, kind, chat_id, seq) SELECT event_pos(0), event_now(), 1, :chat, seq FROM m)"
     [[ "$2" == yes ]] && lock="l AS (SELECT pg_advisory_xact_lock(hashtext(:chat))), " \
         && locked=" AND EXISTS (SELECT 1 FROM l)"
-    [[ "$3" == yes ]] && poster="p AS (SELECT name FROM members WHERE chat_id = :chat AND id = :member AND active), " \
-        && from=" FROM p" && name="c.name"
-    echo "WITH ${lock}${poster}c AS (UPDATE chats SET last_seq = last_seq + 1, last_created_at = greatest(last_created_at, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint)$from WHERE id = :chat$locked RETURNING last_seq, last_created_at${from:+, p.name}), m AS (INSERT INTO messages (chat_id, seq, id, user_id, user_name, text, created_at, words, words_truncated) SELECT :chat, c.last_seq, gen_random_uuid(), :member, $name, '$text', c.last_created_at, '$(sed "s/'/''/g" <<<"$words")'::text::tsvector, false FROM c RETURNING seq, created_at)$event SELECT seq, created_at FROM m;"
+    [[ "$3" == yes ]] && poster="p AS (SELECT name, account_id FROM members WHERE chat_id = :chat AND id = :member AND active), " \
+        && from=" FROM p" && name="c.name" \
+        && marker=", r AS (UPDATE participants SET read_seq = greatest(read_seq, m.seq) FROM m, p WHERE participants.chat_id = :chat AND participants.account_id = p.account_id)"
+    echo "WITH ${lock}${poster}c AS (UPDATE chats SET last_seq = last_seq + 1, last_created_at = greatest(last_created_at, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint)$from WHERE id = :chat$locked RETURNING last_seq, last_created_at${from:+, p.name}), m AS (INSERT INTO messages (chat_id, seq, id, user_id, user_name, text, created_at, words, words_truncated) SELECT :chat, c.last_seq, gen_random_uuid(), :member, $name, '$text', c.last_created_at, '$(sed "s/'/''/g" <<<"$words")'::text::tsvector, false FROM c RETURNING seq, created_at)$marker$event SELECT seq, created_at FROM m;"
 }
 lock="SELECT pg_advisory_xact_lock(hashtext(:chat));"
 
@@ -93,26 +95,25 @@ run "1. single-row INSERT (bench/writes.sh's limit)" \
 run "2. a lone post as sent: one statement, member check inside" \
     "$target
 $(insert yes yes yes)"
-run "3. 2 with the member check as a statement of its own" \
+sql "$(cat adapters/postgres/migrations/0008_read_marker_in_post.down.sql)"
+run "3. as before: member check, locking statement, trigger" \
     "$target
 $member
 $(insert yes yes no)"
-run "4. a post in a block: BEGIN, lock, insert with member check, COMMIT" \
+sql "$(cat adapters/postgres/migrations/0008_read_marker_in_post.up.sql)"
+run "4. 2 in a block: BEGIN, lock, the statement, COMMIT" \
     "$target
 BEGIN;
 $lock
 $(insert yes no yes)
 COMMIT;"
-run "5. 2 without the member check" "$target
+run "5. 2 without the member check and the read marker" "$target
 $(insert yes yes no)"
 sql "DROP INDEX messages_words_idx"
 run "6. ... without the search index (GIN)" "$target
 $(insert yes yes no)"
-sql "DROP TRIGGER messages_posted ON messages"
-run "7. ... without the read-marker trigger" "$target
-$(insert yes yes no)"
-run "8. ... without the event row" "$target
+run "7. ... without the event row" "$target
 $(insert no yes no)"
 sql "DROP INDEX messages_created_at_idx"
-run "9. ... without the (created_at, id) index" "$target
+run "8. ... without the (created_at, id) index" "$target
 $(insert no yes no)"

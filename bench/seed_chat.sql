@@ -5,9 +5,8 @@
 -- The first call (no :chat given, i.e. -v chat=new) creates the chat, its creator's one
 -- member and its participant row, and prints the chat's id; later calls with -v chat=<id>
 -- append to it. Messages follow the chat's last one, one microsecond apart, written by
--- its first member, with the same columns the adapter fills. The per-row trigger that
--- moves the poster's read marker is skipped for the bulk insert (the marker is set once at
--- the end). With -v words=1 each message is 5 to 20 words `wordI` of a 20,000-word
+-- its first member, with the same columns the adapter fills; the poster's read marker is
+-- set once at the end. With -v words=1 each message is 5 to 20 words `wordI` of a 20,000-word
 -- vocabulary drawn log-uniformly (what `messenger-bench seed --text words` posts and the
 -- shapes scenario searches; about two minutes for 1,000,000 on two cores); otherwise it is
 -- 'seeded message N'. Run from the repository root against the service's schema:
@@ -36,7 +35,6 @@ SELECT :'chat' = 'new' AS creating \gset
   SELECT creator, id, true, 1, 0 FROM chats WHERE id = :'chat'::uuid;
 \endif
 
-ALTER TABLE messages DISABLE TRIGGER messages_posted;
 INSERT INTO messages (chat_id, seq, id, user_id, user_name, text, created_at, words,
                       words_truncated)
 SELECT c.id, c.last_seq + g, gen_random_uuid(), m.id, m.name, t.text,
@@ -53,7 +51,6 @@ CROSS JOIN LATERAL (
               ELSE 'seeded message ' || g END AS text
 ) t
 WHERE c.id = :'chat'::uuid;
-ALTER TABLE messages ENABLE TRIGGER messages_posted;
 
 UPDATE chats SET last_seq = last_seq + :n,
                  last_created_at = coalesce(last_created_at, created_at) + :n

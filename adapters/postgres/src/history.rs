@@ -3,8 +3,8 @@
 //! end of a million-message chat is as fast to open as its start.
 //!
 //! Appends need nothing from here: the chat's activity is a generated column over
-//! `last_created_at`, and the poster's read marker moves in the `messages_posted`
-//! trigger, both inside the inserting transaction (migration 0005).
+//! `last_created_at`, and the poster's read marker moves in the inserting statement
+//! (`messages.rs`).
 
 use crate::convert::{seq, seq_param, uuid, RowExt};
 use crate::PgStore;

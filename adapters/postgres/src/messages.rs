@@ -35,9 +35,9 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Error, Row, Statement};
 use uuid::Uuid;
 
-/// Takes the chat's next sequence number, stores the message of member `$3` with it and
-/// records its `message.created` (referring to the message's row, at ordinal `$9` of the
-/// transaction), in one statement; no row when `$3` is not a current member of chat `$1`
+/// Takes the chat's next sequence number, stores the message of member `$3` with it,
+/// moves the poster's account's read marker up to it and records its `message.created`
+/// (referring to the message's row, at ordinal `$9` of the transaction), in one statement; no row when `$3` is not a current member of chat `$1`
 /// (of account `$4`, unless null), or when the post has a key (`$10`, `$11`: scope and key)
 /// whose row names another message. With `$12`, it first takes the chat's advisory lock of
 /// that key, before its first write (a lone post is then one statement, outside any
@@ -45,7 +45,7 @@ use uuid::Uuid;
 const INSERT_MESSAGE: &str = "\
     WITH l AS (SELECT pg_advisory_xact_lock($12::bigint) WHERE $12::bigint IS NOT NULL), \
     p AS (\
-        SELECT name FROM members \
+        SELECT name, account_id FROM members \
         WHERE chat_id = $1 AND id = $3 AND active \
           AND ($4::uuid IS NULL OR account_id = $4::uuid)), \
     c AS (\
@@ -64,6 +64,10 @@ const INSERT_MESSAGE: &str = "\
         SELECT $1, c.last_seq, $2, $3, c.name, $5, c.last_created_at, $7::text::tsvector, $8 \
         FROM c \
         RETURNING seq, created_at, user_name), \
+    r AS (\
+        UPDATE participants SET read_seq = greatest(read_seq, m.seq) \
+        FROM m, p \
+        WHERE participants.chat_id = $1 AND participants.account_id = p.account_id), \
     e AS (\
         INSERT INTO events (pos, at, kind, chat_id, seq) \
         SELECT event_pos($9), event_now(), 1, $1, seq FROM m) \

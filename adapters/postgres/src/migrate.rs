@@ -55,6 +55,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(5, "conversations", "0005_conversations"),
     migration!(6, "events", "0006_events"),
     migration!(7, "session_safety", "0007_session_safety"),
+    migration!(8, "read_marker_in_post", "0008_read_marker_in_post"),
 ];
 
 /// Why migrating failed.
