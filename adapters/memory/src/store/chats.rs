@@ -28,11 +28,11 @@ impl Chats for MemoryStore {
         };
         let _state = write(&cell);
         self.set_participation(chat.creator, chat.id, true);
-        self.record(Recorded::Other(Event::ChatCreated {
+        self.record(Recorded::Other(Box::new(Event::ChatCreated {
             chat_id: chat.id,
             chat_name: chat.name.clone(),
             creator: chat.creator,
-        }));
+        })));
         Ok(())
     }
 
@@ -44,10 +44,10 @@ impl Chats for MemoryStore {
         let cell = self.chat_cell(chat).ok_or(PortError::NotFound)?;
         let mut state = write(&cell);
         state.chat.name = name.to_owned();
-        self.record(Recorded::Other(Event::ChatRenamed {
+        self.record(Recorded::Other(Box::new(Event::ChatRenamed {
             chat_id: chat,
             chat_name: name.to_owned(),
-        }));
+        })));
         Ok(())
     }
 
@@ -141,13 +141,13 @@ impl Members for MemoryStore {
         reader.mine.insert(join_seq, member.id);
         reader.read_seq = reader.read_seq.max(last_seq);
         self.set_participation(account, member.chat_id, true);
-        self.record(Recorded::Other(Event::MemberJoined {
+        self.record(Recorded::Other(Box::new(Event::MemberJoined {
             chat_id: member.chat_id,
             user_id: member.id,
             user_name: member.name.clone(),
             account,
             reads_before,
-        }));
+        })));
         Ok(member.clone())
     }
 
@@ -200,13 +200,13 @@ impl Members for MemoryStore {
         reader.barred |= bar_account;
         let takes_part = state.takes_part(account);
         self.set_participation(account, chat, takes_part);
-        self.record(Recorded::Other(Event::MemberLeft {
+        self.record(Recorded::Other(Box::new(Event::MemberLeft {
             chat_id: chat,
             user_id: member,
             removed: bar_account,
             account,
             reads_after: takes_part,
-        }));
+        })));
         Ok(())
     }
 
@@ -252,12 +252,12 @@ impl Members for MemoryStore {
         reader.read_seq = reader.read_seq.max(upto);
         let read_seq = reader.read_seq;
         if moved {
-            self.record(Recorded::Other(Event::ReadUpdated {
+            self.record(Recorded::Other(Box::new(Event::ReadUpdated {
                 chat_id: chat,
                 account,
                 read_seq,
                 unread_count: last_seq.saturating_sub(read_seq),
-            }));
+            })));
         }
         Ok(ReadUpdate::Marked { read_seq, last_seq })
     }

@@ -9,7 +9,6 @@ use messenger_ports::{
     AppendOutcome, MessagePage, MessageSearch, Messages, NewMessage, PortError, PortResult,
     SearchScope,
 };
-use std::sync::Arc;
 
 #[async_trait]
 impl Messages for MemoryStore {
@@ -24,8 +23,8 @@ impl Messages for MemoryStore {
             .members
             .get(&m.user_id)
             .filter(|s| s.current && m.account.is_none_or(|a| a == s.member.account_id))
-            .map(|s| (s.member.account_id, s.member.name.clone()));
-        let Some((account, name)) = poster else {
+            .map(|s| s.member.account_id);
+        let Some(account) = poster else {
             return Ok(AppendOutcome::NotMember);
         };
         if let Some(rec) = &m.idempotency {
@@ -38,22 +37,16 @@ impl Messages for MemoryStore {
             }
         }
         let created_at = chat.last_created_at().map_or(m.now, |last| last.max(m.now));
-        let user_name = match chat.names.get(&m.user_id) {
-            Some(n) if **n == *name => Arc::clone(n),
-            _ => {
-                let n: Arc<str> = Arc::from(name.as_str());
-                chat.names.insert(m.user_id, Arc::clone(&n));
-                n
-            }
-        };
+        // On a failure of either, no message is stored (a text pushed before a failed
+        // index add only takes room).
+        let text = chat.texts.push(&m.text)?;
         // Indexed under the chat's lock, so the chat's messages enter the index in their
         // order; a search that sees the handle waits on this lock to read the message.
         write(&self.index).add(m.chat_id, chat.messages.len(), m.id, created_at, &words)?;
         chat.messages.push(StoredMessage {
             id: m.id,
             user_id: m.user_id,
-            user_name,
-            text: m.text.into_boxed_str(),
+            text,
             created_at,
         });
         if let Some(rec) = m.idempotency {
@@ -161,8 +154,8 @@ impl MessageSearch for MemoryStore {
                 chat.messages.get(position).map(|m| SearchHit {
                     message_id: m.id,
                     chat_id,
-                    text: m.text.to_string(),
-                    user_name: m.user_name.to_string(),
+                    text: chat.texts.get(m.text).to_owned(),
+                    user_name: chat.name_of(m.user_id).to_owned(),
                     created_at: m.created_at,
                 })
             })

@@ -15,6 +15,7 @@
 mod chats;
 mod events;
 mod messages;
+mod texts;
 
 use crate::search_index::SearchIndex;
 use async_trait::async_trait;
@@ -26,13 +27,15 @@ use messenger_domain::{
 use messenger_ports::{Accounts, ChatViewer, Clock, PortError, PortResult, Sessions};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use texts::{TextRef, Texts};
 
-/// A stored message, compact: the chat and sequence number are implied by its place.
+/// A stored message, compact (64 bytes): the chat and sequence number are implied by its
+/// place, the poster's name is its member's (members stay when they leave, and their names
+/// never change), and the text lies in the chat's [`Texts`].
 struct StoredMessage {
     id: MessageId,
     user_id: MemberId,
-    user_name: Arc<str>,
-    text: Box<str>,
+    text: TextRef,
     created_at: Timestamp,
 }
 
@@ -71,8 +74,8 @@ struct ChatState {
     member_seq: u64,
     readers: HashMap<AccountId, Reader>,
     messages: Vec<StoredMessage>,
-    /// Display names shared by every message of a member (saves memory per message).
-    names: HashMap<MemberId, Arc<str>>,
+    /// The messages' texts.
+    texts: Texts,
     /// (scope, key) → the first message stored with that key.
     keys: HashMap<(String, String), IdempotencyEntry>,
 }
@@ -89,7 +92,7 @@ impl ChatState {
             member_seq: 0,
             readers,
             messages: Vec::new(),
-            names: HashMap::new(),
+            texts: Texts::default(),
             keys: HashMap::new(),
         }
     }
@@ -122,10 +125,16 @@ impl ChatState {
             chat_id: self.chat.id,
             seq: index as u64 + 1,
             user_id: m.user_id,
-            user_name: m.user_name.to_string(),
-            text: m.text.to_string(),
+            user_name: self.name_of(m.user_id).to_owned(),
+            text: self.texts.get(m.text).to_owned(),
             created_at: m.created_at,
         })
+    }
+
+    /// The display name of member `id` (empty for an unknown one, which no stored message
+    /// has).
+    fn name_of(&self, id: MemberId) -> &str {
+        self.members.get(&id).map_or("", |s| s.member.name.as_str())
     }
 
     fn summary(&self, viewer: ChatViewer) -> ChatSummary {
