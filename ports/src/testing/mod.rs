@@ -35,6 +35,7 @@ pub mod chats;
 pub mod conversations;
 pub mod events;
 mod events_more;
+pub mod idempotency;
 pub mod messages;
 pub mod page_cache;
 mod posters;
