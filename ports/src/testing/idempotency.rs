@@ -4,8 +4,8 @@
 use super::messages::{keyed, post, stored, Setup};
 use super::support::{ok, unique_name};
 use crate::{AppendOutcome, Clock, Messages, NewMessage};
-use messenger_domain::MessageId;
 use futures_util::future::join_all;
+use messenger_domain::MessageId;
 use std::time::Duration;
 
 /// The same scope, key and fingerprint replay the first message; another fingerprint is

@@ -5,13 +5,19 @@ use super::messages::{keyed, post, Setup};
 use super::support::{fresh_account, ok, unique_u128};
 use crate::{AppendOutcome, Clock, Messages};
 use futures_util::future::join_all;
-use messenger_domain::{Member, MemberId};
+use messenger_domain::{AccountId, ChatId, Member, MemberId};
 
 /// Runs every check of the poster.
 pub(super) async fn posters_suite(setup: &Setup<'_>, messages: &dyn Messages, clock: &dyn Clock) {
     only_a_current_member_of_the_account_stores(setup, messages, clock).await;
     membership_is_checked_before_the_key(setup, messages, clock).await;
     refused_posters_in_a_busy_chat_leave_no_gap(setup, messages, clock).await;
+}
+
+/// A fresh chat with its poster, and an account that takes no part in it.
+async fn chat_and_stranger(setup: &Setup<'_>, poster: &str) -> (ChatId, Member, AccountId) {
+    let (chat, member) = setup.chat_with_poster(poster).await;
+    (chat, member, fresh_account(setup.accounts).await)
 }
 
 /// What the chat's last sequence number is now.
@@ -31,9 +37,8 @@ async fn only_a_current_member_of_the_account_stores(
     messages: &dyn Messages,
     clock: &dyn Clock,
 ) {
-    let (chat, member) = setup.chat_with_poster("Poster").await;
+    let (chat, member, stranger) = chat_and_stranger(setup, "Poster").await;
     let (_, elsewhere) = setup.chat_with_poster("Elsewhere").await;
-    let stranger = fresh_account(setup.accounts).await;
 
     let mut other_account = post(&member, "not mine", clock.now());
     other_account.account = Some(stranger);
@@ -94,8 +99,7 @@ async fn membership_is_checked_before_the_key(
     messages: &dyn Messages,
     clock: &dyn Clock,
 ) {
-    let (chat, member) = setup.chat_with_poster("Keyed").await;
-    let stranger = fresh_account(setup.accounts).await;
+    let (chat, member, stranger) = chat_and_stranger(setup, "Keyed").await;
     let mut refused = keyed(&member, "first words", clock.now(), "scope", "k1");
     refused.account = Some(stranger);
     assert_eq!(
@@ -131,8 +135,7 @@ async fn refused_posters_in_a_busy_chat_leave_no_gap(
     messages: &dyn Messages,
     clock: &dyn Clock,
 ) {
-    let (_, member) = setup.chat_with_poster("Busy").await;
-    let stranger = fresh_account(setup.accounts).await;
+    let (_, member, stranger) = chat_and_stranger(setup, "Busy").await;
     let posts = (0..24).map(|i| {
         let mut new = if i % 3 == 0 {
             keyed(
