@@ -14,6 +14,11 @@
 //! Its statements, `BEGIN` to `COMMIT`, go to the server in one flight: one round trip
 //! per batch, not four or more. A lone post without a key is a single statement that takes
 //! the lock itself.
+//!
+//! A post keeps its caller's time: each post brings the deadline its request's budget
+//! allows, and a batch must end by the earliest one of its posts (a batch runs for
+//! milliseconds; only a slow database makes the difference, and then failing fast is
+//! right). The caller's budget is charged with the whole wait.
 
 use crate::messages::{alone, flight, outcome, Answer, Appended, Post, Statements};
 use crate::PgStore;
@@ -26,7 +31,7 @@ use std::pin::Pin;
 use std::sync::{Mutex, PoisonError};
 use std::task::Poll;
 use tokio::sync::oneshot;
-use tokio::time::timeout_at;
+use tokio::time::{timeout_at, Instant};
 use uuid::Uuid;
 
 /// Most posts in one transaction (the rest wait for the next).
@@ -34,6 +39,8 @@ const MAX_BATCH: usize = 256;
 
 struct Pending {
     post: Post,
+    /// When its caller's time for stores ends.
+    deadline: Instant,
     reply: oneshot::Sender<PortResult<Appended>>,
 }
 
@@ -63,15 +70,23 @@ impl Batches {
 
 /// Stores `post` in the next transaction of its chat and answers after that commits.
 pub(crate) async fn submit(store: &PgStore, post: Post) -> PortResult<Appended> {
+    // Taken here, in the caller's request, and kept until the answer: the batch task
+    // runs outside the request and so has no budget of its own.
+    let (deadline, _call) = store.db.deadline();
     let chat = post.chat;
     let (reply, answer) = oneshot::channel();
+    let pending = Pending {
+        post,
+        deadline,
+        reply,
+    };
     let start = match store.db.batches.lock().entry(chat) {
         Entry::Occupied(mut queue) => {
-            queue.get_mut().push(Pending { post, reply });
+            queue.get_mut().push(pending);
             false
         }
         Entry::Vacant(slot) => {
-            slot.insert(vec![Pending { post, reply }]);
+            slot.insert(vec![pending]);
             true
         }
     };
@@ -90,10 +105,13 @@ pub(crate) async fn submit(store: &PgStore, post: Post) -> PortResult<Appended> 
 
 /// One transaction for the whole batch, then every post's answer.
 async fn run(store: &PgStore, batch: Vec<Pending>) {
+    let Some(deadline) = batch.iter().map(|p| p.deadline).min() else {
+        return;
+    };
     let (posts, replies): (Vec<Post>, Vec<_>) =
         batch.into_iter().map(|p| (p.post, p.reply)).unzip();
     let chat = posts.first().map(|p| p.chat).unwrap_or_default();
-    let outcome = store_all(store, chat, &posts).await;
+    let outcome = store_all(store, chat, &posts, deadline).await;
     for (i, reply) in replies.into_iter().enumerate() {
         let answer = match &outcome {
             Ok(results) => results
@@ -107,8 +125,13 @@ async fn run(store: &PgStore, batch: Vec<Pending>) {
     }
 }
 
-async fn store_all(store: &PgStore, chat: Uuid, posts: &[Post]) -> PortResult<Vec<Appended>> {
-    let (deadline, _call) = store.db.deadline();
+/// Stores the batch in one transaction that ends by `deadline`.
+async fn store_all(
+    store: &PgStore,
+    chat: Uuid,
+    posts: &[Post],
+    deadline: Instant,
+) -> PortResult<Vec<Appended>> {
     let client = store.db.checkout(deadline).await?;
     let outcome = timeout_at(deadline, async {
         let st = Statements::prepare(&client).await?;
