@@ -1,10 +1,13 @@
-//! A chat's message texts, packed one after another in large chunks: no heap allocation
-//! (and no allocator header and rounding) per message, and a 12-byte reference in the
-//! message instead of a 16-byte boxed string.
+//! A chat's message texts, packed one after another in chunks that double up to 64 KiB:
+//! no heap allocation (and no allocator header and rounding) per message, a 12-byte
+//! reference in the message instead of a 16-byte boxed string, and a chat with a few
+//! messages still takes only a few hundred bytes.
 
 use messenger_ports::{PortError, PortResult};
 
-/// Bytes per chunk; a longer text gets a chunk of its own size.
+/// Bytes of a chat's first chunk: a chat with a few messages takes little room.
+const FIRST_CHUNK: usize = 256;
+/// Each next chunk doubles the last, up to this; a longer text gets a chunk of its size.
 const CHUNK: usize = 64 * 1024;
 
 /// Where a text lies in [`Texts`].
@@ -36,8 +39,12 @@ impl Texts {
             .is_some_and(|c| c.capacity() - c.len() >= text.len());
         if !fits {
             u32::try_from(self.chunks.len()).map_err(|_| too_big())?;
-            self.chunks
-                .push(String::with_capacity(CHUNK.max(text.len())));
+            let size = self
+                .chunks
+                .last()
+                .map_or(FIRST_CHUNK, |c| (c.capacity() * 2).min(CHUNK))
+                .max(text.len());
+            self.chunks.push(String::with_capacity(size));
         }
         let chunk = self.chunks.len() - 1;
         let Some(last) = self.chunks.last_mut() else {
@@ -82,9 +89,12 @@ mod tests {
             assert_eq!(texts.get(*at), text.as_str());
         }
         assert!(texts.chunks.len() > 2, "the texts filled several chunks");
-        for chunk in &texts.chunks {
-            assert!(chunk.capacity() >= CHUNK, "no chunk below the chunk size");
-        }
+        let sizes: Vec<usize> = texts.chunks.iter().map(String::capacity).collect();
+        assert!(sizes[0] < 1024, "a chat's first chunk is small: {sizes:?}");
+        assert!(
+            sizes.iter().filter(|s| **s >= CHUNK).count() > sizes.len() / 2,
+            "the chunks grow to the chunk size: {sizes:?}"
+        );
         assert_eq!(
             texts.get(TextRef {
                 chunk: 99_999,
