@@ -56,6 +56,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(6, "events", "0006_events"),
     migration!(7, "session_safety", "0007_session_safety"),
     migration!(8, "read_marker_in_post", "0008_read_marker_in_post"),
+    migration!(9, "search_pending_list", "0009_search_pending_list"),
 ];
 
 /// Why migrating failed.

@@ -1,0 +1,1 @@
+ALTER INDEX messages_words_idx RESET (gin_pending_list_limit);
