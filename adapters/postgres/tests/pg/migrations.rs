@@ -321,6 +321,33 @@ async fn conversations_migration_fills_in_existing_chats() {
     assert_eq!(migrator.up().await.unwrap().first(), Some(&5));
 }
 
+/// Migration 0009 keeps the word index's pending list small (every search reads it whole),
+/// and its down returns the index to the server's default.
+#[tokio::test]
+async fn the_word_index_keeps_a_small_pending_list() {
+    let Some(schema) = TestSchema::new("the_word_index_keeps_a_small_pending_list") else {
+        return;
+    };
+    let migrator = Migrator::new(&schema.config());
+    migrator.up().await.unwrap();
+    let client = schema.client().await;
+    let options = || async {
+        client
+            .query_one(
+                "SELECT coalesce(c.reloptions, '{}') FROM pg_class c \
+                 JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = $1 AND c.relname = 'messages_words_idx'",
+                &[&schema.name],
+            )
+            .await
+            .unwrap()
+            .get::<_, Vec<String>>(0)
+    };
+    assert_eq!(options().await, ["gin_pending_list_limit=256"]);
+    down_to_before(&migrator, 9).await;
+    assert!(options().await.is_empty(), "down resets the limit");
+}
+
 /// Reverts migrations one at a time, newest first, until `version` is reverted.
 async fn down_to_before(migrator: &Migrator, version: i64) {
     loop {
