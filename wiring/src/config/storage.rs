@@ -221,3 +221,6 @@ mod tests;
 #[cfg(test)]
 #[cfg(not(feature = "postgres"))]
 mod without_postgres;
+
+#[cfg(test)]
+mod every_build;

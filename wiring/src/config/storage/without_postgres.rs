@@ -44,35 +44,3 @@ fn a_configured_database_is_refused_naming_its_variable_and_the_feature() {
         );
     }
 }
-
-#[test]
-fn the_variables_are_read_as_with_postgres() {
-    assert!(matches!(
-        storage(StorageVars::default()),
-        Ok(Storage::Memory)
-    ));
-    let e = storage(StorageVars {
-        database_url: s("mysql://secret@h/db"),
-        ..StorageVars::default()
-    })
-    .unwrap_err()
-    .to_string();
-    assert!(
-        e.starts_with("DATABASE_URL:") && !e.contains("secret"),
-        "{e}"
-    );
-    let e = storage(StorageVars {
-        postgres_db: s("x"),
-        ..StorageVars::default()
-    })
-    .unwrap_err()
-    .to_string();
-    assert!(e.contains("POSTGRES_HOSTS"), "{e}");
-    let e = storage(StorageVars {
-        pool_size: s("0"),
-        ..StorageVars::default()
-    })
-    .unwrap_err()
-    .to_string();
-    assert!(e.starts_with("POOL_SIZE:"), "{e}");
-}
