@@ -20,7 +20,7 @@
 //! milliseconds; only a slow database makes the difference, and then failing fast is
 //! right). The caller's budget is charged with the whole wait.
 
-use crate::messages::{alone, flight, outcome, Answer, Appended, Post, Statements};
+use crate::messages::{flight, outcome, Answer, Appended, Columns, Post, Statements};
 use crate::PgStore;
 use futures_util::future::{maybe_done, BoxFuture, MaybeDone};
 use messenger_ports::{PortError, PortResult};
@@ -32,6 +32,7 @@ use std::sync::{Mutex, PoisonError};
 use std::task::Poll;
 use tokio::sync::oneshot;
 use tokio::time::{timeout_at, Instant};
+use tokio_postgres::Row;
 use uuid::Uuid;
 
 /// Most posts in one transaction (the rest wait for the next).
@@ -110,8 +111,7 @@ async fn run(store: &PgStore, batch: Vec<Pending>) {
     };
     let (posts, replies): (Vec<Post>, Vec<_>) =
         batch.into_iter().map(|p| (p.post, p.reply)).unzip();
-    let chat = posts.first().map(|p| p.chat).unwrap_or_default();
-    let outcome = store_all(store, chat, &posts, deadline).await;
+    let outcome = store_all(store, &posts, deadline).await;
     for (i, reply) in replies.into_iter().enumerate() {
         let answer = match &outcome {
             Ok(results) => results
@@ -128,34 +128,27 @@ async fn run(store: &PgStore, batch: Vec<Pending>) {
 /// Stores the batch in one transaction that ends by `deadline`.
 async fn store_all(
     store: &PgStore,
-    chat: Uuid,
     posts: &[Post],
     deadline: Instant,
 ) -> PortResult<Vec<Appended>> {
     let client = store.db.checkout(deadline).await?;
     let outcome = timeout_at(deadline, async {
         let st = Statements::prepare(&client).await?;
-        let answers = in_order(flight(&client, &st, chat, posts)).await;
+        let columns = Columns::of(posts);
+        let answers = in_order(flight(&client, &st, posts, &columns)).await;
         // A failed statement aborts the transaction (its `COMMIT` then rolls back): the
         // first error is the batch's.
-        let mut answers = answers
-            .into_iter()
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter();
-        if !alone(posts) {
-            let _begin = answers.next();
-            let _lock = answers.next();
+        let mut stored: HashMap<Uuid, Row> = HashMap::with_capacity(posts.len());
+        for answer in answers {
+            if let Answer::Rows(rows) = answer? {
+                for row in rows {
+                    stored.insert(row.try_get(0)?, row);
+                }
+            }
         }
         let mut results = Vec::with_capacity(posts.len());
         for p in posts {
-            if p.key.is_some() {
-                // The key's insert: whether it stored shows in the message's row.
-                let _key = answers.next();
-            }
-            let row = match answers.next() {
-                Some(Answer::Row(row)) => row,
-                _ => None,
-            };
+            let row = stored.remove(&p.id);
             results.push(outcome(&client, &st, p, row).await?);
         }
         Ok(results)

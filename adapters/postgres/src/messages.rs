@@ -23,7 +23,7 @@
 
 use crate::append_batch::submit;
 use crate::convert::{seq, seq_param, uuid, RowExt};
-use crate::events::{lock_key, LOCK_CHAT};
+use crate::events::lock_key;
 use crate::search::tsvector_literal;
 use crate::PgStore;
 use async_trait::async_trait;
@@ -35,13 +35,14 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Error, Row, Statement};
 use uuid::Uuid;
 
-/// Takes the chat's next sequence number, stores the message of member `$3` with it,
-/// moves the poster's account's read marker up to it and records its `message.created`
-/// (referring to the message's row, at ordinal `$9` of the transaction), in one statement; no row when `$3` is not a current member of chat `$1`
+/// A lone post without a key, in one statement outside any transaction block: takes the
+/// chat's advisory lock (`$12`) before its first write, then the chat's next sequence
+/// number, stores the message of member `$3` with it, moves the poster's account's read
+/// marker up to it and records its `message.created` (referring to the message's row, at
+/// ordinal `$9` of the transaction). No row when `$3` is not a current member of chat `$1`
 /// (of account `$4`, unless null), or when the post has a key (`$10`, `$11`: scope and key)
-/// whose row names another message. With `$12`, it first takes the chat's advisory lock of
-/// that key, before its first write (a lone post is then one statement, outside any
-/// transaction block).
+/// whose row names another message. Its row: the message's id, sequence number, time and
+/// poster's name.
 const INSERT_MESSAGE: &str = "\
     WITH l AS (SELECT pg_advisory_xact_lock($12::bigint) WHERE $12::bigint IS NOT NULL), \
     p AS (\
@@ -63,7 +64,7 @@ const INSERT_MESSAGE: &str = "\
             (chat_id, seq, id, user_id, user_name, text, created_at, words, words_truncated) \
         SELECT $1, c.last_seq, $2, $3, c.name, $5, c.last_created_at, $7::text::tsvector, $8 \
         FROM c \
-        RETURNING seq, created_at, user_name), \
+        RETURNING id, seq, created_at, user_name), \
     r AS (\
         UPDATE participants SET read_seq = greatest(read_seq, m.seq) \
         FROM m, p \
@@ -71,7 +72,62 @@ const INSERT_MESSAGE: &str = "\
     e AS (\
         INSERT INTO events (pos, at, kind, chat_id, seq) \
         SELECT event_pos($9), event_now(), 1, $1, seq FROM m) \
-    SELECT seq, created_at, user_name FROM m";
+    SELECT id, seq, created_at, user_name FROM m";
+
+/// The posts of a batch in one statement, after the advisory locks of their chats (taken
+/// by the transaction's statement before): `$1`..`$10` are, per post in batch order, its
+/// chat, message id, member, required account (null: any), text, time, word vector,
+/// whether that was truncated, and its key's scope and key (null: no key). Each chat's
+/// posts of current members whose key (if any) names their message take the chat's next
+/// sequence numbers in batch order, with `created_at` never below the chat's previous
+/// message; each poster's read marker moves to its last post and each message records its
+/// `message.created` at its place in the batch. One row per stored message: its id,
+/// sequence number, time and poster's name.
+const INSERT_MESSAGES: &str = "\
+    WITH i AS (\
+        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], \
+                             $6::bigint[], $7::text[], $8::bool[], $9::text[], $10::text[]) \
+            WITH ORDINALITY AS i(chat, id, user_id, account, text, now, words, truncated, \
+                                 scope, key, ord)), \
+    p AS (\
+        SELECT i.*, mb.name, mb.account_id AS member_account, \
+               row_number() OVER w AS n, max(i.now) OVER w AS latest \
+        FROM i JOIN members mb ON mb.chat_id = i.chat AND mb.id = i.user_id AND mb.active \
+            AND (i.account IS NULL OR mb.account_id = i.account) \
+        WHERE i.scope IS NULL OR EXISTS (\
+            SELECT 1 FROM idempotency_keys k \
+            WHERE k.chat_id = i.chat AND k.scope = i.scope AND k.key = i.key \
+              AND k.message_id = i.id) \
+        WINDOW w AS (PARTITION BY i.chat ORDER BY i.ord)), \
+    g AS (SELECT chat, count(*) AS n, max(now) AS latest FROM p GROUP BY chat), \
+    o AS (SELECT id, last_created_at FROM chats WHERE id IN (SELECT chat FROM g)), \
+    c AS (\
+        UPDATE chats SET last_seq = last_seq + g.n, \
+                         last_created_at = greatest(last_created_at, g.latest) \
+        FROM g WHERE chats.id = g.chat \
+        RETURNING chats.id, chats.last_seq - g.n AS base), \
+    s AS (\
+        SELECT p.*, c.base + p.n AS seq, greatest(o.last_created_at, p.latest) AS created_at \
+        FROM p JOIN c ON c.id = p.chat JOIN o ON o.id = p.chat), \
+    m AS (\
+        INSERT INTO messages \
+            (chat_id, seq, id, user_id, user_name, text, created_at, words, words_truncated) \
+        SELECT chat, seq, id, user_id, name, text, created_at, words::tsvector, truncated \
+        FROM s \
+        RETURNING id, seq, created_at, user_name), \
+    r AS (\
+        UPDATE participants SET read_seq = greatest(read_seq, x.seq) \
+        FROM (SELECT chat, member_account, max(seq) AS seq FROM s \
+              GROUP BY chat, member_account) x \
+        WHERE participants.chat_id = x.chat AND participants.account_id = x.member_account), \
+    e AS (\
+        INSERT INTO events (pos, at, kind, chat_id, seq) \
+        SELECT event_pos((ord - 1)::int), event_now(), 1, chat, seq FROM s) \
+    SELECT id, seq, created_at, user_name FROM m";
+
+/// The advisory locks of a batch's chats, in the order of `$1` (sorted, so two batches
+/// never wait for each other's locks in a cycle).
+const LOCK_CHATS: &str = "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k";
 
 /// Nothing when the key exists, or when `$7` is not a current member of the chat (of
 /// account `$8`, unless null).
@@ -132,7 +188,7 @@ pub(crate) enum Appended {
 /// One post's values, as the statements bind them.
 pub(crate) struct Post {
     pub(crate) chat: Uuid,
-    id: Uuid,
+    pub(crate) id: Uuid,
     user: Uuid,
     /// The account the poster must belong to (`None`: any).
     account: Option<Uuid>,
@@ -168,6 +224,7 @@ impl Post {
 pub(crate) struct Statements {
     lock: Statement,
     insert: Statement,
+    insert_many: Statement,
     insert_key: Statement,
     read_key: Statement,
 }
@@ -175,8 +232,9 @@ pub(crate) struct Statements {
 impl Statements {
     pub(crate) async fn prepare(client: &deadpool_postgres::Client) -> Result<Self, Error> {
         Ok(Self {
-            lock: client.prepare_cached(LOCK_CHAT).await?,
+            lock: client.prepare_cached(LOCK_CHATS).await?,
             insert: client.prepare_cached(INSERT_MESSAGE).await?,
+            insert_many: client.prepare_cached(INSERT_MESSAGES).await?,
             insert_key: client.prepare_cached(INSERT_KEY).await?,
             read_key: client.prepare_cached(READ_KEY).await?,
         })
@@ -187,8 +245,8 @@ impl Statements {
 pub(crate) enum Answer {
     /// A statement without rows (or `BEGIN`/`COMMIT`) ran.
     Done,
-    /// The message statement's row (none: nothing stored).
-    Row(Option<Row>),
+    /// The rows of the stored messages.
+    Rows(Vec<Row>),
 }
 
 type Request<'a> = BoxFuture<'a, Result<Answer, Error>>;
@@ -199,31 +257,87 @@ pub(crate) fn alone(posts: &[Post]) -> bool {
     matches!(posts, [p] if p.key.is_none())
 }
 
-/// Every request of one batch, in the order they must run: `BEGIN`, the chat's advisory
-/// lock (before any write, see `events`), each post's key (if any) and message, `COMMIT`;
-/// or, when the batch is [`alone`], the message's statement only.
+/// A batch's posts as the columns [`INSERT_MESSAGES`] binds, and its chats' lock keys
+/// (sorted, each once).
+pub(crate) struct Columns<'a> {
+    locks: Vec<i64>,
+    chat: Vec<Uuid>,
+    id: Vec<Uuid>,
+    user: Vec<Uuid>,
+    account: Vec<Option<Uuid>>,
+    text: Vec<&'a str>,
+    now: Vec<i64>,
+    words: Vec<&'a str>,
+    truncated: Vec<bool>,
+    scope: Vec<Option<&'a str>>,
+    key: Vec<Option<&'a str>>,
+}
+
+impl<'a> Columns<'a> {
+    pub(crate) fn of(posts: &'a [Post]) -> Self {
+        let mut locks: Vec<i64> = posts.iter().map(|p| lock_key(p.chat)).collect();
+        locks.sort_unstable();
+        locks.dedup();
+        Self {
+            locks,
+            chat: posts.iter().map(|p| p.chat).collect(),
+            id: posts.iter().map(|p| p.id).collect(),
+            user: posts.iter().map(|p| p.user).collect(),
+            account: posts.iter().map(|p| p.account).collect(),
+            text: posts.iter().map(|p| p.text.as_str()).collect(),
+            now: posts.iter().map(|p| p.now).collect(),
+            words: posts.iter().map(|p| p.words.as_str()).collect(),
+            truncated: posts.iter().map(|p| p.truncated).collect(),
+            scope: posts.iter().map(|p| p.key.as_ref().map(|k| k.0.as_str())).collect(),
+            key: posts.iter().map(|p| p.key.as_ref().map(|k| k.1.as_str())).collect(),
+        }
+    }
+}
+
+/// Every request of one batch, in the order they must run: `BEGIN`, the advisory locks
+/// of its chats (before any write, see `events`), each keyed post's key, the posts'
+/// messages in one statement, `COMMIT`; or, when the batch is [`alone`], the message's
+/// statement only.
 pub(crate) fn flight<'a>(
     client: &'a Client,
     st: &'a Statements,
-    chat: Uuid,
     posts: &'a [Post],
+    columns: &'a Columns<'a>,
 ) -> Vec<Request<'a>> {
-    let mut requests: Vec<Request<'a>> = Vec::with_capacity(posts.len() * 2 + 3);
-    let lone = alone(posts);
-    if !lone {
-        requests.push(Box::pin(async move {
-            client.batch_execute("BEGIN").await.map(|()| Answer::Done)
-        }));
-        requests.push(Box::pin(async move {
-            let key = lock_key(chat);
-            client
-                .execute(&st.lock, &[&key])
-                .await
-                .map(|_| Answer::Done)
-        }));
+    if let [p] = posts {
+        if alone(posts) {
+            return vec![Box::pin(async move {
+                let (ord, none) = (0_i32, None::<&str>);
+                let params: [&(dyn ToSql + Sync); 12] = [
+                    &p.chat,
+                    &p.id,
+                    &p.user,
+                    &p.account,
+                    &p.text,
+                    &p.now,
+                    &p.words,
+                    &p.truncated,
+                    &ord,
+                    &none,
+                    &none,
+                    &lock_key(p.chat),
+                ];
+                let row = client.query_opt(&st.insert, &params).await?;
+                Ok(Answer::Rows(row.into_iter().collect()))
+            })];
+        }
     }
-    let locks_itself = lone.then(|| lock_key(chat));
-    for (i, p) in posts.iter().enumerate() {
+    let mut requests: Vec<Request<'a>> = Vec::with_capacity(posts.len() + 4);
+    requests.push(Box::pin(async move {
+        client.batch_execute("BEGIN").await.map(|()| Answer::Done)
+    }));
+    requests.push(Box::pin(async move {
+        client
+            .execute(&st.lock, &[&columns.locks])
+            .await
+            .map(|_| Answer::Done)
+    }));
+    for p in posts {
         if let Some((scope, key, fingerprint)) = &p.key {
             requests.push(Box::pin(async move {
                 let fingerprint = &fingerprint[..];
@@ -243,35 +357,26 @@ pub(crate) fn flight<'a>(
                     .map(|_| Answer::Done)
             }));
         }
-        // The event's ordinal in the transaction: the post's place in the batch.
-        let ord = i32::try_from(i).unwrap_or(i32::MAX);
-        requests.push(Box::pin(async move {
-            let (scope, key) = match &p.key {
-                Some((scope, key, _)) => (Some(scope.as_str()), Some(key.as_str())),
-                None => (None, None),
-            };
-            let params: [&(dyn ToSql + Sync); 12] = [
-                &p.chat,
-                &p.id,
-                &p.user,
-                &p.account,
-                &p.text,
-                &p.now,
-                &p.words,
-                &p.truncated,
-                &ord,
-                &scope,
-                &key,
-                &locks_itself,
-            ];
-            client.query_opt(&st.insert, &params).await.map(Answer::Row)
-        }));
     }
-    if !lone {
-        requests.push(Box::pin(async move {
-            client.batch_execute("COMMIT").await.map(|()| Answer::Done)
-        }));
-    }
+    requests.push(Box::pin(async move {
+        let c = columns;
+        let params: [&(dyn ToSql + Sync); 10] = [
+            &c.chat,
+            &c.id,
+            &c.user,
+            &c.account,
+            &c.text,
+            &c.now,
+            &c.words,
+            &c.truncated,
+            &c.scope,
+            &c.key,
+        ];
+        client.query(&st.insert_many, &params).await.map(Answer::Rows)
+    }));
+    requests.push(Box::pin(async move {
+        client.batch_execute("COMMIT").await.map(|()| Answer::Done)
+    }));
     requests
 }
 
@@ -285,9 +390,9 @@ pub(crate) async fn outcome(
 ) -> Result<Appended, Error> {
     if let Some(row) = row {
         return Ok(Appended::Stored {
-            seq: row.try_get(0)?,
-            created_at: row.try_get(1)?,
-            user_name: row.try_get(2)?,
+            seq: row.try_get(1)?,
+            created_at: row.try_get(2)?,
+            user_name: row.try_get(3)?,
         });
     }
     // Taken by a committed attempt, or earlier in this batch (committed now too).
