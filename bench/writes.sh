@@ -52,7 +52,7 @@ say "pgbench single-row INSERT, 32 clients, ${secs} s (load $(load)): $(pgbench_
 port=$("$bench" free-port)
 (cd "$out" && exec env -i PATH="$PATH" HOME="$HOME" HOST=127.0.0.1 PORT="$port" \
     DATABASE_URL="$db" DATABASE_SCHEMA="$schema" NGINX_THROTTLING=y \
-    REGISTER_LIMIT_PER_MIN=10000 RUST_LOG=warn "$api" >"$out/api.log" 2>&1) &
+    REGISTER_LIMIT_PER_MIN=10000 RUST_LOG=warn ${API_ENV:-} "$api" >"$out/api.log" 2>&1) &
 api_pid=$!
 for chats in 1 32; do
     : >"$out/post-$chats.tsv"

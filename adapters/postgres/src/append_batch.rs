@@ -1,19 +1,22 @@
-//! Group commit per chat: posts to one chat that arrive while a transaction of that chat
-//! is running wait for it, then all go in the next transaction together (one commit, one
-//! WAL flush), each still with its own sequence number and idempotency key.
+//! Group commit per lane: each chat belongs to one of the instance's write lanes (always
+//! the same one), and a lane runs one transaction of posts at a time. Posts that arrive
+//! while it runs wait for it, then all go in the lane's next transaction together (one
+//! commit, one WAL flush, one statement for their messages), each still with its own
+//! sequence number and idempotency key.
 //!
-//! A chat's posts are serialised by its row lock anyway (the sequence number), so a busy
-//! chat used to write at one flush per message. Now at most one transaction per chat and
-//! process runs; whoever finds no transaction running for the chat starts a task that
-//! drains the chat's queue batch by batch. Each post is answered only after its batch
-//! committed; a batch that fails fails every post in it (nothing was stored). The task is
-//! spawned, so a caller that goes away does not abandon the others' batch.
+//! A chat's posts are serialised by its lock anyway (the sequence number), so a busy chat
+//! used to write at one flush per message; and each post's statement costs PostgreSQL
+//! mostly its start-up, so one statement for many posts is far cheaper than one each.
+//! Whoever finds no transaction running for its lane starts a task that drains the lane's
+//! queue batch by batch. Each post is answered only after its batch committed; a batch
+//! that fails fails every post in it (nothing was stored). The task is spawned, so a
+//! caller that goes away does not abandon the others' batch.
 //!
-//! Every batch is one transaction that first takes the chat's advisory lock (see
-//! `events`); each stored post records its `message.created` at its place in the batch.
-//! Its statements, `BEGIN` to `COMMIT`, go to the server in one flight: one round trip
-//! per batch, not four or more. A lone post without a key is a single statement that takes
-//! the lock itself.
+//! Every batch is one transaction that first takes the advisory locks of its chats, in key
+//! order (see `events`); each stored post records its `message.created` at its place in
+//! the batch. Its requests, `BEGIN` to `COMMIT`, go to the server in one flight: one round
+//! trip per batch. A lone post without a key is a single statement that takes the lock
+//! itself.
 //!
 //! A post keeps its caller's time: each post brings the deadline its request's budget
 //! allows, and a batch must end by the earliest one of its posts (a batch runs for
@@ -45,23 +48,40 @@ struct Pending {
     reply: oneshot::Sender<PortResult<Appended>>,
 }
 
-/// The queues of the chats with a transaction running (a chat is present while its task
+/// The queues of the lanes with a transaction running (a lane is present while its task
 /// runs).
-#[derive(Default)]
-pub(crate) struct Batches(Mutex<HashMap<Uuid, Vec<Pending>>>);
+pub(crate) struct Batches {
+    queues: Mutex<HashMap<usize, Vec<Pending>>>,
+    lanes: usize,
+}
 
 impl Batches {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Vec<Pending>>> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    /// Posts spread over `lanes` lanes (at least one).
+    pub(crate) fn new(lanes: usize) -> Self {
+        Self {
+            queues: Mutex::default(),
+            lanes: lanes.max(1),
+        }
     }
 
-    /// The next batch of `chat`, or `None` (and the chat leaves the map) when its queue
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<usize, Vec<Pending>>> {
+        self.queues.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The lane of `chat`: always the same one.
+    fn lane(&self, chat: Uuid) -> usize {
+        let (hi, lo) = chat.as_u64_pair();
+        let lanes = u64::try_from(self.lanes).unwrap_or(1);
+        usize::try_from((hi ^ lo) % lanes).unwrap_or(0)
+    }
+
+    /// The next batch of `lane`, or `None` (and the lane leaves the map) when its queue
     /// is empty.
-    fn next(&self, chat: Uuid) -> Option<Vec<Pending>> {
+    fn next(&self, lane: usize) -> Option<Vec<Pending>> {
         let mut queues = self.lock();
-        let queue = queues.get_mut(&chat)?;
+        let queue = queues.get_mut(&lane)?;
         if queue.is_empty() {
-            queues.remove(&chat);
+            queues.remove(&lane);
             return None;
         }
         let n = queue.len().min(MAX_BATCH);
@@ -69,19 +89,20 @@ impl Batches {
     }
 }
 
-/// Stores `post` in the next transaction of its chat and answers after that commits.
+/// Stores `post` in the next transaction of its chat's lane and answers after that
+/// commits.
 pub(crate) async fn submit(store: &PgStore, post: Post) -> PortResult<Appended> {
     // Taken here, in the caller's request, and kept until the answer: the batch task
     // runs outside the request and so has no budget of its own.
     let (deadline, _call) = store.db.deadline();
-    let chat = post.chat;
+    let lane = store.db.batches.lane(post.chat);
     let (reply, answer) = oneshot::channel();
     let pending = Pending {
         post,
         deadline,
         reply,
     };
-    let start = match store.db.batches.lock().entry(chat) {
+    let start = match store.db.batches.lock().entry(lane) {
         Entry::Occupied(mut queue) => {
             queue.get_mut().push(pending);
             false
@@ -94,14 +115,14 @@ pub(crate) async fn submit(store: &PgStore, post: Post) -> PortResult<Appended> 
     if start {
         let store = store.clone();
         tokio::spawn(async move {
-            while let Some(batch) = store.db.batches.next(chat) {
+            while let Some(batch) = store.db.batches.next(lane) {
                 run(&store, batch).await;
             }
         });
     }
     answer
         .await
-        .map_err(|_| PortError::Internal("the chat's batch task ended without answering".into()))?
+        .map_err(|_| PortError::Internal("the lane's batch task ended without answering".into()))?
 }
 
 /// One transaction for the whole batch, then every post's answer.

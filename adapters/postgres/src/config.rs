@@ -20,6 +20,7 @@ pub struct PgConfig {
     pg: tokio_postgres::Config,
     schema: String,
     pool_size: usize,
+    write_lanes: usize,
     dependency_timeout: Duration,
     connect_timeout: Duration,
     search_timeout: Duration,
@@ -36,6 +37,7 @@ impl fmt::Debug for PgConfig {
             .field("pg", &self.pg)
             .field("schema", &self.schema)
             .field("pool_size", &self.pool_size)
+            .field("write_lanes", &self.write_lanes)
             .field("dependency_timeout", &self.dependency_timeout)
             .field("connect_timeout", &self.connect_timeout)
             .field("search_timeout", &self.search_timeout)
@@ -50,6 +52,8 @@ impl PgConfig {
     pub const DEFAULT_SCHEMA: &'static str = "messenger";
     /// Connections in the pool by default.
     pub const DEFAULT_POOL_SIZE: usize = 16;
+    /// Concurrent transactions of posts per instance by default (see [`PgConfig::with_write_lanes`]).
+    pub const DEFAULT_WRITE_LANES: usize = 2;
     /// Default limit for one repository call (checkout and statements together).
     pub const DEFAULT_DEPENDENCY_TIMEOUT: Duration = Duration::from_secs(1);
     /// Default limit for opening a connection.
@@ -120,6 +124,7 @@ impl PgConfig {
             pg,
             schema: Self::DEFAULT_SCHEMA.to_owned(),
             pool_size: Self::DEFAULT_POOL_SIZE,
+            write_lanes: Self::DEFAULT_WRITE_LANES,
             dependency_timeout: Self::DEFAULT_DEPENDENCY_TIMEOUT,
             connect_timeout: Self::DEFAULT_CONNECT_TIMEOUT,
             search_timeout: Self::DEFAULT_SEARCH_TIMEOUT,
@@ -199,6 +204,16 @@ impl PgConfig {
         self
     }
 
+    /// At most `n` transactions storing posts at a time in this instance (at least 1).
+    /// Posts that arrive while their lane's transaction runs go together in the lane's next
+    /// one, a single statement; a chat's posts always take the same lane. Fewer lanes make
+    /// bigger batches (fewer statements and commits); more let a larger database server
+    /// work on more batches at once.
+    pub fn with_write_lanes(mut self, n: usize) -> Self {
+        self.write_lanes = n.max(1);
+        self
+    }
+
     /// The limit for one repository call: waiting for a connection and every statement.
     pub fn with_dependency_timeout(mut self, d: Duration) -> Self {
         self.dependency_timeout = d;
@@ -225,6 +240,11 @@ impl PgConfig {
     /// The pool size.
     pub fn pool_size(&self) -> usize {
         self.pool_size
+    }
+
+    /// How many transactions of posts may run at a time.
+    pub fn write_lanes(&self) -> usize {
+        self.write_lanes
     }
 
     /// The limit for one repository call.

@@ -99,7 +99,7 @@ impl Db {
             search_timeout: config.search_timeout(),
             available: AtomicBool::new(true),
             word_stats: crate::search_plan::StatsCache::default(),
-            batches: crate::append_batch::Batches::default(),
+            batches: crate::append_batch::Batches::new(config.write_lanes()),
         })
     }
 

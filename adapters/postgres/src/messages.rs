@@ -17,8 +17,8 @@
 //! run after the chat's advisory lock, which every leave takes too, so a post never lands
 //! after its poster's leave committed.
 //!
-//! Concurrent posts to one chat share a transaction (`append_batch`), whose statements are
-//! sent in one flight. Each stored message records its `message.created` event, which
+//! Concurrent posts of a write lane's chats share a transaction and one statement for
+//! their messages (`append_batch`), whose requests are sent in one flight. Each stored message records its `message.created` event, which
 //! refers to the message's row (the text is not stored twice).
 
 use crate::append_batch::submit;
@@ -288,8 +288,14 @@ impl<'a> Columns<'a> {
             now: posts.iter().map(|p| p.now).collect(),
             words: posts.iter().map(|p| p.words.as_str()).collect(),
             truncated: posts.iter().map(|p| p.truncated).collect(),
-            scope: posts.iter().map(|p| p.key.as_ref().map(|k| k.0.as_str())).collect(),
-            key: posts.iter().map(|p| p.key.as_ref().map(|k| k.1.as_str())).collect(),
+            scope: posts
+                .iter()
+                .map(|p| p.key.as_ref().map(|k| k.0.as_str()))
+                .collect(),
+            key: posts
+                .iter()
+                .map(|p| p.key.as_ref().map(|k| k.1.as_str()))
+                .collect(),
         }
     }
 }
@@ -372,7 +378,10 @@ pub(crate) fn flight<'a>(
             &c.scope,
             &c.key,
         ];
-        client.query(&st.insert_many, &params).await.map(Answer::Rows)
+        client
+            .query(&st.insert_many, &params)
+            .await
+            .map(Answer::Rows)
     }));
     requests.push(Box::pin(async move {
         client.batch_execute("COMMIT").await.map(|()| Answer::Done)

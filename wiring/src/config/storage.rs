@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 const POOL_SIZE: &str = "16";
+const POSTGRES_WRITE_LANES: &str = "2";
 /// `PgConfig::DEFAULT_SCHEMA` (a test keeps them equal), declared here as well so that a
 /// build without PostgreSQL lists the same default.
 const DATABASE_SCHEMA: &str = "messenger";
@@ -49,6 +50,10 @@ pub struct StorageVars {
     /// Database connections per instance.
     #[arg(long, env = "POOL_SIZE", default_value = POOL_SIZE, help_heading = "PostgreSQL")]
     pub pool_size: Option<String>,
+    /// Transactions storing posts at a time per instance; posts arriving meanwhile share
+    /// the next one (a chat's posts always take the same lane).
+    #[arg(long, env = "POSTGRES_WRITE_LANES", default_value = POSTGRES_WRITE_LANES, help_heading = "PostgreSQL")]
+    pub postgres_write_lanes: Option<String>,
     /// PostgreSQL schema of the service's tables.
     #[arg(long, env = "DATABASE_SCHEMA", default_value = DATABASE_SCHEMA, help_heading = "PostgreSQL")]
     pub database_schema: Option<String>,
@@ -103,12 +108,26 @@ impl Storage {
         v: &StorageVars,
         dependency_timeout: Duration,
     ) -> Result<Self, ConfigError> {
-        let pool_size = positive_or("POOL_SIZE", &v.pool_size, POOL_SIZE)?;
+        let sizes = Sizes {
+            pool: positive_or("POOL_SIZE", &v.pool_size, POOL_SIZE)?,
+            write_lanes: positive_or(
+                "POSTGRES_WRITE_LANES",
+                &v.postgres_write_lanes,
+                POSTGRES_WRITE_LANES,
+            )?,
+        };
         let Some(url) = database_url(v)? else {
             return Ok(Storage::Memory);
         };
-        postgres(v, &url, pool_size, dependency_timeout)
+        postgres(v, &url, sizes, dependency_timeout)
     }
+}
+
+/// The pool's size and the lanes of posts (both checked in every build).
+#[derive(Debug, Clone, Copy)]
+struct Sizes {
+    pool: usize,
+    write_lanes: usize,
 }
 
 /// PostgreSQL at `url`, with the other variables' settings.
@@ -116,7 +135,7 @@ impl Storage {
 fn postgres(
     v: &StorageVars,
     url: &str,
-    pool_size: usize,
+    sizes: Sizes,
     dependency_timeout: Duration,
 ) -> Result<Storage, ConfigError> {
     let pg_error = |e: String| ConfigError::Postgres(PgError::Config(e).to_string());
@@ -136,7 +155,8 @@ fn postgres(
         .map_err(|e| pg_error(e.to_string()))?
         .with_schema(schema)
         .map_err(|e| pg_error(format!("DATABASE_SCHEMA: {e}")))?
-        .with_pool_size(pool_size)
+        .with_pool_size(sizes.pool)
+        .with_write_lanes(sizes.write_lanes)
         .with_dependency_timeout(dependency_timeout)
         .with_tls_defaults(ssl_mode, ca_file);
     // A CA file that cannot be read stops start-up here, naming it.
@@ -151,7 +171,7 @@ fn postgres(
 fn postgres(
     v: &StorageVars,
     _url: &str,
-    _pool_size: usize,
+    _sizes: Sizes,
     _dependency_timeout: Duration,
 ) -> Result<Storage, ConfigError> {
     let variable = match value(&v.database_url) {

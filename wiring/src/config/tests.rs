@@ -129,6 +129,7 @@ fn help_lists_every_variable_with_its_default() {
         "CACHE_TYPE",
         "PAGE_CACHE",
         "POOL_SIZE",
+        "POSTGRES_WRITE_LANES",
         "POSTGRES_HOSTS",
         "POSTGRES_DB",
         "POSTGRES_USER",

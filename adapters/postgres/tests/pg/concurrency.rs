@@ -3,6 +3,7 @@
 use crate::helpers::*;
 use messenger_domain::AccountId;
 use messenger_ports::{AppendOutcome, Chats, IdempotencyRecord, Members, Messages};
+use messenger_postgres::PgStore;
 use std::collections::HashSet;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -272,4 +273,84 @@ async fn concurrent_posts_to_one_chat_share_transactions() {
         transactions < POSTS as i64,
         "{transactions} transactions for {POSTS} concurrent posts"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_posts_to_many_chats_of_one_lane_share_statements_and_stay_in_order() {
+    let Some(schema) = TestSchema::new("concurrent_posts_to_many_chats_of_one_lane") else {
+        return;
+    };
+    // One lane: every chat's posts go through the same batches.
+    let config = schema.config().with_write_lanes(1);
+    let store = PgStore::connect(&config, std::time::Duration::from_secs(5))
+        .await
+        .unwrap();
+    const CHATS: usize = 6;
+    const EACH: usize = 12;
+    let mut chats = Vec::new();
+    for _ in 0..CHATS {
+        chats.push(chat_with_creator_joined(&store).await);
+    }
+    let mut tasks = Vec::new();
+    for i in 0..EACH {
+        for (c, (chat, m)) in chats.iter().enumerate() {
+            let (store, chat, m) = (store.clone(), chat.id, m.clone());
+            // Times run backwards in the arrival order: `created_at` must not.
+            let now = 1_000_000 - (i * CHATS + c) as i64;
+            tasks.push(tokio::spawn(async move {
+                post(&store, new_message(chat, &m, &format!("c{c} m{i}"), now)).await
+            }));
+        }
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let client = schema.client().await;
+    for (chat, m) in &chats {
+        let uuid = uuid::Uuid::from_u128(chat.id.as_u128());
+        let page = store.page_after(chat.id, 0, 1000).await.unwrap();
+        let seqs: Vec<u64> = page.messages.iter().map(|m| m.seq).collect();
+        assert_eq!(seqs, (1..=EACH as u64).collect::<Vec<_>>());
+        assert!(page.messages.iter().all(|x| x.user_name == m.name));
+        for pair in page.messages.windows(2) {
+            assert!(
+                pair[0].created_at <= pair[1].created_at,
+                "time ran backwards"
+            );
+        }
+        // One `message.created` per message, in the chat's order.
+        let events: Vec<i64> = client
+            .query(
+                "SELECT seq FROM events WHERE chat_id = $1 AND kind = 1 ORDER BY pos",
+                &[&uuid],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(events, (1..=EACH as i64).collect::<Vec<_>>());
+        // The poster has read its last post.
+        let read: i64 = client
+            .query_one(
+                "SELECT read_seq FROM participants WHERE chat_id = $1",
+                &[&uuid],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(read, EACH as i64);
+    }
+    // Rows written by one transaction share its id: some transaction stored posts of
+    // more than one chat.
+    let shared: i64 = client
+        .query_one(
+            "SELECT count(*) FROM (SELECT xmin::text FROM messages GROUP BY 1 \
+             HAVING count(DISTINCT chat_id) > 1) t",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(shared > 0, "no transaction stored posts of two chats");
 }

@@ -39,4 +39,11 @@ fn bad_variables_are_refused_by_name_without_their_secrets() {
         ..StorageVars::default()
     });
     assert!(e.starts_with("POOL_SIZE:"), "{e}");
+    for lanes in ["0", "many"] {
+        let e = refusal(StorageVars {
+            postgres_write_lanes: s(lanes),
+            ..StorageVars::default()
+        });
+        assert!(e.starts_with("POSTGRES_WRITE_LANES:"), "{e}");
+    }
 }

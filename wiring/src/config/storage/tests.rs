@@ -30,6 +30,25 @@ fn postgres_variables_of_the_original_build_a_url() {
 }
 
 #[test]
+fn write_lanes_reach_the_adapter_with_their_default() {
+    let url = |lanes: Option<String>| StorageVars {
+        database_url: s("postgres://u@h/db"),
+        postgres_write_lanes: lanes,
+        ..StorageVars::default()
+    };
+    let lanes = |v| {
+        let storage = Storage::from_vars(&v, Duration::from_secs(1)).unwrap();
+        storage.pg().unwrap().write_lanes()
+    };
+    assert_eq!(lanes(url(None)), PgConfig::DEFAULT_WRITE_LANES);
+    assert_eq!(
+        POSTGRES_WRITE_LANES,
+        PgConfig::DEFAULT_WRITE_LANES.to_string()
+    );
+    assert_eq!(lanes(url(s("7"))), 7);
+}
+
+#[test]
 fn database_url_wins_over_postgres_variables() {
     let vars = StorageVars {
         database_url: s("postgres://u@h/db"),
