@@ -14,7 +14,11 @@
 #   5. 2 without the member check and the read marker;
 #   6. also without the search index (GIN on `messages.words`);
 #   7. also without the event row;
-#   8. also without the `(created_at, id)` index.
+#   8. also without the `(created_at, id)` index;
+#   then, with the indexes back, a batch of 16 posts into the client's chat:
+#   9. in a transaction block with a statement for each post (as batches were sent before);
+#  10. in a transaction block with one statement for all 16 (as a batch is sent now).
+# Steps 9 and 10 count posts (16 a transaction), not transactions.
 # Each step prints tps and its ratio to step 1. The schema is the service's own: a fresh
 # messenger-api migrates it and sets up 32 chats (one member each) over the API, then
 # stops; everything is dropped at the end (also on error or Ctrl-C). Only 127.0.0.1.
@@ -78,12 +82,12 @@ insert() { # $1: the event row, $2: the statement takes the lock, $3: it checks 
 }
 lock="SELECT pg_advisory_xact_lock(hashtext(:chat));"
 
-run() { # $1: label, $2: script
+run() { # $1: label, $2: script, $3: posts a transaction (1)
     printf '%s\n' "$2" >"$out/script.sql"
     timeout $((secs + 60)) env PGOPTIONS="$PGOPTIONS -c search_path=$schema" \
         pgbench -n -M prepared -c 32 -j 2 -T "$secs" -f "$out/script.sql" "$db" >"$out/pgbench.txt" 2>&1 \
         || { cat "$out/pgbench.txt" >&2; exit 1; }
-    tps=$(awk '/^tps = / { printf "%.0f", $3; exit }' "$out/pgbench.txt")
+    tps=$(awk -v n="${3:-1}" '/^tps = / { printf "%.0f", $3 * n; exit }' "$out/pgbench.txt")
     [[ -z "${base:-}" ]] && base=$tps
     printf '%-62s %8s tps  %5.2f  (load %s)\n' "$1" "$tps" "$(awk -v a="$tps" -v b="$base" 'BEGIN { print a / b }')" \
         "$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -117,3 +121,37 @@ $(insert no yes no)"
 sql "DROP INDEX messages_created_at_idx"
 run "8. ... without the (created_at, id) index" "$target
 $(insert no yes no)"
+
+# A batch of 16 posts, the service's statements with pgbench's variables for parameters.
+sql "CREATE INDEX messages_words_idx ON messages USING gin (words) WITH (gin_pending_list_limit = 256)"
+sql "CREATE INDEX messages_created_at_idx ON messages (created_at, id)"
+batch=16
+now="(extract(epoch FROM clock_timestamp()) * 1000000)::bigint"
+each="$target
+BEGIN;
+$lock"
+for k in $(seq 0 $((batch - 1))); do
+    post=$(insert yes no yes)
+    each="$each
+${post/event_pos(0)/event_pos($k)}"
+done
+run "9. 16 posts in a block, a statement each (batches before)" "$each
+COMMIT;" "$batch"
+column() { echo "array_fill($1, ARRAY[$batch])"; }
+escaped_words=$(sed "s/'/''/g" <<<"$words")
+# INSERT_MESSAGES of adapters/postgres/src/messages.rs, its arrays built here.
+many=$(sed -n '/^const INSERT_MESSAGES/,/";$/p' adapters/postgres/src/messages.rs \
+    | sed -e '1d' -e 's/^ *//' -e 's/ *\\$//' -e 's/";$//' | tr '\n' ' ')
+for arg in "1 :chat::uuid" "3 :member::uuid" "4 NULL::uuid" \
+    "5 '$text'::text" "6 $now" "7 '$escaped_words'::text" "8 false" "9 NULL::text" \
+    "10 NULL::text"; do
+    n=${arg%% *}
+    many=${many//"\$$n::"/"$(column "${arg#* }")::"}
+done
+many=${many//'$2::'/"ARRAY(SELECT gen_random_uuid() FROM generate_series(1, $batch))::"}
+[[ "$many" != *'$'* ]] || { echo "a parameter of INSERT_MESSAGES was left: $many" >&2; exit 1; }
+run "10. 16 posts in a block, one statement for all (batches now)" "$target
+BEGIN;
+SELECT pg_advisory_xact_lock(hashtext(:chat));
+$many;
+COMMIT;" "$batch"
