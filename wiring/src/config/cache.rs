@@ -6,7 +6,9 @@ use super::ConfigError;
 
 const CACHE_TYPE: &str = "memory";
 const PAGE_CACHE_MESSAGES: &str = "200000";
-const PAGE_CACHE_RENDERED_MB: &str = "32";
+// As many pages as the message cache holds by default: 2,000 pages of 100 messages of
+// about 250 bytes of JSON each.
+const PAGE_CACHE_RENDERED_MB: &str = "64";
 const SESSION_CACHE_CAPACITY: &str = "100000";
 
 /// Where the page cache lives.
@@ -128,7 +130,7 @@ mod tests {
     #[test]
     fn rendered_pages_are_off_with_the_page_cache() {
         let on = Cache::from_vars(&CacheVars::default()).unwrap();
-        assert_eq!(on.rendered_page_bytes(), 32 * 1024 * 1024);
+        assert_eq!(on.rendered_page_bytes(), 64 * 1024 * 1024);
         let off = Cache {
             page_cache: false,
             ..on
