@@ -15,9 +15,9 @@
 //! log), `migrate` (embedded SQL migrations in `migrations/` and [`Migrator`]), `store`
 //! ([`PgStore`]), `accounts` (accounts and sessions), `chats` (chats), `members` (members
 //! and read markers), `conversations` (chat list and summaries), `messages` (append and
-//! paging), `append_batch` (group commit per chat), `history` (paging backwards), `search`
-//! (tsvector/tsquery literals and the search), `search_plan` (which index a search reads,
-//! from the words' statistics),
+//! paging), `append_batch` (group commit per write lane), `history` (paging backwards),
+//! `search` (tsvector/tsquery literals and the search), `search_plan` (which index a
+//! search reads, from the words' statistics),
 //! `convert` (column values), `tls` ([`SslMode`] and the connector); `testing` (feature `testing`: a TCP proxy that cuts, hangs or
 //! slows the way to the database).
 //!

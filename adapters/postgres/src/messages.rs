@@ -18,8 +18,9 @@
 //! after its poster's leave committed.
 //!
 //! Concurrent posts of a write lane's chats share a transaction and one statement for
-//! their messages (`append_batch`), whose requests are sent in one flight. Each stored message records its `message.created` event, which
-//! refers to the message's row (the text is not stored twice).
+//! their messages (`append_batch`), whose requests are sent in one flight. Each stored
+//! message records its `message.created` event, which refers to the message's row (the
+//! text is not stored twice).
 
 use crate::append_batch::submit;
 use crate::convert::{seq, seq_param, uuid, RowExt};
