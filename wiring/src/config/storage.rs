@@ -108,26 +108,18 @@ impl Storage {
         v: &StorageVars,
         dependency_timeout: Duration,
     ) -> Result<Self, ConfigError> {
-        let sizes = Sizes {
-            pool: positive_or("POOL_SIZE", &v.pool_size, POOL_SIZE)?,
-            write_lanes: positive_or(
-                "POSTGRES_WRITE_LANES",
-                &v.postgres_write_lanes,
-                POSTGRES_WRITE_LANES,
-            )?,
-        };
+        // Checked in every build, also when the data stays in memory.
+        let pool_size = positive_or("POOL_SIZE", &v.pool_size, POOL_SIZE)?;
+        let write_lanes = positive_or(
+            "POSTGRES_WRITE_LANES",
+            &v.postgres_write_lanes,
+            POSTGRES_WRITE_LANES,
+        )?;
         let Some(url) = database_url(v)? else {
             return Ok(Storage::Memory);
         };
-        postgres(v, &url, sizes, dependency_timeout)
+        postgres(v, &url, (pool_size, write_lanes), dependency_timeout)
     }
-}
-
-/// The pool's size and the lanes of posts (both checked in every build).
-#[derive(Debug, Clone, Copy)]
-struct Sizes {
-    pool: usize,
-    write_lanes: usize,
 }
 
 /// PostgreSQL at `url`, with the other variables' settings.
@@ -135,7 +127,7 @@ struct Sizes {
 fn postgres(
     v: &StorageVars,
     url: &str,
-    sizes: Sizes,
+    (pool_size, write_lanes): (usize, usize),
     dependency_timeout: Duration,
 ) -> Result<Storage, ConfigError> {
     let pg_error = |e: String| ConfigError::Postgres(PgError::Config(e).to_string());
@@ -155,8 +147,8 @@ fn postgres(
         .map_err(|e| pg_error(e.to_string()))?
         .with_schema(schema)
         .map_err(|e| pg_error(format!("DATABASE_SCHEMA: {e}")))?
-        .with_pool_size(sizes.pool)
-        .with_write_lanes(sizes.write_lanes)
+        .with_pool_size(pool_size)
+        .with_write_lanes(write_lanes)
         .with_dependency_timeout(dependency_timeout)
         .with_tls_defaults(ssl_mode, ca_file);
     // A CA file that cannot be read stops start-up here, naming it.
@@ -171,7 +163,7 @@ fn postgres(
 fn postgres(
     v: &StorageVars,
     _url: &str,
-    _sizes: Sizes,
+    _sizes: (usize, usize),
     _dependency_timeout: Duration,
 ) -> Result<Storage, ConfigError> {
     let variable = match value(&v.database_url) {
