@@ -174,7 +174,15 @@ targets() {
                 "$(field "$out/memory-$size.tsv" "GET page of" 2)") (target >= 0.80)"
         fi
     done
-    [[ -f "$out/memory-1000000.rss" ]] && say "$(cat "$out/memory-1000000.rss") (target <= 400 MiB)"
+    if [[ -f "$out/memory-1000000.rss" ]]; then
+        # Finished search tasks keep their hits for an hour: only a first size is clean.
+        if [[ "${sizes[0]}" == 1000000 ]]; then
+            say "$(cat "$out/memory-1000000.rss") (target <= 400 MiB)"
+        else
+            say "$(cat "$out/memory-1000000.rss") (not the target's figure: it holds the" \
+                "smaller sizes' finished search tasks; run SIZES=1000000 for it)"
+        fi
+    fi
     return 0
 }
 
