@@ -23,7 +23,8 @@
 //! milliseconds; only a slow database makes the difference, and then failing fast is
 //! right). The caller's budget is charged with the whole wait.
 
-use crate::messages::{flight, outcome, Answer, Appended, Columns, Post, Statements};
+use crate::events::lock_key;
+use crate::messages::{flight, lone, outcome, Answer, Appended, Columns, Post, Statements};
 use crate::PgStore;
 use futures_util::future::{maybe_done, BoxFuture, MaybeDone};
 use messenger_ports::{PortError, PortResult};
@@ -70,9 +71,8 @@ impl Batches {
 
     /// The lane of `chat`: always the same one.
     fn lane(&self, chat: Uuid) -> usize {
-        let (hi, lo) = chat.as_u64_pair();
-        let lanes = u64::try_from(self.lanes).unwrap_or(1);
-        usize::try_from((hi ^ lo) % lanes).unwrap_or(0)
+        let lanes = i64::try_from(self.lanes).unwrap_or(1);
+        usize::try_from(lock_key(chat).rem_euclid(lanes)).unwrap_or(0)
     }
 
     /// The next batch of `lane`, or `None` (and the lane leaves the map) when its queue
@@ -155,8 +155,13 @@ async fn store_all(
     let client = store.db.checkout(deadline).await?;
     let outcome = timeout_at(deadline, async {
         let st = Statements::prepare(&client).await?;
-        let columns = Columns::of(posts);
-        let answers = in_order(flight(&client, &st, posts, &columns)).await;
+        let answers = match posts {
+            [p] if p.key.is_none() => vec![lone(&client, &st, p).await],
+            _ => {
+                let columns = Columns::of(posts);
+                in_order(flight(&client, &st, posts, &columns)).await
+            }
+        };
         // A failed statement aborts the transaction (its `COMMIT` then rolls back): the
         // first error is the batch's.
         let mut stored: HashMap<Uuid, Row> = HashMap::with_capacity(posts.len());

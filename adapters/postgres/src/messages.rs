@@ -37,15 +37,14 @@ use tokio_postgres::{Client, Error, Row, Statement};
 use uuid::Uuid;
 
 /// A lone post without a key, in one statement outside any transaction block: takes the
-/// chat's advisory lock (`$12`) before its first write, then the chat's next sequence
+/// chat's advisory lock (`$9`) before its first write, then the chat's next sequence
 /// number, stores the message of member `$3` with it, moves the poster's account's read
-/// marker up to it and records its `message.created` (referring to the message's row, at
-/// ordinal `$9` of the transaction). No row when `$3` is not a current member of chat `$1`
-/// (of account `$4`, unless null), or when the post has a key (`$10`, `$11`: scope and key)
-/// whose row names another message. Its row: the message's id, sequence number, time and
+/// marker up to it and records its `message.created` (referring to the message's row, the
+/// transaction's only event). No row when `$3` is not a current member of chat `$1` (of
+/// account `$4`, unless null). Its row: the message's id, sequence number, time and
 /// poster's name.
 const INSERT_MESSAGE: &str = "\
-    WITH l AS (SELECT pg_advisory_xact_lock($12::bigint) WHERE $12::bigint IS NOT NULL), \
+    WITH l AS (SELECT pg_advisory_xact_lock($9::bigint)), \
     p AS (\
         SELECT name, account_id FROM members \
         WHERE chat_id = $1 AND id = $3 AND active \
@@ -54,11 +53,7 @@ const INSERT_MESSAGE: &str = "\
         UPDATE chats SET last_seq = last_seq + 1, \
                          last_created_at = greatest(last_created_at, $6) \
         FROM p \
-        WHERE id = $1 \
-          AND ($12::bigint IS NULL OR EXISTS (SELECT 1 FROM l)) \
-          AND ($10::text IS NULL OR EXISTS (\
-            SELECT 1 FROM idempotency_keys \
-            WHERE chat_id = $1 AND scope = $10 AND key = $11 AND message_id = $2)) \
+        WHERE id = $1 AND EXISTS (SELECT 1 FROM l) \
         RETURNING last_seq, last_created_at, p.name), \
     m AS (\
         INSERT INTO messages \
@@ -72,7 +67,7 @@ const INSERT_MESSAGE: &str = "\
         WHERE participants.chat_id = $1 AND participants.account_id = p.account_id), \
     e AS (\
         INSERT INTO events (pos, at, kind, chat_id, seq) \
-        SELECT event_pos($9), event_now(), 1, $1, seq FROM m) \
+        SELECT event_pos(0), event_now(), 1, $1, seq FROM m) \
     SELECT id, seq, created_at, user_name FROM m";
 
 /// The posts of a batch in one statement, after the advisory locks of their chats (taken
@@ -252,12 +247,6 @@ pub(crate) enum Answer {
 
 type Request<'a> = BoxFuture<'a, Result<Answer, Error>>;
 
-/// Whether a batch is a lone post without a key: one statement that takes the chat's lock
-/// itself, with no transaction block around it.
-pub(crate) fn alone(posts: &[Post]) -> bool {
-    matches!(posts, [p] if p.key.is_none())
-}
-
 /// A batch's posts as the columns [`INSERT_MESSAGES`] binds, and its chats' lock keys
 /// (sorted, each once).
 pub(crate) struct Columns<'a> {
@@ -301,39 +290,33 @@ impl<'a> Columns<'a> {
     }
 }
 
-/// Every request of one batch, in the order they must run: `BEGIN`, the advisory locks
-/// of its chats (before any write, see `events`), each keyed post's key, the posts'
-/// messages in one statement, `COMMIT`; or, when the batch is [`alone`], the message's
-/// statement only.
+/// A lone post without a key: its one statement ([`INSERT_MESSAGE`]), with no transaction
+/// block.
+pub(crate) async fn lone(client: &Client, st: &Statements, p: &Post) -> Result<Answer, Error> {
+    let params: [&(dyn ToSql + Sync); 9] = [
+        &p.chat,
+        &p.id,
+        &p.user,
+        &p.account,
+        &p.text,
+        &p.now,
+        &p.words,
+        &p.truncated,
+        &lock_key(p.chat),
+    ];
+    let row = client.query_opt(&st.insert, &params).await?;
+    Ok(Answer::Rows(row.into_iter().collect()))
+}
+
+/// Every request of a batch that is not a [`lone`] post, in the order they must run:
+/// `BEGIN`, the advisory locks of its chats (before any write, see `events`), each keyed
+/// post's key, the posts' messages in one statement, `COMMIT`.
 pub(crate) fn flight<'a>(
     client: &'a Client,
     st: &'a Statements,
     posts: &'a [Post],
     columns: &'a Columns<'a>,
 ) -> Vec<Request<'a>> {
-    if let [p] = posts {
-        if alone(posts) {
-            return vec![Box::pin(async move {
-                let (ord, none) = (0_i32, None::<&str>);
-                let params: [&(dyn ToSql + Sync); 12] = [
-                    &p.chat,
-                    &p.id,
-                    &p.user,
-                    &p.account,
-                    &p.text,
-                    &p.now,
-                    &p.words,
-                    &p.truncated,
-                    &ord,
-                    &none,
-                    &none,
-                    &lock_key(p.chat),
-                ];
-                let row = client.query_opt(&st.insert, &params).await?;
-                Ok(Answer::Rows(row.into_iter().collect()))
-            })];
-        }
-    }
     let mut requests: Vec<Request<'a>> = Vec::with_capacity(posts.len() + 4);
     requests.push(Box::pin(async move {
         client.batch_execute("BEGIN").await.map(|()| Answer::Done)
